@@ -1,0 +1,20 @@
+"""Environment variable names read by the ingress and the workers (and set by the infra)."""
+
+from contract.queues import QueueName
+
+SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
+SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
+# In AWS the Lambda reads both Slack values from this Secrets Manager secret (JSON with the
+# keys below) at cold start instead of from plain environment values.
+SLACK_SECRET_ARN = "CHARLA_SLACK_SECRET_ARN"
+SECRET_KEY_SIGNING_SECRET = "signing_secret"
+SECRET_KEY_BOT_TOKEN = "bot_token"
+
+SLACK_API_URL = "CHARLA_SLACK_API_URL"
+AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it natively; set locally to moto
+WORKER_QUEUES = "CHARLA_WORKER_QUEUES"
+
+
+def queue_url_variable(queue: QueueName) -> str:
+    """The variable holding the SQS URL of ``queue``, e.g. ``CHARLA_QUEUE_URL_REPLIES``."""
+    return f"CHARLA_QUEUE_URL_{queue.name}"

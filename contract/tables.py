@@ -1,0 +1,36 @@
+"""DynamoDB tables: their key schema and the variable that names each one.
+
+The infra and the local provisioning both create tables from these specs; ``workers/store.py``
+(and the ingress dedupe) are the only code that reads or writes items.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TableName(StrEnum):
+    """Logical table names; the physical name comes from the table's environment variable."""
+
+    STATE = "state"  # archive, counters, agenda, reply idempotency (single-table design)
+    DEDUPE = "dedupe"  # ingress claims on Slack deliveries (event_id / trigger_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """Key schema (string keys) and TTL attribute of one table."""
+
+    name: TableName
+    partition_key: str
+    sort_key: str | None
+    ttl_attribute: str | None
+
+    @property
+    def variable(self) -> str:
+        """Environment variable holding the physical table name, e.g. ``CHARLA_TABLE_STATE``."""
+        return f"CHARLA_TABLE_{self.name.name}"
+
+
+TABLE_SPECS: dict[TableName, TableSpec] = {
+    TableName.STATE: TableSpec(TableName.STATE, partition_key="pk", sort_key="sk", ttl_attribute="expires_at"),
+    TableName.DEDUPE: TableSpec(TableName.DEDUPE, partition_key="pk", sort_key=None, ttl_attribute="expires_at"),
+}

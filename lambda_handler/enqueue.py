@@ -1,0 +1,59 @@
+"""The one seam that turns a validated request into a queued Celery task on SQS."""
+
+import dataclasses
+import logging
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from contract.tasks import TaskName, queue_for
+from contract.wire import encode_task_message, task_id_for
+from lambda_handler.errors import QueueUnavailable
+from lambda_handler.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def sqs_client() -> "SQSClient":
+    """The SQS client, created on first use and kept for the life of the Lambda environment."""
+    import boto3
+    from botocore.config import Config
+
+    # Fail fast and let Slack retry rather than hold the 3 s window on a sick endpoint.
+    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("sqs", config=config)
+
+
+def enqueue(task: TaskName, payload: Any, *, idempotency_key: str) -> str:
+    """Queue ``task(**payload)`` on the task's queue and return the task id.
+
+    Args:
+        task: Contract task name; its queue comes from the contract's routes.
+        payload: A contract payload dataclass.
+        idempotency_key: Stable for one Slack delivery (event id, trigger id): a redelivered
+            request produces the same task id, so workers can drop the duplicate effect.
+
+    Raises:
+        QueueUnavailable: SQS did not accept the message; the caller must answer non-2xx.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    queue = queue_for(task)
+    task_id = task_id_for(f"{task}:{idempotency_key}")
+    body = encode_task_message(task=task, kwargs=dataclasses.asdict(payload), queue=queue, task_id=task_id)
+    try:
+        sqs_client().send_message(QueueUrl=get_settings().queue_urls[queue], MessageBody=body)
+    except (BotoCoreError, ClientError) as error:
+        logger.warning("enqueue failed task=%s queue=%s error=%s", task, queue, type(error).__name__)
+        raise QueueUnavailable(str(type(error).__name__)) from error
+    logger.info(
+        "enqueued task=%s queue=%s task_id=%s correlation_id=%s",
+        task,
+        queue,
+        task_id,
+        getattr(payload, "correlation_id", "-"),
+    )
+    return task_id

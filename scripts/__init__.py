@@ -1,0 +1,1 @@
+"""Local tooling: the Slack stand-in, the local stack harness, demo and chat."""

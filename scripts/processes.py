@@ -1,0 +1,106 @@
+"""Starting and stopping real local processes on free ports, and waiting on conditions."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Timeout(AssertionError):
+    """A condition did not become true before its deadline."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    condition: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 0.02,
+    message: str | Callable[[], str] = "condition",
+) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that.
+
+    Raises:
+        Timeout: ``timeout`` seconds passed first; the message says what was awaited.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError):  # a server still starting refuses connections
+            result = condition()
+            if result:
+                return result
+        if time.monotonic() > deadline:
+            text = message() if callable(message) else message
+            raise Timeout(f"timed out after {timeout:.1f}s waiting for {text}")
+        time.sleep(interval)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class ManagedProcess:
+    """A child process in its own session, logging to a file, stopped with its whole group."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, env: Mapping[str, str], log_dir: Path,
+                 cwd: Path | None = None) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            list(argv), env=dict(env), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_text(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def send_signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)
+
+    def stop(self, *, grace: float = 10.0, signum: int = signal.SIGTERM) -> int | None:
+        """Ask the group to stop, wait ``grace`` seconds, then kill it; returns the exit code."""
+        if self.alive():
+            self.send_signal(signum)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.send_signal(signal.SIGKILL)
+                self.popen.wait(timeout=5)
+        # Children that outlived the leader (e.g. prefork pool processes) go too.
+        self.send_signal(signal.SIGKILL)
+        self._log.close()
+        return self.popen.returncode
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """argv running ``module`` with this interpreter (the project's venv)."""
+    return [sys.executable, "-m", module, *args]

@@ -1,0 +1,82 @@
+"""Create charla's queues (each with a dead-letter queue) and tables in an AWS-compatible endpoint.
+
+Locally this is moto in server mode; the names carry a prefix so several stacks can share one
+server. The result is the environment that the ingress and workers read.
+"""
+
+import json
+from typing import TYPE_CHECKING
+
+import boto3
+
+from contract import environment as env
+from contract.queues import QUEUE_SPECS
+from contract.tables import TABLE_SPECS
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+REGION = "us-east-1"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def aws_client_kwargs(endpoint_url: str) -> dict[str, str]:
+    return {
+        "endpoint_url": endpoint_url,
+        "region_name": REGION,
+        "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
+def sqs(endpoint_url: str) -> "SQSClient":
+    return boto3.client("sqs", **aws_client_kwargs(endpoint_url))  # type: ignore[call-overload,no-any-return]
+
+
+def dynamodb(endpoint_url: str) -> "DynamoDBClient":
+    return boto3.client("dynamodb", **aws_client_kwargs(endpoint_url))  # type: ignore[call-overload,no-any-return]
+
+
+def create_queues(endpoint_url: str, prefix: str) -> dict[str, str]:
+    """Each contract queue with its DLQ and redrive policy; returns the queue URL variables."""
+    client = sqs(endpoint_url)
+    variables: dict[str, str] = {}
+    for spec in QUEUE_SPECS.values():
+        dlq_url = client.create_queue(QueueName=f"{prefix}-{spec.name}-dlq")["QueueUrl"]
+        dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = client.create_queue(
+            QueueName=f"{prefix}-{spec.name}",
+            Attributes={
+                "VisibilityTimeout": str(spec.visibility_timeout_s),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
+            },
+        )["QueueUrl"]
+        variables[env.queue_url_variable(spec.name)] = url
+    return variables
+
+
+def create_tables(endpoint_url: str, prefix: str) -> dict[str, str]:
+    """Each contract table (on-demand, TTL enabled); returns the table name variables."""
+    client = dynamodb(endpoint_url)
+    variables: dict[str, str] = {}
+    for spec in TABLE_SPECS.values():
+        name = f"{prefix}-{spec.name}"
+        keys = [(spec.partition_key, "HASH")] + ([(spec.sort_key, "RANGE")] if spec.sort_key else [])
+        client.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],  # type: ignore[misc]
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
+        )
+        if spec.ttl_attribute:
+            client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+            )
+        variables[spec.variable] = name
+    return variables
+
+
+def provision(endpoint_url: str, prefix: str = "charla") -> dict[str, str]:
+    """Queues and tables; returns the environment variables that name them."""
+    return {**create_queues(endpoint_url, prefix), **create_tables(endpoint_url, prefix)}

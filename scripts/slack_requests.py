@@ -1,0 +1,103 @@
+"""Correctly signed Slack requests, as Slack sends them: the one factory tests, demo and bench use."""
+
+import itertools
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+TEAM_ID = "TLOCAL"
+API_APP_ID = "ACHARLA"
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A body and the headers Slack would send with it."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+def sign(body: bytes, signing_secret: str, *, content_type: str, timestamp: int | None = None) -> SignedRequest:
+    """Sign ``body`` the way Slack does (v0 HMAC-SHA256 over ``v0:timestamp:body``)."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=stamp, body=body)
+    return SignedRequest(
+        body=body,
+        headers={
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature,
+        },
+    )
+
+
+def next_ts() -> str:
+    """A Slack-style message timestamp, unique within this process."""
+    return f"{int(time.time())}.{next(_counter):06d}"
+
+
+def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    """The Events API envelope around ``event``."""
+    return {
+        "token": "legacy-verification-token-unused",
+        "team_id": TEAM_ID,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:12].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM_ID, "user_id": "UCHARLABOT", "is_bot": True}],
+    }
+
+
+def app_mention(text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE", thread_ts: str | None = None,
+                ts: str | None = None, bot_user_id: str = "UCHARLABOT") -> dict[str, Any]:
+    """An ``app_mention`` event whose text starts with the bot's mention."""
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@{bot_user_id}> {text}",
+        "ts": ts or next_ts(),
+        "channel": channel,
+        "event_ts": ts or next_ts(),
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def direct_message(text: str, *, channel: str = "D0ALICE", user: str = "U0ALICE", ts: str | None = None) -> dict[str, Any]:
+    """A ``message`` event in the bot's DM channel."""
+    stamp = ts or next_ts()
+    return {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": stamp,
+            "channel": channel, "event_ts": stamp}
+
+
+def signed_event(event: dict[str, Any], signing_secret: str, *, event_id: str | None = None,
+                 timestamp: int | None = None) -> SignedRequest:
+    """A signed Events API request carrying ``event``."""
+    body = json.dumps(event_callback(event, event_id=event_id)).encode()
+    return sign(body, signing_secret, content_type="application/json", timestamp=timestamp)
+
+
+def signed_url_verification(challenge: str, signing_secret: str) -> SignedRequest:
+    body = json.dumps({"token": "unused", "challenge": challenge, "type": "url_verification"}).encode()
+    return sign(body, signing_secret, content_type="application/json")
+
+
+def signed_slash_command(text: str, signing_secret: str, *, response_url: str, channel: str = "C0GENERAL",
+                         user: str = "U0ALICE", command: str = "/charla") -> SignedRequest:
+    """A signed slash command form post."""
+    form = {
+        "token": "unused", "team_id": TEAM_ID, "team_domain": "local", "channel_id": channel,
+        "channel_name": "general", "user_id": user, "user_name": "alice", "command": command,
+        "text": text, "api_app_id": API_APP_ID, "response_url": response_url,
+        "trigger_id": f"{next(_counter)}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
+    }
+    return sign(urlencode(form).encode(), signing_secret, content_type="application/x-www-form-urlencoded")

@@ -1,0 +1,209 @@
+"""The whole system on one machine: moto server, Slack stand-in, the ingress under uvicorn and
+real ``celery worker`` processes, each on a free 127.0.0.1 port, always stopped together.
+
+    with DevStack() as stack:
+        response = stack.post_event(app_mention("ping"))
+        reply = stack.wait_for_replies(1)[0]
+"""
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contract import environment as env
+from contract.queues import QueueName
+from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
+from scripts.provision import LOCAL_CREDENTIALS, REGION, provision
+from scripts.slack_requests import SignedRequest, signed_event
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT_S = 60.0
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
+         timeout: float = 10.0) -> HttpResult:
+    """One real HTTP request; non-2xx answers are returned, not raised."""
+    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
+            return HttpResult(response.status, response.read(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return HttpResult(error.code, error.read(), dict(error.headers))
+
+
+class DevStack:
+    """Starts the local stack; use as a context manager so every process is stopped.
+
+    Args:
+        worker_queues: Queues the single worker consumes (``[]`` starts no worker).
+        worker_concurrency: Prefork processes in the worker.
+        sqs_wait_time_seconds: Long-poll wait of the worker (short in tests, see FINDINGS).
+        resources: Existing queue/table variables (e.g. from a CloudFormation deploy into moto);
+            when given with ``moto_url``, nothing is provisioned.
+        moto_url: Use this running moto server instead of starting one.
+        extra_env: Added to every process's environment.
+    """
+
+    def __init__(
+        self,
+        *,
+        worker_queues: Sequence[QueueName] = tuple(QueueName),
+        worker_concurrency: int = 2,
+        sqs_wait_time_seconds: int = 5,
+        resources: Mapping[str, str] | None = None,
+        moto_url: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.worker_queues = list(worker_queues)
+        self.worker_concurrency = worker_concurrency
+        self.sqs_wait_time_seconds = sqs_wait_time_seconds
+        self._resources = dict(resources or {})
+        self.moto_url = moto_url
+        self._extra_env = dict(extra_env or {})
+        self._own_log_dir = log_dir is None
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="charla-stack-"))
+        self.signing_secret = secrets.token_hex(16)
+        self.bot_token = f"xoxb-local-{secrets.token_hex(8)}"
+        self.processes: dict[str, ManagedProcess] = {}
+        self.env: dict[str, str] = {}
+        self.ingress_url = ""
+        self.slack_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> "DevStack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHARLA_", "SLACK_"))}
+        base.update(LOCAL_CREDENTIALS)
+        base.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"})
+        if not self.moto_url:
+            port = free_port()
+            self._start("moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)), base, port)
+            self.moto_url = f"http://127.0.0.1:{port}"
+        resources = self._resources or provision(self.moto_url, prefix=f"charla-{secrets.token_hex(3)}")
+        slack_port = free_port()
+        self.slack_url = f"http://127.0.0.1:{slack_port}"
+        self.env = {
+            **base,
+            **resources,
+            env.AWS_ENDPOINT_URL: self.moto_url,
+            env.SLACK_SIGNING_SECRET: self.signing_secret,
+            env.SLACK_BOT_TOKEN: self.bot_token,
+            env.SLACK_API_URL: f"{self.slack_url}/api/",
+            "CHARLA_SQS_WAIT_TIME_SECONDS": str(self.sqs_wait_time_seconds),
+            **self._extra_env,
+        }
+        self._start("slack", python_module("scripts.slack_standin", "--port", str(slack_port)), self.env, slack_port)
+        ingress_port = free_port()
+        self.ingress_url = f"http://127.0.0.1:{ingress_port}"
+        self._start(
+            "ingress",
+            python_module("uvicorn", "lambda_handler.main:app", "--host", "127.0.0.1", "--port", str(ingress_port),
+                          "--no-access-log", "--log-level", "warning"),
+            self.env,
+            ingress_port,
+        )
+        if self.worker_queues:
+            self.start_worker()
+
+    def start_worker(self, name: str = "worker", queues: Sequence[QueueName] | None = None,
+                     concurrency: int | None = None, extra_args: Sequence[str] = ()) -> ManagedProcess:
+        """Start a real ``celery worker`` and wait until it is consuming."""
+        queues = list(queues) if queues is not None else self.worker_queues
+        argv = python_module(
+            "celery", "-A", "workers.app", "worker", "-Q", ",".join(queues), "-n", f"{name}@%h",
+            "-c", str(concurrency or self.worker_concurrency), "--pool", "prefork", "-l", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", *extra_args,
+        )
+        process = ManagedProcess(name, argv, env={**self.env, env.WORKER_QUEUES: ",".join(queues)},
+                                 log_dir=self.log_dir, cwd=ROOT)
+        self.processes[name] = process
+        wait_until(lambda: self._ready(process), timeout=STARTUP_TIMEOUT_S,
+                   message=lambda: f"{name} to be ready; log:\n{process.log_tail()}")
+        return process
+
+    @staticmethod
+    def _ready(process: ManagedProcess) -> bool:
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited early; log:\n{process.log_tail()}")
+        return " ready." in process.log_text()
+
+    def _start(self, name: str, argv: list[str], environ: Mapping[str, str], port: int) -> None:
+        process = ManagedProcess(name, argv, env=environ, log_dir=self.log_dir, cwd=ROOT)
+        self.processes[name] = process
+
+        def listening() -> bool:
+            if not process.alive():
+                raise RuntimeError(f"{name} exited early; log:\n{process.log_tail()}")
+            return port_open(port)
+
+        wait_until(listening, timeout=STARTUP_TIMEOUT_S, message=lambda: f"{name} on port {port}")
+
+    def stop(self) -> None:
+        """Stop every process, workers first (they drain), moto last."""
+        for name in sorted(self.processes, key=lambda n: (n == "moto", n)):
+            self.processes[name].stop()
+        self.processes.clear()
+        if self._own_log_dir and not os.environ.get("CHARLA_KEEP_LOGS"):
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    def logs(self) -> str:
+        """Every process's recent log, for failure messages."""
+        return "\n".join(f"--- {name} ---\n{p.log_tail()}" for name, p in self.processes.items())
+
+    # -- talking to it -----------------------------------------------------------------------
+
+    def post(self, request: SignedRequest, *, path: str = "/slack/events",
+             extra_headers: Mapping[str, str] | None = None) -> HttpResult:
+        """Send a signed request to the ingress, as Slack would."""
+        return http("POST", self.ingress_url + path, body=request.body,
+                    headers={**request.headers, **(extra_headers or {})})
+
+    def post_event(self, event: dict[str, Any], *, event_id: str | None = None) -> HttpResult:
+        return self.post(signed_event(event, self.signing_secret, event_id=event_id))
+
+    def recorded(self) -> list[dict[str, Any]]:
+        """Everything the bot posted to the Slack stand-in so far."""
+        records: list[dict[str, Any]] = http("GET", self.slack_url + "/_recorded").json()["records"]
+        return records
+
+    def wait_for_replies(self, count: int, *, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` posts were recorded; returns all of them."""
+        return wait_until(
+            lambda: (records if len(records := self.recorded()) >= count else None),
+            timeout=timeout,
+            message=lambda: f"{count} replies (have {len(self.recorded())}); logs:\n{self.logs()}",
+        )
+
+    def response_url(self, key: str | None = None) -> str:
+        """A slash-command response_url served by the stand-in."""
+        return f"{self.slack_url}/response/{key or secrets.token_hex(6)}"

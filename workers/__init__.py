@@ -1,0 +1,1 @@
+"""Celery workers: consume SQS, answer on Slack, keep state in DynamoDB."""

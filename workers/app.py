@@ -1,0 +1,46 @@
+"""The Celery app: SQS transport, queues and routes from the contract, at-least-once delivery."""
+
+from celery import Celery
+
+from contract.celery_settings import MESSAGE_SETTINGS
+from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
+from contract.tasks import TASK_QUEUES
+from workers.settings import WorkerSettings, get_settings
+
+
+def transport_options(settings: WorkerSettings) -> dict[str, object]:
+    """kombu SQS options: only the queues we own (no ListQueues/CreateQueue calls), long polling."""
+    return {
+        "region": settings.aws_region,
+        "is_secure": settings.sqs_is_secure,
+        "predefined_queues": {queue.value: {"url": url} for queue, url in settings.queue_urls.items()},
+        "wait_time_seconds": settings.sqs_wait_time_seconds,
+        "polling_interval": settings.sqs_polling_interval,
+    }
+
+
+def build_app(settings: WorkerSettings) -> Celery:
+    """A Celery app configured from ``settings`` and the contract."""
+    celery = Celery("charla", include=["workers.tasks"])
+    celery.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_default_queue=QueueName.REPLIES.value,
+        task_routes={task.value: {"queue": queue.value} for task, queue in TASK_QUEUES.items()},
+        # At least once: a message is deleted only after its task finished; a worker that dies
+        # mid-task leaves it to reappear after the visibility timeout.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=WORKER_PREFETCH_MULTIPLIER,
+        task_soft_time_limit=QUEUE_SPECS[QueueName.REPLIES].soft_time_limit_s,
+        task_time_limit=QUEUE_SPECS[QueueName.REPLIES].time_limit_s,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        **MESSAGE_SETTINGS,
+    )
+    return celery
+
+
+app = build_app(get_settings())

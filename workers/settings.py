@@ -1,0 +1,78 @@
+"""Worker settings from the environment (pydantic-settings), with one clear error for what is missing."""
+
+import os
+from functools import cache
+from urllib.parse import quote, urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract import environment as env
+from contract.queues import QueueName
+
+
+class SettingsError(RuntimeError):
+    """The environment is missing or has invalid values; the message names each variable."""
+
+
+class WorkerSettings(BaseSettings):
+    """Everything a worker process reads from its environment."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    slack_bot_token: SecretStr = Field(validation_alias=env.SLACK_BOT_TOKEN)
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=env.SLACK_API_URL)
+    aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_endpoint_url: str | None = Field(None, validation_alias=env.AWS_ENDPOINT_URL)
+    queue_url_replies: str = Field(validation_alias=env.queue_url_variable(QueueName.REPLIES))
+    queue_url_bulk: str = Field(validation_alias=env.queue_url_variable(QueueName.BULK))
+    worker_queues: str = Field(",".join(QueueName), validation_alias=env.WORKER_QUEUES)
+    # SQS long polling: one request may wait this long for a message. 20 s (the SQS maximum)
+    # keeps an idle worker at ~3 receives a minute per queue; tests use a short wait.
+    sqs_wait_time_seconds: int = Field(20, ge=0, le=20, validation_alias="CHARLA_SQS_WAIT_TIME_SECONDS")
+    sqs_polling_interval: float = Field(0.0, ge=0, validation_alias="CHARLA_SQS_POLLING_INTERVAL")
+
+    @property
+    def queue_urls(self) -> dict[QueueName, str]:
+        return {QueueName.REPLIES: self.queue_url_replies, QueueName.BULK: self.queue_url_bulk}
+
+    @property
+    def consumed_queues(self) -> list[QueueName]:
+        """Queues this worker consumes (``CHARLA_WORKER_QUEUES``, comma-separated)."""
+        return [QueueName(name.strip()) for name in self.worker_queues.split(",") if name.strip()]
+
+    @property
+    def broker_url(self) -> str:
+        """``sqs://`` for AWS; locally the endpoint's host and port, which kombu turns into its endpoint."""
+        if not self.aws_endpoint_url:
+            return "sqs://"
+        endpoint = urlsplit(self.aws_endpoint_url)
+        # kombu signs with the URL's credentials when given; locally these are moto's dummies.
+
+
+        key = quote(os.environ.get("AWS_ACCESS_KEY_ID", "testing"), safe="")
+        secret = quote(os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"), safe="")
+        return f"sqs://{key}:{secret}@{endpoint.hostname}:{endpoint.port}"
+
+    @property
+    def sqs_is_secure(self) -> bool:
+        return not self.aws_endpoint_url or self.aws_endpoint_url.startswith("https://")
+
+
+@cache
+def get_settings() -> WorkerSettings:
+    """Settings for this process.
+
+    Raises:
+        SettingsError: Naming every missing or invalid environment variable.
+    """
+    try:
+        return WorkerSettings()  # type: ignore[call-arg]  # fields come from the environment
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = str(item["loc"][0]) if item["loc"] else "?"
+            alias = WorkerSettings.model_fields[field].validation_alias if field in WorkerSettings.model_fields else None
+            name = alias if isinstance(alias, str) else field.upper()
+            problems.append(f"{name} ({'missing' if item['type'] == 'missing' else item['msg']})")
+        raise SettingsError("worker configuration error: " + ", ".join(problems)) from None
