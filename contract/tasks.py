@@ -17,6 +17,13 @@ class TaskName(StrEnum):
 
     PING = "charla.ping"
     HELP = "charla.help"
+    NEXT_EVENT = "charla.next_event"
+    SEARCH_AGENDA = "charla.search_agenda"
+    COUNT_MESSAGES = "charla.count_messages"
+    STATS = "charla.stats"
+    ARCHIVE_MESSAGE = "charla.archive_message"
+    REFRESH_AGENDA = "charla.refresh_agenda"
+    HEALTH = "charla.health"  # callers (charla send, Node) wait on its result; no Slack post
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,11 +57,100 @@ class CommandRequest:
     schema_version: int = SCHEMA_VERSION
 
 
+class MessageKind(StrEnum):
+    """What happened to an archived message: each is its own archive record."""
+
+    NEW = "new"
+    EDITED = "edited"  # Slack subtype message_changed
+    DELETED = "deleted"  # Slack subtype message_deleted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchivedMessage:
+    """One message event to keep in the archive (and, if a person wrote it, to count).
+
+    Attributes:
+        correlation_id: The Slack event id (or a stable stand-in), in every log line.
+        event_id: Slack's event id: a redelivered event carries the same one.
+        team_id: Workspace the message was written in.
+        channel: Channel or DM id.
+        channel_type: Slack's ``channel_type`` (``channel``, ``group``, ``im``, ``mpim``), if given.
+        user: Author's user id; ``""`` when Slack gives none (some bot and system messages).
+        ts: The message's own timestamp (for edits and deletions, the original message's).
+        event_ts: When this event happened: equal to ``ts`` for a new message, the time of the
+            edit or deletion otherwise. Together with ``ts`` and ``kind`` it keys the record.
+        kind: New message, edit or deletion.
+        text: The message text (after the edit for edits; ``""`` for deletions).
+        subtype: Slack's subtype of the message (``None`` for a plain message).
+        is_bot: Written by a bot (``bot_id`` or subtype ``bot_message``): archived, never counted.
+        thread_ts: The thread the message belongs to, if any.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    event_id: str
+    team_id: str
+    channel: str
+    channel_type: str | None = None
+    user: str = ""
+    ts: str
+    event_ts: str
+    kind: MessageKind
+    text: str = ""
+    subtype: str | None = None
+    is_bot: bool = False
+    thread_ts: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgendaRefresh:
+    """Reload the agenda from its source and swap it in, or keep the old one if the source is bad.
+
+    Attributes:
+        correlation_id: The scheduled event's id (or a stable stand-in).
+        source: Where to load from (``https://``, ``s3://bucket/key``); ``None`` uses the
+            worker's configured source (``CHARLA_AGENDA_SOURCE``, else the embedded sample).
+        requested_at: Epoch seconds when the refresh was requested.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    source: str | None = None
+    requested_at: float
+    schema_version: int = SCHEMA_VERSION
+
+
 # Routing by task name, in one place: a new task lands on its queue without touching callers.
+# Answers wait on REPLIES; archive writes and refreshes go to BULK so a burst of channel
+# traffic can never hold a user's answer behind it.
 TASK_QUEUES: dict[TaskName, QueueName] = {
     TaskName.PING: QueueName.REPLIES,
     TaskName.HELP: QueueName.REPLIES,
+    TaskName.NEXT_EVENT: QueueName.REPLIES,
+    TaskName.SEARCH_AGENDA: QueueName.REPLIES,
+    TaskName.COUNT_MESSAGES: QueueName.REPLIES,
+    TaskName.STATS: QueueName.REPLIES,
+    TaskName.ARCHIVE_MESSAGE: QueueName.BULK,
+    TaskName.REFRESH_AGENDA: QueueName.BULK,
+    TaskName.HEALTH: QueueName.REPLIES,
 }
+
+# Tasks a user can ask for by a command word (the rest are internal).
+COMMAND_TASKS: frozenset[TaskName] = frozenset(
+    {
+        TaskName.PING,
+        TaskName.HELP,
+        TaskName.NEXT_EVENT,
+        TaskName.SEARCH_AGENDA,
+        TaskName.COUNT_MESSAGES,
+        TaskName.STATS,
+    }
+)
 
 
 def queue_for(task: TaskName) -> QueueName:

@@ -80,7 +80,11 @@ def check_request(*, headers: Mapping[str, str], body: bytes, verifier: Signatur
     signature = headers.get("x-slack-signature", "")
     if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
         raise NotAuthenticated("signature headers missing or malformed")
-    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+    try:
+        text = body.decode("utf-8")  # Slack signs UTF-8 text; slack_sdk's verifier needs it decoded
+    except UnicodeDecodeError as error:
+        raise RequestRejected("body is not UTF-8") from error
+    if not verifier.is_valid(body=text, timestamp=timestamp, signature=signature):
         raise NotAuthenticated("signature mismatch or stale timestamp")
     payload = _parse_json(body) if content_type == JSON else _parse_form(body)
     return CheckedRequest(body=body, content_type=content_type, payload=payload)

@@ -5,6 +5,8 @@ Endpoints (Slack-shaped JSON):
     POST /api/auth.test
     POST /response/<key>         a slash command's response_url; ``/response/expired-*`` answers 404
     GET  /_recorded              everything recorded so far (tests and the chat simulator read it)
+    GET  /_recorded?since=N      records from index N on, and the total count (benchmarks)
+    GET  /_count                 how many records so far
     DELETE /_recorded            forget it
     POST /_faults                {"rate_limited_for_s": 5, "retry_after_s": 1}: answer 429 meanwhile
 
@@ -82,6 +84,15 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.recorder.lock:
                 self._send(200, {"records": list(self.server.recorder.records),
                                  "rejected_429": self.server.recorder.rejected_429})
+        elif self.path.startswith("/_recorded?since="):
+            # Benchmarks read only what is new: the full list grows to thousands of records.
+            since = int(self.path.split("=", 1)[1] or 0)
+            with self.server.recorder.lock:
+                records = self.server.recorder.records
+                self._send(200, {"records": records[since:], "count": len(records)})
+        elif self.path == "/_count":
+            with self.server.recorder.lock:
+                self._send(200, {"count": len(self.server.recorder.records)})
         else:
             self._send(404, {"ok": False, "error": "unknown_method"})
 

@@ -207,3 +207,53 @@ class DevStack:
     def response_url(self, key: str | None = None) -> str:
         """A slash-command response_url served by the stand-in."""
         return f"{self.slack_url}/response/{key or secrets.token_hex(6)}"
+
+    # -- looking at the queues ---------------------------------------------------------------
+
+    def queue_url(self, queue: QueueName) -> str:
+        return self.env[env.queue_url_variable(queue)]
+
+    def sqs(self) -> Any:
+        """A boto3 SQS client for the stack's moto server."""
+        from scripts.provision import sqs
+
+        assert self.moto_url
+        return sqs(self.moto_url)
+
+    def queue_depth(self, queue: QueueName) -> int:
+        """Messages waiting plus in flight (received, not yet deleted) on ``queue``."""
+        attributes = self.sqs().get_queue_attributes(
+            QueueUrl=self.queue_url(queue),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def wait_until_drained(self, *queues: QueueName, timeout: float = 20.0) -> None:
+        """Wait until no message is waiting or in flight: every task has finished and been acked."""
+        targets = queues or tuple(QueueName)
+        wait_until(lambda: all(self.queue_depth(q) == 0 for q in targets), timeout=timeout,
+                   message=lambda: f"queues {[str(q) for q in targets]} to drain; logs:\n{self.logs()}")
+
+    def receive_raw(self, queue: QueueName, *, max_messages: int = 10, wait_s: int = 1) -> list[dict[str, Any]]:
+        """Take messages off ``queue`` (received and deleted), for tests that run no worker."""
+        client = self.sqs()
+        messages: list[dict[str, Any]] = client.receive_message(
+            QueueUrl=self.queue_url(queue), MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_s
+        ).get("Messages", [])
+        if messages:
+            client.delete_message_batch(
+                QueueUrl=self.queue_url(queue),
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return messages
+
+    def empty_queues(self) -> None:
+        """Delete every waiting message (PurgeQueue allows one call a minute; this has no limit)."""
+        client = self.sqs()
+        for queue in QueueName:
+            while messages := client.receive_message(QueueUrl=self.queue_url(queue), MaxNumberOfMessages=10,
+                                                     WaitTimeSeconds=0).get("Messages", []):
+                client.delete_message_batch(
+                    QueueUrl=self.queue_url(queue),
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )

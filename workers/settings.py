@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import environment as env
 from contract.queues import QueueName
+from contract.tables import TABLE_SPECS, TableName
 
 
 class SettingsError(RuntimeError):
@@ -31,6 +32,10 @@ class WorkerSettings(BaseSettings):
     # keeps an idle worker at ~3 receives a minute per queue; tests use a short wait.
     sqs_wait_time_seconds: int = Field(20, ge=0, le=20, validation_alias="CHARLA_SQS_WAIT_TIME_SECONDS")
     sqs_polling_interval: float = Field(0.0, ge=0, validation_alias="CHARLA_SQS_POLLING_INTERVAL")
+    # The single-table state (archive, counters, agenda): see docs/DATA.md.
+    table_state: str = Field(validation_alias=TABLE_SPECS[TableName.STATE].variable)
+    # Where refresh_agenda loads from: https://..., s3://bucket/key; unset = the embedded sample.
+    agenda_source: str | None = Field(None, validation_alias="CHARLA_AGENDA_SOURCE")
 
     @property
     def queue_urls(self) -> dict[QueueName, str]:

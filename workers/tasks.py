@@ -1,19 +1,37 @@
-"""Celery tasks: parse the payload, call a service, done."""
+"""Celery tasks: parse the payload, call a service, done.
+
+Retryable failures (``StoreUnavailable``: DynamoDB throttled or unreachable) are retried with
+backoff; everything keyed makes a retry harmless. A bad agenda source is permanent for this run:
+logged, not retried (the next scheduled refresh tries again).
+"""
 
 import logging
 import time
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
+import boto3
 from celery import Task
 from pydantic import TypeAdapter
 
-from contract.tasks import CommandRequest, TaskName
+from contract.commands import COMMAND_NAMES, is_known_command, mentioned_user
+from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, TaskName
 from workers.app import app
-from workers.services import answers, replies
+from workers.services import agenda, answers, replies
+from workers.settings import get_settings
 from workers.slack import web_client, webhook_client
+from workers.store import StoreError, StoreUnavailable, get_store
 
 logger = logging.getLogger(__name__)
 _command_request = TypeAdapter(CommandRequest)
+_archived_message = TypeAdapter(ArchivedMessage)
+_agenda_refresh = TypeAdapter(AgendaRefresh)
+
+# Retried with exponential backoff (1, 2, 4... s, jittered); a few tries for answers a user
+# waits for, more for bulk work nobody watches.
+_REPLY_RETRY: dict[str, Any] = {"autoretry_for": (StoreUnavailable,), "retry_backoff": True, "max_retries": 3}
+_BULK_RETRY: dict[str, Any] = {"autoretry_for": (StoreUnavailable,), "retry_backoff": True, "max_retries": 8}
 
 
 def _parse(payload: dict[str, Any]) -> CommandRequest:
@@ -25,11 +43,30 @@ def _answer(request: CommandRequest, text: str) -> None:
     logger.info("answered correlation_id=%s", request.correlation_id)
 
 
+def _count_use(task: TaskName, request: CommandRequest) -> None:
+    """Count the command once per request; a counter failure never costs the user the answer."""
+    if task == TaskName.HELP and request.command and not is_known_command(request.command):
+        return  # words we did not understand are not uses of ``help``
+    try:
+        get_store().count_command(
+            team_id=request.team_id, command=COMMAND_NAMES[task], correlation_id=request.correlation_id
+        )
+    except (StoreUnavailable, StoreError) as error:
+        logger.warning("command not counted correlation_id=%s error=%s", request.correlation_id, error)
+
+
+@cache
+def _s3_client() -> Any:
+    settings = get_settings()
+    return boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+
+
 @app.task(name=TaskName.PING, bind=True)
 def ping(self: Task, **payload: Any) -> None:
     """Liveness: answer who ran the task and how long it waited."""
     request = _parse(payload)
     delay_ms = max(0.0, (time.time() - request.requested_at) * 1000)
+    _count_use(TaskName.PING, request)
     _answer(request, answers.pong(worker=str(self.request.hostname), queue_delay_ms=delay_ms))
 
 
@@ -37,4 +74,82 @@ def ping(self: Task, **payload: Any) -> None:
 def help_(**payload: Any) -> None:
     """The command list (also the answer to anything not understood)."""
     request = _parse(payload)
+    _count_use(TaskName.HELP, request)
     _answer(request, answers.help_text(request.command))
+
+
+@app.task(name=TaskName.NEXT_EVENT, **_REPLY_RETRY)
+def next_event(**payload: Any) -> None:
+    """The next agenda item after now."""
+    request = _parse(payload)
+    _count_use(TaskName.NEXT_EVENT, request)
+    items = agenda.load_items(get_store())
+    upcoming = agenda.next_item(items or [], datetime.now(UTC))
+    _answer(request, answers.next_event(upcoming, agenda_loaded=items is not None))
+
+
+@app.task(name=TaskName.SEARCH_AGENDA, **_REPLY_RETRY)
+def search_agenda(**payload: Any) -> None:
+    """Agenda items whose title contains the text."""
+    request = _parse(payload)
+    _count_use(TaskName.SEARCH_AGENDA, request)
+    items = agenda.load_items(get_store()) if request.args.strip() else []
+    matches = agenda.search(items, request.args) if items is not None else None
+    _answer(request, answers.search_results(request.args, matches))
+
+
+@app.task(name=TaskName.COUNT_MESSAGES, **_REPLY_RETRY)
+def count_messages(**payload: Any) -> None:
+    """How many messages the mentioned user (default: the asker) wrote in this workspace."""
+    request = _parse(payload)
+    _count_use(TaskName.COUNT_MESSAGES, request)
+    user = mentioned_user(request.args) or request.user
+    count = get_store().message_count(team_id=request.team_id, user=user)
+    _answer(request, answers.message_count(user=user, count=count, asker=request.user))
+
+
+@app.task(name=TaskName.STATS, **_REPLY_RETRY)
+def stats(**payload: Any) -> None:
+    """The most used commands in this workspace."""
+    request = _parse(payload)
+    _count_use(TaskName.STATS, request)
+    _answer(request, answers.stats(get_store().command_counts(team_id=request.team_id)))
+
+
+@app.task(name=TaskName.ARCHIVE_MESSAGE, **_BULK_RETRY)
+def archive_message(**payload: Any) -> None:
+    """Keep one message event; count it once if a person wrote it."""
+    message = _archived_message.validate_python(payload)
+    stored = get_store().archive_message(message)
+    logger.info(
+        "archive %s kind=%s correlation_id=%s",
+        "stored" if stored else "duplicate ignored",
+        message.kind,
+        message.correlation_id,
+    )
+
+
+@app.task(name=TaskName.REFRESH_AGENDA, **_BULK_RETRY)
+def refresh_agenda(**payload: Any) -> None:
+    """Reload the agenda and swap it in; a bad source keeps the old one."""
+    request = _agenda_refresh.validate_python(payload)
+    source = request.source or get_settings().agenda_source
+    store = get_store()
+    try:
+        result = agenda.refresh(store, source, s3_client=_s3_client, now=time.time())
+    except agenda.AgendaSourceError as error:
+        logger.warning(
+            "agenda refresh rejected source=%s reason=%s; keeping version=%s correlation_id=%s",
+            agenda.describe_source(source),
+            error,
+            store.agenda_version(),
+            request.correlation_id,
+        )
+        return
+    logger.info(
+        "agenda refreshed source=%s items=%d version=%s correlation_id=%s",
+        result.source,
+        result.items,
+        result.version,
+        request.correlation_id,
+    )

@@ -1,0 +1,237 @@
+"""What every figure shares: the result record, statistics, the machine, fresh-process runs,
+API Gateway events, and the counting proxy that sits in front of moto."""
+
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from scripts.slack_requests import SignedRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENT_V2_FIXTURE = ROOT / "tests" / "events" / "apigw_v2_post.json"
+PACKAGES = ("slack-bolt", "slack-sdk", "starlette", "mangum", "boto3", "botocore", "celery", "kombu", "moto",
+            "uvicorn", "pydantic")
+
+
+@dataclass
+class Figure:
+    """One measured figure, as written to benchmarks.json and BENCHMARKS.md."""
+
+    number: int
+    name: str
+    value: float | None
+    unit: str
+    samples: int
+    goal: str
+    goal_met: bool | None
+    command: str
+    min: float | None = None
+    median: float | None = None
+    p95: float | None = None
+    floor: float | None = None
+    alternative: float | None = None
+    ratio_to_floor: float | None = None
+    ratio_to_alternative: float | None = None
+    limits: str = ""  # what limits it, when the goal is not met
+    table: list[dict[str, Any]] = field(default_factory=list)  # every variant measured
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (no interpolation: a reported p99 is a value that happened)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    """min / median / p95 / p99 / max of ``values``."""
+    return {
+        "n": len(values),
+        "min": min(values),
+        "median": statistics.median(values),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values),
+    }
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    if value is None or not reference:
+        return None
+    return round(value / reference, 3)
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU, Python and the package versions the numbers were measured with."""
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu or platform.processor(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+    }
+
+
+# -- fresh processes ------------------------------------------------------------------------------
+
+VMHWM_SNIPPET = """
+def _peak_rss_kib():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1])
+    return 0
+"""
+
+
+def run_fresh(code: str, *, env: Mapping[str, str], stdin: str = "", timeout: float = 60.0) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line last. Adds ``wall_s``: spawn to exit."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-c", VMHWM_SNIPPET + code], input=stdin, env=dict(env), cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"fresh process failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["wall_s"] = wall
+    return result
+
+
+def apigw_v2_event(request: SignedRequest, *, path: str = "/slack/events") -> dict[str, Any]:
+    """An API Gateway HTTP API (payload v2) event carrying ``request``, from the tests' fixture."""
+    event: dict[str, Any] = json.loads(EVENT_V2_FIXTURE.read_text())
+    event["headers"].update({name.lower(): value for name, value in request.headers.items()})
+    event["body"] = request.body.decode()
+    event["isBase64Encoded"] = False
+    event["rawPath"] = path
+    event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["timeEpoch"] = int(time.time() * 1000)
+    return event
+
+
+# -- process CPU --------------------------------------------------------------------------------
+
+def group_cpu_seconds(pgid: int) -> float:
+    """user+system CPU seconds of every live process in process group ``pgid`` (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is state (field 3); pgrp is field 5, utime 14, stime 15, cutime 16, cstime 17
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / ticks
+
+
+# -- counting proxy -------------------------------------------------------------------------------
+
+class CountingProxy:
+    """A plain HTTP proxy in front of moto that counts SQS API calls by action.
+
+    The worker's and the ingress's ``AWS_ENDPOINT_URL`` point here; boto3 (JSON protocol, action in
+    ``X-Amz-Target``) and query-protocol clients (``Action=`` in the form) are both understood.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        target = urlsplit(upstream)
+        self.upstream_host = target.hostname or "127.0.0.1"
+        self.upstream_port = target.port or 80
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                action = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
+                if not action and body:
+                    action = dict(parse_qsl(body.decode(errors="replace"))).get("Action", "")
+                with proxy.lock:
+                    proxy.counts[action or f"{self.command} {self.path.split('?')[0]}"] += 1
+                connection = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    payload = response.read()
+                    self.send_response(response.status)
+                    for name, value in response.getheaders():
+                        if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                finally:
+                    connection.close()
+
+            do_POST = _forward
+            do_GET = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "CountingProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def snapshot(self) -> Counter[str]:
+        with self.lock:
+            return Counter(self.counts)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+
+
+def sqs_requests(counts: Mapping[str, int]) -> int:
+    """SQS API calls (every action the proxy saw except moto's own endpoints)."""
+    return sum(n for action, n in counts.items() if not action.startswith(("GET ", "POST ")))

@@ -1,0 +1,149 @@
+"""Deploy-time settings from ``cdk.json`` context (or ``-c key=value``), with documented defaults.
+
+Every field can be overridden at the command line, e.g. ``npx cdk deploy -c env_name=prod
+-c fargate_spot=true``. ``scaling`` is a JSON object keyed by queue name.
+"""
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contract.queues import QUEUE_SPECS, QueueName
+
+# Context keys read by from_context (a typo in cdk.json is an error, not a silent default).
+CONTEXT_KEYS = (
+    "env_name",
+    "lambda_memory_mb",
+    "lambda_timeout_s",
+    "lambda_reserved_concurrency",
+    "lambda_snap_start",
+    "api_throttle_rate",
+    "api_throttle_burst",
+    "worker_cpu",
+    "worker_memory_mb",
+    "worker_concurrency",
+    "worker_arm64",
+    "fargate_spot",
+    "worker_image",
+    "scaling",
+    "log_retention_days",
+    "agenda_refresh_minutes",
+    "alarm_email",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueScaling:
+    """Scaling bounds of the worker service that consumes one queue.
+
+    Attributes:
+        min_tasks: Tasks kept running at rest (0 lets the service sleep; the first message then
+            waits for a task to start, about a minute).
+        max_tasks: Upper bound on running tasks.
+        backlog_per_task: Visible messages per running task above which a task is added.
+        scale_out_cooldown_s: Wait after adding tasks before adding more.
+        scale_in_cooldown_s: Wait after removing a task before removing another.
+    """
+
+    min_tasks: int
+    max_tasks: int
+    backlog_per_task: int = 10
+    scale_out_cooldown_s: int = 60
+    scale_in_cooldown_s: int = 300
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_tasks <= self.max_tasks or self.max_tasks < 1:
+            raise ValueError(f"need 0 <= min_tasks <= max_tasks and max_tasks >= 1, got {self}")
+        if self.backlog_per_task < 1:
+            raise ValueError("backlog_per_task must be at least 1")
+
+
+# Replies answer users: one task always warm. Bulk work can wait a minute for a task to start.
+DEFAULT_SCALING: Mapping[QueueName, QueueScaling] = {
+    QueueName.REPLIES: QueueScaling(min_tasks=1, max_tasks=4, backlog_per_task=5),
+    QueueName.BULK: QueueScaling(min_tasks=0, max_tasks=2, backlog_per_task=20),
+}
+FALLBACK_SCALING = QueueScaling(min_tasks=0, max_tasks=2)  # a queue added to the contract later
+
+
+@dataclass(frozen=True, slots=True)
+class CharlaConfig:
+    """Everything the stack reads from context. Defaults are the documented ones (docs/DEPLOY.md)."""
+
+    env_name: str = "dev"  # prefixes the stack name: charla-<env_name>
+    lambda_memory_mb: int = 256
+    lambda_timeout_s: int = 10  # Slack waits 3 s for an ack; anything longer is a bug
+    lambda_reserved_concurrency: int | None = 20  # None: unreserved (accounts with a low quota)
+    lambda_snap_start: bool = True
+    api_throttle_rate: int = 50  # requests per second, steady
+    api_throttle_burst: int = 100
+    worker_cpu: int = 256  # Fargate CPU units (256 = 0.25 vCPU)
+    worker_memory_mb: int = 512
+    worker_concurrency: int = 2  # Celery prefork processes per task
+    worker_arm64: bool = True  # Graviton: ~20% cheaper; set false to build x86_64 images
+    fargate_spot: bool = False  # run workers on Fargate Spot (about 70% cheaper, may be interrupted)
+    worker_image: str | None = None  # a prebuilt image URI instead of building workers/Dockerfile
+    scaling: Mapping[QueueName, QueueScaling] = field(default_factory=lambda: dict(DEFAULT_SCALING))
+    log_retention_days: int = 30
+    agenda_refresh_minutes: int = 60
+    alarm_email: str | None = None  # subscribed to the alarm topic when given
+
+    @property
+    def stack_name(self) -> str:
+        return f"charla-{self.env_name}"
+
+    def scaling_for(self, queue: QueueName) -> QueueScaling:
+        return self.scaling.get(queue, FALLBACK_SCALING)
+
+    @classmethod
+    def from_context(cls, context: Callable[[str], Any]) -> "CharlaConfig":
+        """Build from ``node.try_get_context``; values given with ``-c`` arrive as strings.
+
+        Raises:
+            ValueError: A value cannot be read as its field's type.
+        """
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for key in CONTEXT_KEYS:
+            raw = context(key)
+            if raw is None:
+                continue
+            current = getattr(defaults, key)
+            if key == "scaling":
+                values[key] = _scaling(raw)
+            elif isinstance(current, bool):
+                values[key] = _boolean(key, raw)
+            elif isinstance(current, int) or key == "lambda_reserved_concurrency":
+                values[key] = None if raw in ("", "none", "null") else int(raw)
+            else:
+                values[key] = str(raw) or None
+        return cls(**values)
+
+
+def _boolean(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"context {key!r}: expected true or false, got {raw!r}")
+
+
+def _scaling(raw: Any) -> dict[QueueName, QueueScaling]:
+    given = json.loads(raw) if isinstance(raw, str) else raw
+    result = dict(DEFAULT_SCALING)
+    for name, bounds in given.items():
+        queue = QueueName(name)  # ValueError names an unknown queue
+        base = DEFAULT_SCALING.get(queue, FALLBACK_SCALING)
+        result[queue] = QueueScaling(
+            min_tasks=int(bounds.get("min_tasks", base.min_tasks)),
+            max_tasks=int(bounds.get("max_tasks", base.max_tasks)),
+            backlog_per_task=int(bounds.get("backlog_per_task", base.backlog_per_task)),
+            scale_out_cooldown_s=int(bounds.get("scale_out_cooldown_s", base.scale_out_cooldown_s)),
+            scale_in_cooldown_s=int(bounds.get("scale_in_cooldown_s", base.scale_in_cooldown_s)),
+        )
+    assert set(result) >= set(QUEUE_SPECS), "every contract queue has scaling bounds"
+    return result

@@ -1,0 +1,24 @@
+"""``make demo``: the whole bot on this machine, one signed "ping" mention, the reply, then stop."""
+
+import sys
+
+from scripts.console import Conversation, running_stack, say, show
+
+
+def main() -> int:
+    answers: list[str] = []
+    with running_stack() as stack:
+        conversation = Conversation(stack)
+        say("alice   @charla ping            (in #general)")
+        answers = conversation.send("ping")
+        show(answers)
+        say()
+    if not answers:
+        say("demo failed: the bot did not answer")
+        return 1
+    say("demo ok: a signed mention went ingress -> SQS -> celery worker -> Slack, and back in its thread.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
