@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from mangum import Mangum
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.signature import SignatureVerifier
@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from lambda_handler import dedupe
 from lambda_handler.errors import IngressError, http_status
-from lambda_handler.guard import check_request
-from lambda_handler.listeners import commands, events
+from lambda_handler.guard import CheckedRequest, check_request
+from lambda_handler.listeners import commands, events, schedule
 from lambda_handler.settings import get_settings
 
 logger = logging.getLogger("charla.ingress")
@@ -66,15 +67,34 @@ def _error_response(error: Exception) -> Response:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
 
 
+def _dispatch_once(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltResponse:
+    """Claim the delivery, let Bolt handle it, then mark it done (2xx) or release it (so Slack retries)."""
+    key = dedupe.delivery_key(checked.payload)
+    if key is None:
+        return bolt_app().dispatch(bolt_request)
+    if not dedupe.claim(key):
+        logger.info(
+            "duplicate delivery acked without enqueueing retry_num=%s",
+            bolt_request.headers.get("x-slack-retry-num", ["0"])[0],
+        )
+        return BoltResponse(status=200, body="")
+    response = bolt_app().dispatch(bolt_request)
+    if 200 <= response.status < 300:
+        dedupe.complete(key)
+    else:
+        dedupe.release(key)
+    return response
+
+
 async def slack_events(request: Request) -> Response:
-    """``POST /slack/events``: checks first, then Bolt (signature again, routing, ack)."""
+    """``POST /slack/events``: checks first, then dedupe, then Bolt (signature again, routing, ack)."""
     body = await request.body()
     try:
-        check_request(headers=request.headers, body=body, verifier=_verifier())
+        checked = check_request(headers=request.headers, body=body, verifier=_verifier())
+        bolt_response = await run_in_threadpool(_dispatch_once, checked, to_bolt_request(request, body))
     except IngressError as error:
         logger.info("rejected status=%s reason=%s", error.status, error)
         return _error_response(error)
-    bolt_response = await run_in_threadpool(bolt_app().dispatch, to_bolt_request(request, body))
     return to_starlette_response(bolt_response)
 
 
@@ -94,5 +114,11 @@ _http_handler = Mangum(app, lifespan="off")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point for API Gateway HTTP API (payload v2) and REST API (v1) events."""
+    """Lambda entry point for API Gateway HTTP API (payload v2) and REST API (v1) events.
+
+    A scheduled event (EventBridge) is recognised first: Mangum would reject it as an unknown
+    event shape.
+    """
+    if schedule.is_scheduled_event(event):
+        return schedule.on_scheduled_event(event)
     return _http_handler(event, context)

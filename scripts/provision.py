@@ -31,11 +31,23 @@ def aws_client_kwargs(endpoint_url: str) -> dict[str, str]:
 
 
 def sqs(endpoint_url: str) -> "SQSClient":
-    return boto3.client("sqs", **aws_client_kwargs(endpoint_url))  # type: ignore[call-overload,no-any-return]
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def dynamodb(endpoint_url: str) -> "DynamoDBClient":
-    return boto3.client("dynamodb", **aws_client_kwargs(endpoint_url))  # type: ignore[call-overload,no-any-return]
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def create_queues(endpoint_url: str, prefix: str) -> dict[str, str]:
@@ -49,7 +61,9 @@ def create_queues(endpoint_url: str, prefix: str) -> dict[str, str]:
             QueueName=f"{prefix}-{spec.name}",
             Attributes={
                 "VisibilityTimeout": str(spec.visibility_timeout_s),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
+                ),
             },
         )["QueueUrl"]
         variables[env.queue_url_variable(spec.name)] = url
@@ -66,7 +80,7 @@ def create_tables(endpoint_url: str, prefix: str) -> dict[str, str]:
         client.create_table(
             TableName=name,
             BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],  # type: ignore[misc]
+            KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
         )
         if spec.ttl_attribute:

@@ -59,8 +59,15 @@ def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dic
     }
 
 
-def app_mention(text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE", thread_ts: str | None = None,
-                ts: str | None = None, bot_user_id: str = "UCHARLABOT") -> dict[str, Any]:
+def app_mention(
+    text: str,
+    *,
+    channel: str = "C0GENERAL",
+    user: str = "U0ALICE",
+    thread_ts: str | None = None,
+    ts: str | None = None,
+    bot_user_id: str = "UCHARLABOT",
+) -> dict[str, Any]:
     """An ``app_mention`` event whose text starts with the bot's mention."""
     event: dict[str, Any] = {
         "type": "app_mention",
@@ -75,15 +82,25 @@ def app_mention(text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE",
     return event
 
 
-def direct_message(text: str, *, channel: str = "D0ALICE", user: str = "U0ALICE", ts: str | None = None) -> dict[str, Any]:
+def direct_message(
+    text: str, *, channel: str = "D0ALICE", user: str = "U0ALICE", ts: str | None = None
+) -> dict[str, Any]:
     """A ``message`` event in the bot's DM channel."""
     stamp = ts or next_ts()
-    return {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": stamp,
-            "channel": channel, "event_ts": stamp}
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "user": user,
+        "text": text,
+        "ts": stamp,
+        "channel": channel,
+        "event_ts": stamp,
+    }
 
 
-def signed_event(event: dict[str, Any], signing_secret: str, *, event_id: str | None = None,
-                 timestamp: int | None = None) -> SignedRequest:
+def signed_event(
+    event: dict[str, Any], signing_secret: str, *, event_id: str | None = None, timestamp: int | None = None
+) -> SignedRequest:
     """A signed Events API request carrying ``event``."""
     body = json.dumps(event_callback(event, event_id=event_id)).encode()
     return sign(body, signing_secret, content_type="application/json", timestamp=timestamp)
@@ -94,13 +111,28 @@ def signed_url_verification(challenge: str, signing_secret: str) -> SignedReques
     return sign(body, signing_secret, content_type="application/json")
 
 
-def signed_slash_command(text: str, signing_secret: str, *, response_url: str, channel: str = "C0GENERAL",
-                         user: str = "U0ALICE", command: str = "/charla") -> SignedRequest:
+def signed_slash_command(
+    text: str,
+    signing_secret: str,
+    *,
+    response_url: str,
+    channel: str = "C0GENERAL",
+    user: str = "U0ALICE",
+    command: str = "/charla",
+) -> SignedRequest:
     """A signed slash command form post."""
     form = {
-        "token": "unused", "team_id": TEAM_ID, "team_domain": "local", "channel_id": channel,
-        "channel_name": "general", "user_id": user, "user_name": "alice", "command": command,
-        "text": text, "api_app_id": API_APP_ID, "response_url": response_url,
+        "token": "unused",
+        "team_id": TEAM_ID,
+        "team_domain": "local",
+        "channel_id": channel,
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": "alice",
+        "command": command,
+        "text": text,
+        "api_app_id": API_APP_ID,
+        "response_url": response_url,
         "trigger_id": f"{next(_counter)}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
     }
     return sign(urlencode(form).encode(), signing_secret, content_type="application/x-www-form-urlencoded")
@@ -108,9 +140,10 @@ def signed_slash_command(text: str, signing_secret: str, *, response_url: str, c
 
 def to_api_gateway_event(template: dict[str, Any], request: SignedRequest) -> dict[str, Any]:
     """Put a signed request into an API Gateway event (v2 HTTP API or v1 REST, from ``template``)."""
-    event = json.loads(json.dumps(template))
-    headers = {name.lower() if event.get("version") == "2.0" else name: value
-               for name, value in request.headers.items()}
+    event: dict[str, Any] = json.loads(json.dumps(template))
+    headers = {
+        name.lower() if event.get("version") == "2.0" else name: value for name, value in request.headers.items()
+    }
     event["headers"] = {**event.get("headers", {}), **headers}
     event["body"] = request.body.decode()
     event["isBase64Encoded"] = False

@@ -38,8 +38,9 @@ class HttpResult:
         return json.loads(self.body)
 
 
-def http(method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-         timeout: float = 10.0) -> HttpResult:
+def http(
+    method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None, timeout: float = 10.0
+) -> HttpResult:
     """One real HTTP request; non-2xx answers are returned, not raised."""
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))  # noqa: S310
     try:
@@ -60,6 +61,9 @@ class DevStack:
             when given with ``moto_url``, nothing is provisioned.
         moto_url: Use this running moto server instead of starting one.
         extra_env: Added to every process's environment.
+        agenda_refresh_interval_s: Start ``scripts.scheduler`` (the local EventBridge schedule):
+            it asks for an agenda refresh at once, then every this many seconds. ``None``: no
+            scheduler, the agenda stays empty until something refreshes it.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class DevStack:
         moto_url: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         log_dir: Path | None = None,
+        agenda_refresh_interval_s: float | None = None,
     ) -> None:
         self.worker_queues = list(worker_queues)
         self.worker_concurrency = worker_concurrency
@@ -79,6 +84,7 @@ class DevStack:
         self._resources = dict(resources or {})
         self.moto_url = moto_url
         self._extra_env = dict(extra_env or {})
+        self.agenda_refresh_interval_s = agenda_refresh_interval_s
         self._own_log_dir = log_dir is None
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="charla-stack-"))
         self.signing_secret = secrets.token_hex(16)
@@ -127,28 +133,75 @@ class DevStack:
         self.ingress_url = f"http://127.0.0.1:{ingress_port}"
         self._start(
             "ingress",
-            python_module("uvicorn", "lambda_handler.main:app", "--host", "127.0.0.1", "--port", str(ingress_port),
-                          "--no-access-log", "--log-level", "warning"),
+            python_module(
+                "uvicorn",
+                "lambda_handler.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ingress_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ),
             self.env,
             ingress_port,
         )
         if self.worker_queues:
             self.start_worker()
+        if self.agenda_refresh_interval_s is not None:
+            scheduler = ManagedProcess(
+                "scheduler",
+                python_module("scripts.scheduler", "--interval", str(self.agenda_refresh_interval_s)),
+                env=self.env,
+                log_dir=self.log_dir,
+                cwd=ROOT,
+            )
+            self.processes["scheduler"] = scheduler
+            wait_until(
+                lambda: "scheduler fired" in scheduler.log_text(),
+                timeout=STARTUP_TIMEOUT_S,
+                message=lambda: f"the first scheduled refresh; log:\n{scheduler.log_tail()}",
+            )
 
-    def start_worker(self, name: str = "worker", queues: Sequence[QueueName] | None = None,
-                     concurrency: int | None = None, extra_args: Sequence[str] = ()) -> ManagedProcess:
+    def start_worker(
+        self,
+        name: str = "worker",
+        queues: Sequence[QueueName] | None = None,
+        concurrency: int | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> ManagedProcess:
         """Start a real ``celery worker`` and wait until it is consuming."""
         queues = list(queues) if queues is not None else self.worker_queues
         argv = python_module(
-            "celery", "-A", "workers.app", "worker", "-Q", ",".join(queues), "-n", f"{name}@%h",
-            "-c", str(concurrency or self.worker_concurrency), "--pool", "prefork", "-l", "INFO",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", *extra_args,
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "-Q",
+            ",".join(queues),
+            "-n",
+            f"{name}@%h",
+            "-c",
+            str(concurrency or self.worker_concurrency),
+            "--pool",
+            "prefork",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            *extra_args,
         )
-        process = ManagedProcess(name, argv, env={**self.env, env.WORKER_QUEUES: ",".join(queues)},
-                                 log_dir=self.log_dir, cwd=ROOT)
+        process = ManagedProcess(
+            name, argv, env={**self.env, env.WORKER_QUEUES: ",".join(queues)}, log_dir=self.log_dir, cwd=ROOT
+        )
         self.processes[name] = process
-        wait_until(lambda: self._ready(process), timeout=STARTUP_TIMEOUT_S,
-                   message=lambda: f"{name} to be ready; log:\n{process.log_tail()}")
+        wait_until(
+            lambda: self._ready(process),
+            timeout=STARTUP_TIMEOUT_S,
+            message=lambda: f"{name} to be ready; log:\n{process.log_tail()}",
+        )
         return process
 
     @staticmethod
@@ -182,11 +235,13 @@ class DevStack:
 
     # -- talking to it -----------------------------------------------------------------------
 
-    def post(self, request: SignedRequest, *, path: str = "/slack/events",
-             extra_headers: Mapping[str, str] | None = None) -> HttpResult:
+    def post(
+        self, request: SignedRequest, *, path: str = "/slack/events", extra_headers: Mapping[str, str] | None = None
+    ) -> HttpResult:
         """Send a signed request to the ingress, as Slack would."""
-        return http("POST", self.ingress_url + path, body=request.body,
-                    headers={**request.headers, **(extra_headers or {})})
+        return http(
+            "POST", self.ingress_url + path, body=request.body, headers={**request.headers, **(extra_headers or {})}
+        )
 
     def post_event(self, event: dict[str, Any], *, event_id: str | None = None) -> HttpResult:
         return self.post(signed_event(event, self.signing_secret, event_id=event_id))
@@ -199,7 +254,7 @@ class DevStack:
     def wait_for_replies(self, count: int, *, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` posts were recorded; returns all of them."""
         return wait_until(
-            lambda: (records if len(records := self.recorded()) >= count else None),
+            lambda: records if len(records := self.recorded()) >= count else None,
             timeout=timeout,
             message=lambda: f"{count} replies (have {len(self.recorded())}); logs:\n{self.logs()}",
         )
@@ -231,8 +286,11 @@ class DevStack:
     def wait_until_drained(self, *queues: QueueName, timeout: float = 20.0) -> None:
         """Wait until no message is waiting or in flight: every task has finished and been acked."""
         targets = queues or tuple(QueueName)
-        wait_until(lambda: all(self.queue_depth(q) == 0 for q in targets), timeout=timeout,
-                   message=lambda: f"queues {[str(q) for q in targets]} to drain; logs:\n{self.logs()}")
+        wait_until(
+            lambda: all(self.queue_depth(q) == 0 for q in targets),
+            timeout=timeout,
+            message=lambda: f"queues {[str(q) for q in targets]} to drain; logs:\n{self.logs()}",
+        )
 
     def receive_raw(self, queue: QueueName, *, max_messages: int = 10, wait_s: int = 1) -> list[dict[str, Any]]:
         """Take messages off ``queue`` (received and deleted), for tests that run no worker."""
@@ -251,8 +309,9 @@ class DevStack:
         """Delete every waiting message (PurgeQueue allows one call a minute; this has no limit)."""
         client = self.sqs()
         for queue in QueueName:
-            while messages := client.receive_message(QueueUrl=self.queue_url(queue), MaxNumberOfMessages=10,
-                                                     WaitTimeSeconds=0).get("Messages", []):
+            while messages := client.receive_message(
+                QueueUrl=self.queue_url(queue), MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", []):
                 client.delete_message_batch(
                     QueueUrl=self.queue_url(queue),
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],

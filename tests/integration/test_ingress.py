@@ -30,8 +30,9 @@ def empty_queues(stack_without_worker: DevStack) -> Iterator[DevStack]:
 
 
 def test_url_verification_echoes_the_challenge(empty_queues: DevStack) -> None:
-    response = empty_queues.post(signed_url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-                                                         empty_queues.signing_secret))
+    response = empty_queues.post(
+        signed_url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", empty_queues.signing_secret)
+    )
 
     assert response.status == 200
     assert b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in response.body
@@ -113,12 +114,12 @@ def test_a_mention_over_http_enqueues_one_ping_task_on_the_replies_queue(empty_q
 @pytest.fixture
 def lambda_environment(empty_queues: DevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevStack]:
     """This process configured like the Lambda: env from the stack, caches cleared before and after."""
-    from lambda_handler import enqueue, main, settings
+    from lambda_handler import dedupe, enqueue, main, settings
 
     for name, value in empty_queues.env.items():
         if name.startswith(("AWS_", "CHARLA_", "SLACK_")):
             monkeypatch.setenv(name, value)
-    caches = (settings.get_settings, enqueue.sqs_client, main.bolt_app, main._verifier)
+    caches = (settings.get_settings, enqueue.sqs_client, dedupe.dynamodb_client, main.bolt_app, main._verifier)
     for cached in caches:
         cached.cache_clear()
     yield empty_queues
@@ -132,22 +133,39 @@ def test_handler_enqueues_the_same_task_as_the_http_app(lambda_environment: DevS
 
     stack = lambda_environment
     mention = app_mention("ping", channel="C0LAMBDA", user="U0CAROL")
-    http_response = stack.post_event(mention, event_id="Ev0SAME")
+    http_response = stack.post_event(mention, event_id=f"Ev0HTTP{template[6:8]}")
     (via_http,) = [decode_task_message(m["Body"]) for m in stack.receive_raw(QueueName.REPLIES)]
 
-    event = to_api_gateway_event(load_event(template), signed_event(mention, stack.signing_secret,
-                                                                     event_id="Ev0SAME"))
+    event = to_api_gateway_event(
+        load_event(template), signed_event(mention, stack.signing_secret, event_id=f"Ev0LAMBDA{template[6:8]}")
+    )
     result: dict[str, Any] = handler(event, None)
 
     assert http_response.status == 200
     assert result["statusCode"] == 200
     (via_lambda,) = [decode_task_message(m["Body"]) for m in stack.receive_raw(QueueName.REPLIES)]
     assert via_lambda.task == via_http.task == TaskName.PING
-    assert via_lambda.task_id == via_http.task_id  # same delivery -> same task id
-    ignore = {"requested_at"}
-    assert {k: v for k, v in via_lambda.kwargs.items() if k not in ignore} == {
-        k: v for k, v in via_http.kwargs.items() if k not in ignore
+    assert via_lambda.queue == via_http.queue == QueueName.REPLIES
+    differ = {"requested_at", "correlation_id"}
+    assert {k: v for k, v in via_lambda.kwargs.items() if k not in differ} == {
+        k: v for k, v in via_http.kwargs.items() if k not in differ
     }
+    assert via_lambda.kwargs["correlation_id"] == f"Ev0LAMBDA{template[6:8]}"
+
+
+def test_a_redelivered_event_is_acked_and_enqueued_once(lambda_environment: DevStack) -> None:
+    from lambda_handler.main import handler
+
+    stack = lambda_environment
+    request = signed_event(app_mention("ping", channel="C0TWICE"), stack.signing_secret, event_id="Ev0TWICE")
+    event = to_api_gateway_event(load_event("apigw_v2_post.json"), request)
+    retry = {**event, "headers": {**event["headers"], "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}}
+
+    statuses = [handler(event, None)["statusCode"], handler(retry, None)["statusCode"], stack.post(request).status]
+
+    assert statuses == [200, 200, 200]
+    assert len(stack.receive_raw(QueueName.REPLIES)) == 1
+    assert stack.queue_depth(QueueName.REPLIES) == 0
 
 
 def test_handler_rejects_a_forged_request_with_401(lambda_environment: DevStack) -> None:
@@ -159,17 +177,45 @@ def test_handler_rejects_a_forged_request_with_401(lambda_environment: DevStack)
     assert_nothing_enqueued(lambda_environment)
 
 
-def test_sqs_outage_answers_503_so_slack_retries(lambda_environment: DevStack,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sqs_outage_answers_503_and_the_retry_is_enqueued_once(
+    lambda_environment: DevStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lambda_handler import enqueue
     from lambda_handler.main import handler
     from scripts.processes import free_port
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    stack = lambda_environment
+    request = signed_event(app_mention("ping", channel="C0OUTAGE"), stack.signing_secret, event_id="Ev0OUTAGE")
+    event = to_api_gateway_event(load_event("apigw_v2_post.json"), request)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", f"http://127.0.0.1:{free_port()}")  # SQS down, DynamoDB up
     enqueue.sqs_client.cache_clear()
-    event = to_api_gateway_event(load_event("apigw_v2_post.json"),
-                                 signed_event(app_mention("ping"), lambda_environment.signing_secret))
 
-    result = handler(event, None)
+    during_outage = handler(event, None)["statusCode"]
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
+    enqueue.sqs_client.cache_clear()
+    slack_retry = handler(event, None)["statusCode"]
 
-    assert result["statusCode"] == 503
+    assert during_outage == 503
+    assert slack_retry == 200
+    (message,) = stack.receive_raw(QueueName.REPLIES)
+    assert decode_task_message(message["Body"]).kwargs["channel"] == "C0OUTAGE"
+
+
+def test_dynamodb_outage_answers_503_and_enqueues_nothing(
+    lambda_environment: DevStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_handler import dedupe
+    from lambda_handler.main import handler
+    from scripts.processes import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
+    dedupe.dynamodb_client.cache_clear()
+    event = to_api_gateway_event(
+        load_event("apigw_v2_post.json"), signed_event(app_mention("ping"), lambda_environment.signing_secret)
+    )
+
+    try:
+        assert handler(event, None)["statusCode"] == 503
+    finally:
+        dedupe.dynamodb_client.cache_clear()
+    assert_nothing_enqueued(lambda_environment)

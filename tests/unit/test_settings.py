@@ -17,11 +17,14 @@ def test_ingress_names_every_missing_variable() -> None:
 
 
 def test_ingress_settings_never_show_the_secret() -> None:
-    settings = load_settings({
-        "SLACK_SIGNING_SECRET": "s3cr3t-value",
-        "CHARLA_QUEUE_URL_REPLIES": "http://q/replies",
-        "CHARLA_QUEUE_URL_BULK": "http://q/bulk",
-    })
+    settings = load_settings(
+        {
+            "SLACK_SIGNING_SECRET": "s3cr3t-value",
+            "CHARLA_QUEUE_URL_REPLIES": "http://q/replies",
+            "CHARLA_QUEUE_URL_BULK": "http://q/bulk",
+        "CHARLA_TABLE_DEDUPE": "dedupe",
+        }
+    )
 
     assert "s3cr3t-value" not in repr(settings)
     assert settings.signing_secret == "s3cr3t-value"
@@ -49,10 +52,15 @@ def test_worker_settings_build_a_local_broker_url_from_the_endpoint(monkeypatch:
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    settings = WorkerSettings(**{  # type: ignore[arg-type]
-        "SLACK_BOT_TOKEN": "xoxb-1", "CHARLA_QUEUE_URL_REPLIES": "r", "CHARLA_QUEUE_URL_BULK": "b",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "CHARLA_TABLE_STATE": "state",
-    })
+    settings = WorkerSettings(
+        **{  # type: ignore[arg-type]
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "CHARLA_QUEUE_URL_REPLIES": "r",
+            "CHARLA_QUEUE_URL_BULK": "b",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+            "CHARLA_TABLE_STATE": "state",
+        }
+    )
 
     assert settings.broker_url == "sqs://testing:testing@127.0.0.1:4566"
     assert settings.sqs_is_secure is False
