@@ -38,6 +38,13 @@ def _media_type(headers: Mapping[str, str]) -> str:
     return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+# Events API envelope types Slack sends to the request URL.
+EVENT_CALLBACK = "event_callback"
+URL_VERIFICATION = "url_verification"
+APP_RATE_LIMITED = "app_rate_limited"
+_ENVELOPE_TYPES = frozenset({EVENT_CALLBACK, URL_VERIFICATION, APP_RATE_LIMITED})
+
+
 def _parse_json(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
@@ -46,6 +53,22 @@ def _parse_json(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise RequestRejected("JSON body must be an object with a string 'type'")
     return payload
+
+
+def _check_envelope(payload: dict[str, Any]) -> None:
+    """The Events API envelope has the shape Bolt and our listeners rely on."""
+    kind = payload["type"]
+    if kind not in _ENVELOPE_TYPES:
+        raise RequestRejected(f"unknown request type {kind[:40]!r}")
+    if kind == URL_VERIFICATION and not isinstance(payload.get("challenge"), str):
+        raise RequestRejected("url_verification without a string challenge")
+    if kind == EVENT_CALLBACK:
+        event = payload.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise RequestRejected("event_callback without an event object with a string type")
+        for name in ("event_id", "team_id", "api_app_id"):
+            if name in payload and not isinstance(payload[name], str):
+                raise RequestRejected(f"{name} is not a string")
 
 
 def _parse_form(body: bytes) -> dict[str, Any]:
@@ -86,5 +109,9 @@ def check_request(*, headers: Mapping[str, str], body: bytes, verifier: Signatur
         raise RequestRejected("body is not UTF-8") from error
     if not verifier.is_valid(body=text, timestamp=timestamp, signature=signature):
         raise NotAuthenticated("signature mismatch or stale timestamp")
-    payload = _parse_json(body) if content_type == JSON else _parse_form(body)
+    if content_type == JSON:
+        payload = _parse_json(body)
+        _check_envelope(payload)
+    else:
+        payload = _parse_form(body)
     return CheckedRequest(body=body, content_type=content_type, payload=payload)

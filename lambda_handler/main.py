@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from lambda_handler import dedupe
 from lambda_handler.errors import IngressError, http_status
-from lambda_handler.guard import CheckedRequest, check_request
+from lambda_handler.guard import APP_RATE_LIMITED, EVENT_CALLBACK, CheckedRequest, check_request
 from lambda_handler.listeners import commands, events, schedule
 from lambda_handler.settings import get_settings
 
@@ -69,6 +69,9 @@ def _error_response(error: Exception) -> Response:
 
 def _dispatch_once(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltResponse:
     """Claim the delivery, let Bolt handle it, then mark it done (2xx) or release it (so Slack retries)."""
+    if checked.payload.get("type") == APP_RATE_LIMITED:
+        logger.warning("Slack reports this app is rate limited on events")
+        return BoltResponse(status=200, body="")
     key = dedupe.delivery_key(checked.payload)
     if key is None:
         return bolt_app().dispatch(bolt_request)
@@ -79,6 +82,9 @@ def _dispatch_once(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltRe
         )
         return BoltResponse(status=200, body="")
     response = bolt_app().dispatch(bolt_request)
+    if response.status == 404 and checked.payload.get("type") == EVENT_CALLBACK:
+        # An event no listener wants: ack it, or Slack retries it and may disable the subscription.
+        response = BoltResponse(status=200, body="")
     if 200 <= response.status < 300:
         dedupe.complete(key)
     else:

@@ -20,6 +20,7 @@ from typing import Any
 
 from contract import environment as env
 from contract.queues import QueueName
+from scripts.fault_proxy import FaultProxy
 from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
 from scripts.provision import LOCAL_CREDENTIALS, REGION, provision
 from scripts.slack_requests import SignedRequest, signed_event
@@ -64,6 +65,10 @@ class DevStack:
         agenda_refresh_interval_s: Start ``scripts.scheduler`` (the local EventBridge schedule):
             it asks for an agenda refresh at once, then every this many seconds. ``None``: no
             scheduler, the agenda stays empty until something refreshes it.
+        queue_overrides: ``visibility_timeout_s`` / ``max_receive_count`` for every provisioned
+            queue (tests that watch a message reach its dead-letter queue in seconds).
+        sqs_through_fault_proxy: The ingress and workers reach SQS (only) through ``sqs_proxy``,
+            a ``FaultProxy`` the fault suite takes down and brings back.
     """
 
     def __init__(
@@ -77,6 +82,8 @@ class DevStack:
         extra_env: Mapping[str, str] | None = None,
         log_dir: Path | None = None,
         agenda_refresh_interval_s: float | None = None,
+        queue_overrides: Mapping[str, int] | None = None,
+        sqs_through_fault_proxy: bool = False,
     ) -> None:
         self.worker_queues = list(worker_queues)
         self.worker_concurrency = worker_concurrency
@@ -84,6 +91,9 @@ class DevStack:
         self._resources = dict(resources or {})
         self.moto_url = moto_url
         self._extra_env = dict(extra_env or {})
+        self._queue_overrides = dict(queue_overrides or {})
+        self._sqs_through_fault_proxy = sqs_through_fault_proxy
+        self.sqs_proxy: FaultProxy | None = None
         self.agenda_refresh_interval_s = agenda_refresh_interval_s
         self._own_log_dir = log_dir is None
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="charla-stack-"))
@@ -115,9 +125,16 @@ class DevStack:
             port = free_port()
             self._start("moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)), base, port)
             self.moto_url = f"http://127.0.0.1:{port}"
-        resources = self._resources or provision(self.moto_url, prefix=f"charla-{secrets.token_hex(3)}")
+        resources = self._resources or provision(
+            self.moto_url, prefix=f"charla-{secrets.token_hex(3)}", **self._queue_overrides
+        )
         slack_port = free_port()
         self.slack_url = f"http://127.0.0.1:{slack_port}"
+        sqs_override: dict[str, str] = {}
+        if self._sqs_through_fault_proxy:
+            self.sqs_proxy = FaultProxy(target_port=int(self.moto_url.rsplit(":", 1)[1]))
+            self.sqs_proxy.come_back()
+            sqs_override["AWS_ENDPOINT_URL_SQS"] = self.sqs_proxy.url
         self.env = {
             **base,
             **resources,
@@ -126,6 +143,7 @@ class DevStack:
             env.SLACK_BOT_TOKEN: self.bot_token,
             env.SLACK_API_URL: f"{self.slack_url}/api/",
             "CHARLA_SQS_WAIT_TIME_SECONDS": str(self.sqs_wait_time_seconds),
+            **sqs_override,
             **self._extra_env,
         }
         self._start("slack", python_module("scripts.slack_standin", "--port", str(slack_port)), self.env, slack_port)
@@ -226,6 +244,8 @@ class DevStack:
         for name in sorted(self.processes, key=lambda n: (n == "moto", n)):
             self.processes[name].stop()
         self.processes.clear()
+        if self.sqs_proxy is not None:
+            self.sqs_proxy.close()
         if self._own_log_dir and not os.environ.get("CHARLA_KEEP_LOGS"):
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
