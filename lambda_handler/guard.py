@@ -66,9 +66,12 @@ def _check_envelope(payload: dict[str, Any]) -> None:
         event = payload.get("event")
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise RequestRejected("event_callback without an event object with a string type")
-        for name in ("event_id", "team_id", "api_app_id"):
-            if name in payload and not isinstance(payload[name], str):
+        for name in ("event_id", "team_id", "api_app_id", "enterprise_id"):
+            if payload.get(name) is not None and not isinstance(payload[name], str):
                 raise RequestRejected(f"{name} is not a string")
+        authorizations = payload.get("authorizations", [])
+        if not isinstance(authorizations, list) or not all(isinstance(a, dict) for a in authorizations):
+            raise RequestRejected("authorizations is not a list of objects")
 
 
 def _parse_form(body: bytes) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lambda_handler import dedupe
-from lambda_handler.errors import IngressError, http_status
+from lambda_handler.errors import IngressError, RequestRejected, http_status
 from lambda_handler.guard import APP_RATE_LIMITED, EVENT_CALLBACK, CheckedRequest, check_request
 from lambda_handler.listeners import commands, events, schedule
 from lambda_handler.settings import get_settings
@@ -67,6 +67,20 @@ def _error_response(error: Exception) -> Response:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
 
 
+def _dispatch(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltResponse:
+    try:
+        response = bolt_app().dispatch(bolt_request)
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError) as error:
+        # Listener errors are caught by Bolt (see _on_listener_error); what escapes dispatch is
+        # Bolt failing to read a signed body of an unexpected shape: a malformed request.
+        logger.warning("Bolt could not read the request: %s", type(error).__name__)
+        raise RequestRejected("unexpected payload shape") from error
+    if response.status == 404 and checked.payload.get("type") == EVENT_CALLBACK:
+        # An event no listener wants: ack it, or Slack retries it and may disable the subscription.
+        return BoltResponse(status=200, body="")
+    return response
+
+
 def _dispatch_once(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltResponse:
     """Claim the delivery, let Bolt handle it, then mark it done (2xx) or release it (so Slack retries)."""
     if checked.payload.get("type") == APP_RATE_LIMITED:
@@ -74,17 +88,14 @@ def _dispatch_once(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltRe
         return BoltResponse(status=200, body="")
     key = dedupe.delivery_key(checked.payload)
     if key is None:
-        return bolt_app().dispatch(bolt_request)
+        return _dispatch(checked, bolt_request)
     if not dedupe.claim(key):
         logger.info(
             "duplicate delivery acked without enqueueing retry_num=%s",
             bolt_request.headers.get("x-slack-retry-num", ["0"])[0],
         )
         return BoltResponse(status=200, body="")
-    response = bolt_app().dispatch(bolt_request)
-    if response.status == 404 and checked.payload.get("type") == EVENT_CALLBACK:
-        # An event no listener wants: ack it, or Slack retries it and may disable the subscription.
-        response = BoltResponse(status=200, body="")
+    response = _dispatch(checked, bolt_request)
     if 200 <= response.status < 300:
         dedupe.complete(key)
     else:
