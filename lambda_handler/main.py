@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from mangum import Mangum
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.signature import SignatureVerifier
@@ -67,9 +67,9 @@ def _error_response(error: Exception) -> Response:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
 
 
-def _dispatch(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltResponse:
+def _dispatch(checked: CheckedRequest, request: Request) -> BoltResponse:
     try:
-        response = bolt_app().dispatch(bolt_request)
+        response = bolt_app().dispatch(to_bolt_request(request, checked.body))
     except (TypeError, KeyError, AttributeError, ValueError, IndexError) as error:
         # Listener errors are caught by Bolt (see _on_listener_error); what escapes dispatch is
         # Bolt failing to read a signed body of an unexpected shape: a malformed request.
@@ -81,21 +81,21 @@ def _dispatch(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltRespons
     return response
 
 
-def _dispatch_once(checked: CheckedRequest, bolt_request: BoltRequest) -> BoltResponse:
+def _dispatch_once(checked: CheckedRequest, request: Request) -> BoltResponse:
     """Claim the delivery, let Bolt handle it, then mark it done (2xx) or release it (so Slack retries)."""
     if checked.payload.get("type") == APP_RATE_LIMITED:
         logger.warning("Slack reports this app is rate limited on events")
         return BoltResponse(status=200, body="")
     key = dedupe.delivery_key(checked.payload)
     if key is None:
-        return _dispatch(checked, bolt_request)
+        return _dispatch(checked, request)
     if not dedupe.claim(key):
         logger.info(
             "duplicate delivery acked without enqueueing retry_num=%s",
-            bolt_request.headers.get("x-slack-retry-num", ["0"])[0],
+            request.headers.get("x-slack-retry-num", "0"),
         )
         return BoltResponse(status=200, body="")
-    response = _dispatch(checked, bolt_request)
+    response = _dispatch(checked, request)
     if 200 <= response.status < 300:
         dedupe.complete(key)
     else:
@@ -108,7 +108,7 @@ async def slack_events(request: Request) -> Response:
     body = await request.body()
     try:
         checked = check_request(headers=request.headers, body=body, verifier=_verifier())
-        bolt_response = await run_in_threadpool(_dispatch_once, checked, to_bolt_request(request, body))
+        bolt_response = await run_in_threadpool(_dispatch_once, checked, request)
     except IngressError as error:
         logger.info("rejected status=%s reason=%s", error.status, error)
         return _error_response(error)

@@ -6,13 +6,13 @@ Type a message to mention the bot in #general; ``/charla <command>`` for the sla
 
 import sys
 
-from scripts.console import Conversation, running_stack, say, show
+from scripts.console import AGENDA_REFRESH_INTERVAL_S, Conversation, running_stack, say, show
 
 PROMPT = "you     "
 
 
 def main() -> int:
-    with running_stack() as stack:
+    with running_stack(agenda_refresh_interval_s=AGENDA_REFRESH_INTERVAL_S) as stack:
         conversation = Conversation(stack)
         say("Talk to charla. Try: help, ping, /charla ping, /dm ayuda. /quit to stop.")
         while True:

@@ -12,6 +12,8 @@ from scripts.slack_requests import app_mention, direct_message, next_ts, signed_
 from scripts.stack import DevStack
 
 ANSWER_TIMEOUT_S = 20.0
+# The local stand-in for the EventBridge schedule: refresh the agenda at start, then this often.
+AGENDA_REFRESH_INTERVAL_S = 300.0
 
 
 def say(line: str = "") -> None:
@@ -34,6 +36,8 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
         say(f"  moto server    {stack.moto_url}")
         say(f"  Slack stand-in {stack.slack_url}")
         say(f"  worker         {', '.join(q.value for q in stack.worker_queues)} queues")
+        if stack.agenda_refresh_interval_s:
+            say(f"  schedule       agenda refresh every {stack.agenda_refresh_interval_s:.0f} s (scripts.scheduler)")
         say()
         yield stack
     except KeyboardInterrupt:
@@ -63,8 +67,13 @@ class Conversation:
         if text.startswith("/charla"):
             key = next_ts().replace(".", "-")
             url = self.stack.response_url(key)
-            request = signed_slash_command(text.removeprefix("/charla").strip(), self.stack.signing_secret,
-                                           response_url=url, channel=self.channel, user=self.user)
+            request = signed_slash_command(
+                text.removeprefix("/charla").strip(),
+                self.stack.signing_secret,
+                response_url=url,
+                channel=self.channel,
+                user=self.user,
+            )
             status = self.stack.post(request).status
 
             def mine(record: dict[str, Any]) -> bool:
@@ -77,14 +86,25 @@ class Conversation:
         else:
             ts = next_ts()
             status = self.stack.post_event(app_mention(text, channel=self.channel, user=self.user, ts=ts)).status
+            # Slack also delivers a mention as a message.channels event: that one is archived.
+            twin = {
+                **app_mention(text, channel=self.channel, user=self.user, ts=ts),
+                "type": "message",
+                "channel_type": "channel",
+            }
+            self.stack.post_event(twin)
 
             def mine(record: dict[str, Any]) -> bool:
                 return record.get("thread_ts") == ts
+
         if status != 200:
             return [f"(the ingress answered HTTP {status})"]
         try:
-            answers = wait_until(lambda: [r for r in self.stack.recorded()[before:] if mine(r)],
-                                 timeout=ANSWER_TIMEOUT_S, message="the bot's answer")
+            answers = wait_until(
+                lambda: [r for r in self.stack.recorded()[before:] if mine(r)],
+                timeout=ANSWER_TIMEOUT_S,
+                message="the bot's answer",
+            )
         except Timeout:
             return []
         return [str(a.get("text", "")) for a in answers]

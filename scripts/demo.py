@@ -2,12 +2,12 @@
 
 import sys
 
-from scripts.console import Conversation, running_stack, say, show
+from scripts.console import AGENDA_REFRESH_INTERVAL_S, Conversation, running_stack, say, show
 
 
 def main() -> int:
     answers: list[str] = []
-    with running_stack() as stack:
+    with running_stack(agenda_refresh_interval_s=AGENDA_REFRESH_INTERVAL_S) as stack:
         conversation = Conversation(stack)
         say("alice   @charla ping            (in #general)")
         answers = conversation.send("ping")

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import environment as env
 from contract.queues import QueueName
+from contract.results import RESULT_TTL_S
 from contract.tables import TABLE_SPECS, TableName
 
 
@@ -25,6 +26,8 @@ class WorkerSettings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=env.SLACK_API_URL)
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     aws_endpoint_url: str | None = Field(None, validation_alias=env.AWS_ENDPOINT_URL)
+    # boto3's service-specific override; the fault suite puts a proxy in front of SQS only.
+    aws_endpoint_url_sqs: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL_SQS")
     queue_url_replies: str = Field(validation_alias=env.queue_url_variable(QueueName.REPLIES))
     queue_url_bulk: str = Field(validation_alias=env.queue_url_variable(QueueName.BULK))
     worker_queues: str = Field(",".join(QueueName), validation_alias=env.WORKER_QUEUES)
@@ -36,6 +39,8 @@ class WorkerSettings(BaseSettings):
     table_state: str = Field(validation_alias=TABLE_SPECS[TableName.STATE].variable)
     # Where refresh_agenda loads from: https://..., s3://bucket/key; unset = the embedded sample.
     agenda_source: str | None = Field(None, validation_alias="CHARLA_AGENDA_SOURCE")
+    # Results of waitable tasks (contract/registry.py RESULT_TASKS); unset: no result backend.
+    table_results: str | None = Field(None, validation_alias=TABLE_SPECS[TableName.RESULTS].variable)
 
     @property
     def queue_urls(self) -> dict[QueueName, str]:
@@ -49,11 +54,10 @@ class WorkerSettings(BaseSettings):
     @property
     def broker_url(self) -> str:
         """``sqs://`` for AWS; locally the endpoint's host and port, which kombu turns into its endpoint."""
-        if not self.aws_endpoint_url:
+        if not self.sqs_endpoint_url:
             return "sqs://"
-        endpoint = urlsplit(self.aws_endpoint_url)
+        endpoint = urlsplit(self.sqs_endpoint_url)
         # kombu signs with the URL's credentials when given; locally these are moto's dummies.
-
 
         key = quote(os.environ.get("AWS_ACCESS_KEY_ID", "testing"), safe="")
         secret = quote(os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"), safe="")
@@ -61,7 +65,30 @@ class WorkerSettings(BaseSettings):
 
     @property
     def sqs_is_secure(self) -> bool:
-        return not self.aws_endpoint_url or self.aws_endpoint_url.startswith("https://")
+        return not self.sqs_endpoint_url or self.sqs_endpoint_url.startswith("https://")
+
+    @property
+    def sqs_endpoint_url(self) -> str | None:
+        """Where SQS is: the SQS-specific endpoint if set, else the general one (None: real AWS)."""
+        return self.aws_endpoint_url_sqs or self.aws_endpoint_url
+
+    @property
+    def result_backend_url(self) -> str | None:
+        """Celery's DynamoDB result backend on the results table; ``None`` (no backend) when unset.
+
+        In AWS the client takes the task role's credentials (no keys in the URL); locally the
+        endpoint's host and port, which Celery turns into an http endpoint for an IP host
+        (``dynamodb_endpoint_url`` in ``workers/app.py`` covers any other host).
+        """
+        if not self.table_results:
+            return None
+        query = f"?ttl_seconds={RESULT_TTL_S}"
+        if not self.aws_endpoint_url:
+            return f"dynamodb://{self.aws_region}/{self.table_results}{query}"
+        endpoint = urlsplit(self.aws_endpoint_url)
+        key = quote(os.environ.get("AWS_ACCESS_KEY_ID", "testing"), safe="")
+        secret = quote(os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"), safe="")
+        return f"dynamodb://{key}:{secret}@{endpoint.hostname}:{endpoint.port}/{self.table_results}{query}"
 
 
 @cache
@@ -77,7 +104,9 @@ def get_settings() -> WorkerSettings:
         problems = []
         for item in error.errors():
             field = str(item["loc"][0]) if item["loc"] else "?"
-            alias = WorkerSettings.model_fields[field].validation_alias if field in WorkerSettings.model_fields else None
+            alias = (
+                WorkerSettings.model_fields[field].validation_alias if field in WorkerSettings.model_fields else None
+            )
             name = alias if isinstance(alias, str) else field.upper()
             problems.append(f"{name} ({'missing' if item['type'] == 'missing' else item['msg']})")
         raise SettingsError("worker configuration error: " + ", ".join(problems)) from None

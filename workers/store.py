@@ -30,6 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.tasks import ArchivedMessage, MessageKind
+from workers.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,7 +59,7 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
-class StoreUnavailable(RuntimeError):
+class StoreUnavailableError(RuntimeError):
     """DynamoDB could not do it now (throttling, conflict, network): retry the task later."""
 
 
@@ -144,7 +145,7 @@ def _translate(error: BotoCoreError | ClientError, what: str) -> RuntimeError:
     if isinstance(error, ClientError) and _error_code(error) not in _RETRYABLE_CODES:
         return StoreError(f"{what}: {_error_code(error)}")
     code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
-    return StoreUnavailable(f"{what}: {code}")
+    return StoreUnavailableError(f"{what}: {code}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,7 @@ class StateStore:
     """Reads and writes of the STATE table.
 
     Raises (every method):
-        StoreUnavailable: Throttled, conflicting or unreachable: worth retrying.
+        StoreUnavailableError: Throttled, conflicting or unreachable: worth retrying.
         StoreError: Refused for good.
     """
 
@@ -251,7 +252,7 @@ class StateStore:
 
         Readers see the old agenda or the new one, never a mix. The replaced version gets a TTL.
         If another refresh swapped the pointer meanwhile, this one loses: its items get a TTL and
-        StoreUnavailable is raised (a retry reloads and swaps again).
+        StoreUnavailableError is raised (a retry reloads and swaps again).
 
         Returns:
             The new version id.
@@ -261,24 +262,29 @@ class StateStore:
         version = new_agenda_version(now)
         self._batch_put(
             [
-                _item(agenda_item_key(version, index), title=_s(r.title), start=_s(r.start), end=_s(r.end),
-                      url=_s(r.url))
+                _item(
+                    agenda_item_key(version, index), title=_s(r.title), start=_s(r.start), end=_s(r.end), url=_s(r.url)
+                )
                 for index, r in enumerate(records)
             ]
         )
-        pointer = _item({"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK}, version=_s(version), items=_n(len(records)),
-                        swapped_at=_n(now))
+        pointer = _item(
+            {"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK}, version=_s(version), items=_n(len(records)), swapped_at=_n(now)
+        )
         condition: dict[str, Any] = (
             {"ConditionExpression": "attribute_not_exists(pk)"}
             if previous is None
-            else {"ConditionExpression": "version = :previous", "ExpressionAttributeValues": {":previous": _s(previous)}}
+            else {
+                "ConditionExpression": "version = :previous",
+                "ExpressionAttributeValues": {":previous": _s(previous)},
+            }
         )
         try:
             self._client.put_item(TableName=self._table, Item=pointer, **condition)
         except ClientError as error:
             if _error_code(error) == "ConditionalCheckFailedException":
                 self._expire_version(version, now)
-                raise StoreUnavailable("agenda swapped by a concurrent refresh") from error
+                raise StoreUnavailableError("agenda swapped by a concurrent refresh") from error
             raise _translate(error, "swap agenda") from error
         except BotoCoreError as error:
             raise _translate(error, "swap agenda") from error
@@ -320,7 +326,7 @@ class StateStore:
             if len(writes) == 1:
                 self._client.put_item(**writes[0]["Put"])
             else:
-                self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
+                self._client.transact_write_items(TransactItems=writes)
         except ClientError as error:
             code = _error_code(error)
             if code == "ConditionalCheckFailedException":
@@ -329,7 +335,7 @@ class StateStore:
                 reasons = _cancellation_codes(error)
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     return False
-                raise StoreUnavailable(f"{what}: transaction cancelled {reasons}") from error
+                raise StoreUnavailableError(f"{what}: transaction cancelled {reasons}") from error
             raise _translate(error, what) from error
         except BotoCoreError as error:
             raise _translate(error, what) from error
@@ -372,12 +378,12 @@ class StateStore:
         try:
             while pending:
                 batch, pending = pending[:25], pending[25:]
-                unprocessed = self._client.batch_write_item(RequestItems={self._table: batch})  # type: ignore[dict-item]
+                unprocessed = self._client.batch_write_item(RequestItems={self._table: batch})
                 left = unprocessed.get("UnprocessedItems", {}).get(self._table, [])
                 if left:
                     retries += 1
                     if retries > 8:
-                        raise StoreUnavailable(f"write agenda: {len(left) + len(pending)} items unprocessed")
+                        raise StoreUnavailableError(f"write agenda: {len(left) + len(pending)} items unprocessed")
                     pending = list(left) + pending
                     time.sleep(min(0.05 * 2**retries, 1.0))  # DynamoDB asks us to back off
         except (BotoCoreError, ClientError) as error:
@@ -386,13 +392,11 @@ class StateStore:
 
 def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)  # type: ignore[no-any-return]
+    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
 @cache
 def get_store() -> StateStore:
     """The store for this worker process, from its settings."""
-    from workers.settings import get_settings
-
     settings = get_settings()
     return StateStore(dynamodb_client(settings.aws_endpoint_url, settings.aws_region), settings.table_state)

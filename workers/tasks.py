@@ -1,37 +1,48 @@
 """Celery tasks: parse the payload, call a service, done.
 
-Retryable failures (``StoreUnavailable``: DynamoDB throttled or unreachable) are retried with
+Retryable failures (``StoreUnavailableError``: DynamoDB throttled or unreachable) are retried with
 backoff; everything keyed makes a retry harmless. A bad agenda source is permanent for this run:
 logged, not retried (the next scheduled refresh tries again).
 """
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from celery import Task
 from pydantic import TypeAdapter
 
 from contract.commands import COMMAND_NAMES, is_known_command, mentioned_user
+from contract.queues import QUEUE_SPECS, QueueName
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, TaskName
 from workers.app import app
 from workers.services import agenda, answers, replies
 from workers.settings import get_settings
 from workers.slack import web_client, webhook_client
-from workers.store import StoreError, StoreUnavailable, get_store
+from workers.store import StoreError, StoreUnavailableError, get_store
 
 logger = logging.getLogger(__name__)
+# Celery's decorator is untyped; this names what it returns so mypy checks the task bodies.
+task = cast(Callable[..., Callable[[Callable[..., None]], Task]], app.task)
 _command_request = TypeAdapter(CommandRequest)
 _archived_message = TypeAdapter(ArchivedMessage)
 _agenda_refresh = TypeAdapter(AgendaRefresh)
 
 # Retried with exponential backoff (1, 2, 4... s, jittered); a few tries for answers a user
 # waits for, more for bulk work nobody watches.
-_REPLY_RETRY: dict[str, Any] = {"autoretry_for": (StoreUnavailable,), "retry_backoff": True, "max_retries": 3}
-_BULK_RETRY: dict[str, Any] = {"autoretry_for": (StoreUnavailable,), "retry_backoff": True, "max_retries": 8}
+_REPLY_RETRY: dict[str, Any] = {"autoretry_for": (StoreUnavailableError,), "retry_backoff": True, "max_retries": 3}
+_BULK_RETRY: dict[str, Any] = {
+    "autoretry_for": (StoreUnavailableError,),
+    "retry_backoff": True,
+    "max_retries": 8,
+    # The app's default limits are the replies queue's; bulk tasks get their own queue's.
+    "soft_time_limit": QUEUE_SPECS[QueueName.BULK].soft_time_limit_s,
+    "time_limit": QUEUE_SPECS[QueueName.BULK].time_limit_s,
+}
 
 
 def _parse(payload: dict[str, Any]) -> CommandRequest:
@@ -43,15 +54,15 @@ def _answer(request: CommandRequest, text: str) -> None:
     logger.info("answered correlation_id=%s", request.correlation_id)
 
 
-def _count_use(task: TaskName, request: CommandRequest) -> None:
+def _count_use(command_task: TaskName, request: CommandRequest) -> None:
     """Count the command once per request; a counter failure never costs the user the answer."""
-    if task == TaskName.HELP and request.command and not is_known_command(request.command):
+    if command_task == TaskName.HELP and request.command and not is_known_command(request.command):
         return  # words we did not understand are not uses of ``help``
     try:
         get_store().count_command(
-            team_id=request.team_id, command=COMMAND_NAMES[task], correlation_id=request.correlation_id
+            team_id=request.team_id, command=COMMAND_NAMES[command_task], correlation_id=request.correlation_id
         )
-    except (StoreUnavailable, StoreError) as error:
+    except (StoreUnavailableError, StoreError) as error:
         logger.warning("command not counted correlation_id=%s error=%s", request.correlation_id, error)
 
 
@@ -61,7 +72,7 @@ def _s3_client() -> Any:
     return boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
 
 
-@app.task(name=TaskName.PING, bind=True)
+@task(name=TaskName.PING, bind=True)
 def ping(self: Task, **payload: Any) -> None:
     """Liveness: answer who ran the task and how long it waited."""
     request = _parse(payload)
@@ -70,7 +81,7 @@ def ping(self: Task, **payload: Any) -> None:
     _answer(request, answers.pong(worker=str(self.request.hostname), queue_delay_ms=delay_ms))
 
 
-@app.task(name=TaskName.HELP)
+@task(name=TaskName.HELP)
 def help_(**payload: Any) -> None:
     """The command list (also the answer to anything not understood)."""
     request = _parse(payload)
@@ -78,27 +89,30 @@ def help_(**payload: Any) -> None:
     _answer(request, answers.help_text(request.command))
 
 
-@app.task(name=TaskName.NEXT_EVENT, **_REPLY_RETRY)
+@task(name=TaskName.NEXT_EVENT, **_REPLY_RETRY)
 def next_event(**payload: Any) -> None:
     """The next agenda item after now."""
     request = _parse(payload)
     _count_use(TaskName.NEXT_EVENT, request)
     items = agenda.load_items(get_store())
     upcoming = agenda.next_item(items or [], datetime.now(UTC))
-    _answer(request, answers.next_event(upcoming, agenda_loaded=items is not None))
+    _answer(request, answers.next_event(upcoming, agenda_empty=not items))
 
 
-@app.task(name=TaskName.SEARCH_AGENDA, **_REPLY_RETRY)
+@task(name=TaskName.SEARCH_AGENDA, **_REPLY_RETRY)
 def search_agenda(**payload: Any) -> None:
     """Agenda items whose title contains the text."""
     request = _parse(payload)
     _count_use(TaskName.SEARCH_AGENDA, request)
-    items = agenda.load_items(get_store()) if request.args.strip() else []
-    matches = agenda.search(items, request.args) if items is not None else None
+    if not request.args.strip():
+        _answer(request, answers.search_results("", []))  # the usage line
+        return
+    items = agenda.load_items(get_store())
+    matches = agenda.search(items, request.args, datetime.now(UTC)) if items else None
     _answer(request, answers.search_results(request.args, matches))
 
 
-@app.task(name=TaskName.COUNT_MESSAGES, **_REPLY_RETRY)
+@task(name=TaskName.COUNT_MESSAGES, **_REPLY_RETRY)
 def count_messages(**payload: Any) -> None:
     """How many messages the mentioned user (default: the asker) wrote in this workspace."""
     request = _parse(payload)
@@ -108,7 +122,7 @@ def count_messages(**payload: Any) -> None:
     _answer(request, answers.message_count(user=user, count=count, asker=request.user))
 
 
-@app.task(name=TaskName.STATS, **_REPLY_RETRY)
+@task(name=TaskName.STATS, **_REPLY_RETRY)
 def stats(**payload: Any) -> None:
     """The most used commands in this workspace."""
     request = _parse(payload)
@@ -116,7 +130,7 @@ def stats(**payload: Any) -> None:
     _answer(request, answers.stats(get_store().command_counts(team_id=request.team_id)))
 
 
-@app.task(name=TaskName.ARCHIVE_MESSAGE, **_BULK_RETRY)
+@task(name=TaskName.ARCHIVE_MESSAGE, **_BULK_RETRY)
 def archive_message(**payload: Any) -> None:
     """Keep one message event; count it once if a person wrote it."""
     message = _archived_message.validate_python(payload)
@@ -129,7 +143,7 @@ def archive_message(**payload: Any) -> None:
     )
 
 
-@app.task(name=TaskName.REFRESH_AGENDA, **_BULK_RETRY)
+@task(name=TaskName.REFRESH_AGENDA, **_BULK_RETRY)
 def refresh_agenda(**payload: Any) -> None:
     """Reload the agenda and swap it in; a bad source keeps the old one."""
     request = _agenda_refresh.validate_python(payload)

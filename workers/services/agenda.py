@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from contract.commands import fold
@@ -90,8 +91,6 @@ def _read_http(source: str) -> bytes:
 
 
 def _read_s3(source: str, s3_client: Callable[[], Any]) -> bytes:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     parts = urlsplit(source)
     if not parts.netloc or not parts.path.strip("/"):
         raise AgendaSourceError("an S3 source is s3://bucket/key")
@@ -154,7 +153,7 @@ def refresh(store: StateStore, source: str | None, *, s3_client: Callable[[], An
 
     Raises:
         AgendaSourceError: The source is unreadable or invalid (nothing was written).
-        workers.store.StoreUnavailable: DynamoDB failed; the live agenda is unchanged.
+        workers.store.StoreUnavailableError: DynamoDB failed; the live agenda is unchanged.
     """
     items = parse_agenda(read_source(source, s3_client=s3_client))
     version = store.replace_agenda([_record(item) for item in items], now=now)
@@ -178,7 +177,13 @@ def next_item(items: Sequence[AgendaItem], now: datetime) -> AgendaItem | None:
     return min(upcoming, key=lambda item: item.start, default=None)
 
 
-def search(items: Sequence[AgendaItem], text: str) -> list[AgendaItem]:
-    """Items whose title contains ``text``, ignoring case and accents, by start time."""
+def search(items: Sequence[AgendaItem], text: str, now: datetime) -> list[AgendaItem]:
+    """Items whose title contains ``text``, ignoring case and accents.
+
+    Upcoming items come first, soonest first; then past ones, most recent first.
+    """
     needle = fold(" ".join(text.split()))
-    return sorted((item for item in items if needle in fold(item.title)), key=lambda item: item.start)
+    matches = [item for item in items if needle in fold(item.title)]
+    upcoming = sorted((item for item in matches if item.start > now), key=lambda item: item.start)
+    past = sorted((item for item in matches if item.start <= now), key=lambda item: item.start, reverse=True)
+    return upcoming + past

@@ -1,6 +1,7 @@
 """The text of the bot's answers."""
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from contract.commands import COMMAND_WORDS, fold
@@ -40,24 +41,33 @@ def help_text(command: str) -> str:
     return "\n".join([header, *(f"• {line}" for line in lines)])
 
 
+def _zone(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def when(item: "AgendaItem") -> str:
-    """``Thu 04 Mar 2027, 16:00–19:00 UTC`` (the end's date too when it ends another day)."""
+    """``Thu 04 Mar 2027, 16:00-19:00 UTC`` (the end's date too when it ends another day)."""
     start, end = item.start, item.end.astimezone(item.start.tzinfo)
-    zone = start.tzname() or "UTC"
+    zone = _zone(start)
     end_text = end.strftime("%H:%M") if end.date() == start.date() else end.strftime("%a %d %b %Y, %H:%M")
-    return f"{start.strftime('%a %d %b %Y, %H:%M')}–{end_text} {zone}"
+    return f"{start.strftime('%a %d %b %Y, %H:%M')}-{end_text} {zone}"
 
 
 def agenda_line(item: "AgendaItem") -> str:
     return f"*{escape(item.title)}*, {when(item)} <{item.url}|details>"
 
 
-EMPTY_AGENDA = "The agenda is empty right now: nothing has been loaded yet."
+EMPTY_AGENDA = "The agenda is empty right now."
 
 
-def next_event(item: "AgendaItem | None", *, agenda_loaded: bool) -> str:
-    """The answer to ``next``."""
-    if not agenda_loaded:
+def next_event(item: "AgendaItem | None", *, agenda_empty: bool) -> str:
+    """The answer to ``next``: empty agenda, nothing upcoming, or the item."""
+    if agenda_empty:
         return EMPTY_AGENDA
     if item is None:
         return "Nothing upcoming on the agenda."
@@ -68,7 +78,7 @@ def search_results(text: str, matches: Sequence["AgendaItem"] | None, *, limit: 
     """The answer to ``search``: at most ``limit`` items, then how many more matched."""
     if not text.strip():
         return "Tell me what to look for: `search <text>` (`busca <texto>`)."
-    if matches is None:
+    if matches is None:  # the agenda itself is empty
         return EMPTY_AGENDA
     shown = escape(" ".join(text.split()))
     if not matches:

@@ -1,0 +1,219 @@
+"""Agenda refresh against DynamoDB and S3 on a real moto server and sources on a real HTTP server:
+a good source swaps atomically, a bad one (HTTP error, invalid JSON, invalid item) keeps the old agenda."""
+
+import functools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+
+from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
+from scripts.provision import LOCAL_CREDENTIALS, REGION, aws_client_kwargs, dynamodb, provision
+from workers.services import agenda
+from workers.services.agenda import AgendaSourceError
+from workers.store import AGENDA_PK, AgendaRecord, StateStore, StoreUnavailableError
+
+pytestmark = pytest.mark.slow
+
+ITEM = {
+    "title": "Taller de pruebas",
+    "start": "2090-01-10T18:00:00+00:00",
+    "end": "2090-01-10T20:00:00+00:00",
+    "url": "https://charla.example/agenda/pruebas",
+}
+
+
+class _Sources(BaseHTTPRequestHandler):
+    """Answers each path with the (status, body) registered for it."""
+
+    def __init__(self, *args: Any, routes: dict[str, tuple[int, bytes]], **kwargs: Any) -> None:
+        self.routes = routes
+        super().__init__(*args, **kwargs)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        status, body = self.routes.get(self.path.split("?", 1)[0], (404, b"not found"))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def sources() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
+    routes: dict[str, tuple[int, bytes]] = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Sources, routes=routes))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    environ = {"PATH": "/usr/bin:/bin", **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
+    moto = ManagedProcess(
+        "moto",
+        python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)),
+        env=environ,
+        log_dir=tmp_path_factory.mktemp("moto"),
+    )
+    try:
+        wait_until(lambda: port_open(port), timeout=60, message=lambda: f"moto on {port}: {moto.log_tail()}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        moto.stop()
+
+
+@pytest.fixture
+def store(moto_url: str) -> StateStore:
+    """A fresh table per test: each starts with no agenda."""
+    variables = provision(moto_url, prefix=f"agenda-{secrets.token_hex(3)}")
+    return StateStore(dynamodb(moto_url), variables["CHARLA_TABLE_STATE"])
+
+
+@pytest.fixture
+def s3(moto_url: str) -> Any:
+    return boto3.client("s3", **aws_client_kwargs(moto_url))  # type: ignore[call-overload]
+
+
+def _refresh(store: StateStore, source: str | None, s3: Any = None) -> agenda.RefreshResult:
+    return agenda.refresh(store, source, s3_client=lambda: s3, now=time.time())
+
+
+def _titles(store: StateStore) -> list[str]:
+    items = agenda.load_items(store)
+    assert items is not None
+    return [item.title for item in items]
+
+
+def test_no_agenda_until_the_first_refresh_loads_the_embedded_sample(store: StateStore) -> None:
+    assert agenda.load_items(store) is None
+
+    result = _refresh(store, None)
+
+    assert result.items == 11
+    assert result.source == agenda.EMBEDDED_SOURCE
+    assert store.agenda_version() == result.version
+    assert "Taller: Python asíncrono sin miedo" in _titles(store)
+
+
+def test_a_good_source_swaps_and_the_old_version_gets_a_ttl(
+    store: StateStore, sources: tuple[str, dict[str, tuple[int, bytes]]], moto_url: str
+) -> None:
+    base, routes = sources
+    routes["/good.json"] = (200, json.dumps({"items": [ITEM]}).encode())
+    old = _refresh(store, None)
+
+    new = _refresh(store, f"{base}/good.json?signature=secret-token")
+
+    assert new.version != old.version
+    assert new.source == f"{base}/good.json"  # no query string: it may hold credentials
+    assert _titles(store) == ["Taller de pruebas"]
+    raw = dynamodb(moto_url).query(
+        TableName=store._table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": AGENDA_PK}},
+    )["Items"]
+    old_items = [item for item in raw if item["sk"]["S"].startswith(f"V#{old.version}#")]
+    new_items = [item for item in raw if item["sk"]["S"].startswith(f"V#{new.version}#")]
+    assert len(old_items) == 11
+    assert all(int(item["expires_at"]["N"]) > time.time() for item in old_items)
+    assert all("expires_at" not in item for item in new_items)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("/server-error.json", 500, b"oops", "HTTP 500"),
+        ("/missing.json", 404, b"", "HTTP 404"),
+        ("/truncated.json", 200, b'{"items": [{"title": "Tall', "invalid JSON"),
+        ("/not-an-agenda.json", 200, json.dumps([ITEM]).encode(), "invalid agenda"),
+        ("/bad-date.json", 200, json.dumps({"items": [ITEM, {**ITEM, "start": "mañana"}]}).encode(), "items.1.start"),
+        (
+            "/no-timezone.json",
+            200,
+            json.dumps({"items": [{**ITEM, "start": "2090-01-10T18:00:00"}]}).encode(),
+            "items.0.start",
+        ),
+        (
+            "/ends-first.json",
+            200,
+            json.dumps({"items": [{**ITEM, "end": "2000-01-01T00:00:00+00:00"}]}).encode(),
+            "end is before start",
+        ),
+        ("/extra-field.json", 200, json.dumps({"items": [{**ITEM, "speaker": "Ana"}]}).encode(), "items.0.speaker"),
+        ("/empty-title.json", 200, json.dumps({"items": [{**ITEM, "title": " "}]}).encode(), "items.0.title"),
+    ],
+    ids=lambda case: case[0].strip("/"),
+)
+def test_a_bad_source_keeps_the_old_agenda_and_says_why(
+    store: StateStore, sources: tuple[str, dict[str, tuple[int, bytes]]], case: tuple[str, int, bytes, str]
+) -> None:
+    path, status, body, reason = case
+    base, routes = sources
+    routes[path] = (status, body)
+    old = _refresh(store, None)
+
+    with pytest.raises(AgendaSourceError, match=reason):
+        _refresh(store, base + path)
+
+    assert store.agenda_version() == old.version
+    assert len(_titles(store)) == old.items
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("ftp://charla.example/agenda.json", "unsupported source scheme"),
+        ("http://charla.example/agenda.json", "plain http"),
+        ("http://127.0.0.1:1/agenda.json", "could not fetch"),
+    ],
+)
+def test_unusable_sources_are_refused_before_anything_is_written(store: StateStore, source: str, reason: str) -> None:
+    with pytest.raises(AgendaSourceError, match=reason):
+        _refresh(store, source)
+
+    assert agenda.load_items(store) is None
+
+
+def test_an_s3_object_is_a_source_and_a_missing_one_keeps_the_old_agenda(store: StateStore, s3: Any) -> None:
+    bucket = f"charla-agenda-{secrets.token_hex(3)}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="agenda/current.json", Body=json.dumps({"items": [ITEM]}).encode())
+
+    result = _refresh(store, f"s3://{bucket}/agenda/current.json", s3)
+
+    assert result.items == 1
+    assert _titles(store) == ["Taller de pruebas"]
+    with pytest.raises(AgendaSourceError, match="S3 NoSuchKey"):
+        _refresh(store, f"s3://{bucket}/agenda/missing.json", s3)
+    assert store.agenda_version() == result.version
+
+
+def test_a_refresh_that_lost_a_race_leaves_the_winner_live(store: StateStore, moto_url: str) -> None:
+    first = _refresh(store, None)
+    winner = _refresh(store, None)
+
+    class StaleReader(StateStore):
+        """A refresh that read the pointer before ``winner`` swapped it."""
+
+        def agenda_version(self) -> str | None:
+            return first.version
+
+    loser = StaleReader(dynamodb(moto_url), store._table)
+    with pytest.raises(StoreUnavailableError, match="concurrent refresh"):
+        loser.replace_agenda([AgendaRecord(title="Perdedor", start=ITEM["start"], end=ITEM["end"], url=ITEM["url"])])
+
+    assert store.agenda_version() == winner.version
+    assert "Perdedor" not in _titles(store)

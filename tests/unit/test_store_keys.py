@@ -1,0 +1,58 @@
+"""The STATE table's keys: the same event always gets the same key; what counts as a person's message."""
+
+from contract.tasks import ArchivedMessage, MessageKind
+from workers.store import (
+    agenda_item_key,
+    command_count_key,
+    is_counted,
+    message_key,
+    new_agenda_version,
+    seen_request_key,
+    user_count_key,
+)
+
+
+def _message(**overrides: object) -> ArchivedMessage:
+    fields: dict[str, object] = {
+        "correlation_id": "Ev1",
+        "event_id": "Ev1",
+        "team_id": "T1",
+        "channel": "C1",
+        "user": "U1",
+        "ts": "100.000001",
+        "event_ts": "100.000001",
+        "kind": MessageKind.NEW,
+        "text": "hola",
+    }
+    fields.update(overrides)
+    return ArchivedMessage(**fields)  # type: ignore[arg-type]
+
+
+def test_message_keys_separate_the_original_its_edits_and_its_deletion() -> None:
+    new = message_key(_message())
+    edit = message_key(_message(kind=MessageKind.EDITED, event_ts="200.000001", event_id="Ev2"))
+    later_edit = message_key(_message(kind=MessageKind.EDITED, event_ts="300.000001", event_id="Ev3"))
+    deletion = message_key(_message(kind=MessageKind.DELETED, event_ts="400.000001", event_id="Ev4"))
+    assert new == {"pk": "MSG#T1#C1", "sk": "100.000001#new#100.000001"}
+    assert len({edit["sk"], later_edit["sk"], deletion["sk"], new["sk"]}) == 4
+    assert all(key["pk"] == "MSG#T1#C1" for key in (edit, later_edit, deletion))
+    # A redelivery differs only in what is not part of the key.
+    assert message_key(_message(correlation_id="retry", text="hola")) == new
+
+
+def test_only_new_messages_by_people_count() -> None:
+    assert is_counted(_message())
+    assert is_counted(_message(subtype="thread_broadcast"))
+    assert not is_counted(_message(is_bot=True))
+    assert not is_counted(_message(user=""))
+    assert not is_counted(_message(kind=MessageKind.EDITED))
+    assert not is_counted(_message(kind=MessageKind.DELETED))
+    assert not is_counted(_message(subtype="channel_join"))
+
+
+def test_counter_and_agenda_keys() -> None:
+    assert user_count_key("T1", "U1") == {"pk": "COUNT#T1", "sk": "USER#U1"}
+    assert command_count_key("T1", "ping") == {"pk": "COMMANDS#T1", "sk": "CMD#ping"}
+    assert seen_request_key("T1", "Ev1") == {"pk": "COMMANDS#T1", "sk": "SEEN#Ev1"}
+    assert agenda_item_key("v1", 3) == {"pk": "AGENDA", "sk": "V#v1#00003"}
+    assert new_agenda_version(2.0) < new_agenda_version(3.0)
