@@ -13,6 +13,7 @@ class TableName(StrEnum):
 
     STATE = "state"  # archive, counters, agenda, reply idempotency (single-table design)
     DEDUPE = "dedupe"  # ingress claims on Slack deliveries (event_id / trigger_id)
+    RESULTS = "results"  # results of waitable tasks, written by Celery's DynamoDB backend
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,4 +34,7 @@ class TableSpec:
 TABLE_SPECS: dict[TableName, TableSpec] = {
     TableName.STATE: TableSpec(TableName.STATE, partition_key="pk", sort_key="sk", ttl_attribute="expires_at"),
     TableName.DEDUPE: TableSpec(TableName.DEDUPE, partition_key="pk", sort_key=None, ttl_attribute="expires_at"),
+    # Celery's DynamoDB result backend writes this shape: string key `id`, TTL attribute `ttl`
+    # (see contract/results.py); it must not be changed to our own key names.
+    TableName.RESULTS: TableSpec(TableName.RESULTS, partition_key="id", sort_key=None, ttl_attribute="ttl"),
 }

@@ -37,6 +37,7 @@ def encode_task_message(
     queue: str,
     task_id: str | None = None,
     origin: str = "charla-ingress",
+    ignore_result: bool = True,
 ) -> str:
     """The SQS ``MessageBody`` that a Celery worker consuming ``queue`` runs as ``task(**kwargs)``.
 
@@ -46,6 +47,8 @@ def encode_task_message(
         queue: Celery queue name (routing key); the caller sends to that queue's URL.
         task_id: Task id; a random one when omitted.
         origin: Shown by Celery as the sender.
+        ignore_result: ``False`` asks the worker to store the result (waitable tasks only, see
+            ``contract.registry.RESULT_TASKS``); hot-path tasks store nothing either way.
     """
     task_id = task_id or str(uuid.uuid4())
     body = json.dumps([[], dict(kwargs), _EMBED]).encode(CONTENT_ENCODING)
@@ -69,7 +72,7 @@ def encode_task_message(
             "argsrepr": "()",
             "kwargsrepr": "{...}",  # payloads may hold user text; keep it out of worker logs
             "origin": origin,
-            "ignore_result": True,
+            "ignore_result": ignore_result,
             "replaced_task_nesting": 0,
             "stamped_headers": None,
             "stamps": {},
@@ -97,6 +100,7 @@ class DecodedTask:
     kwargs: dict[str, Any]
     content_type: str
     retries: int
+    ignore_result: bool = True
 
 
 def decode_task_message(message_body: str) -> DecodedTask:
@@ -123,6 +127,7 @@ def decode_task_message(message_body: str) -> DecodedTask:
             kwargs=dict(kwargs),
             content_type=content_type,
             retries=int(headers.get("retries") or 0),
+            ignore_result=bool(headers.get("ignore_result", True)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"not a JSON Celery task message: {error}") from error

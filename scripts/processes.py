@@ -58,14 +58,20 @@ def port_open(port: int) -> bool:
 class ManagedProcess:
     """A child process in its own session, logging to a file, stopped with its whole group."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, env: Mapping[str, str], log_dir: Path,
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], *, env: Mapping[str, str], log_dir: Path, cwd: Path | None = None
+    ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
-            list(argv), env=dict(env), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     @property

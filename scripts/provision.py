@@ -50,8 +50,14 @@ def dynamodb(endpoint_url: str) -> "DynamoDBClient":
     )
 
 
-def create_queues(endpoint_url: str, prefix: str) -> dict[str, str]:
-    """Each contract queue with its DLQ and redrive policy; returns the queue URL variables."""
+def create_queues(
+    endpoint_url: str, prefix: str, *, visibility_timeout_s: int | None = None, max_receive_count: int | None = None
+) -> dict[str, str]:
+    """Each contract queue with its DLQ and redrive policy; returns the queue URL variables.
+
+    ``visibility_timeout_s`` / ``max_receive_count`` replace the contract's numbers on every
+    queue: for tests that watch a message reach its DLQ in seconds, never for a deploy.
+    """
     client = sqs(endpoint_url)
     variables: dict[str, str] = {}
     for spec in QUEUE_SPECS.values():
@@ -60,9 +66,9 @@ def create_queues(endpoint_url: str, prefix: str) -> dict[str, str]:
         url = client.create_queue(
             QueueName=f"{prefix}-{spec.name}",
             Attributes={
-                "VisibilityTimeout": str(spec.visibility_timeout_s),
+                "VisibilityTimeout": str(visibility_timeout_s or spec.visibility_timeout_s),
                 "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count or spec.max_receive_count}
                 ),
             },
         )["QueueUrl"]
@@ -91,6 +97,9 @@ def create_tables(endpoint_url: str, prefix: str) -> dict[str, str]:
     return variables
 
 
-def provision(endpoint_url: str, prefix: str = "charla") -> dict[str, str]:
-    """Queues and tables; returns the environment variables that name them."""
-    return {**create_queues(endpoint_url, prefix), **create_tables(endpoint_url, prefix)}
+def provision(endpoint_url: str, prefix: str = "charla", **queue_overrides: int | None) -> dict[str, str]:
+    """Queues and tables; returns the environment variables that name them.
+
+    ``queue_overrides``: ``visibility_timeout_s`` / ``max_receive_count`` for tests (see ``create_queues``).
+    """
+    return {**create_queues(endpoint_url, prefix, **queue_overrides), **create_tables(endpoint_url, prefix)}

@@ -3,12 +3,18 @@
 Endpoints (Slack-shaped JSON):
     POST /api/chat.postMessage   needs ``Authorization: Bearer <token>``; JSON or form body
     POST /api/auth.test
+    GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded
     POST /response/<key>         a slash command's response_url; ``/response/expired-*`` answers 404
     GET  /_recorded              everything recorded so far (tests and the chat simulator read it)
     GET  /_recorded?since=N      records from index N on, and the total count (benchmarks)
     GET  /_count                 how many records so far
     DELETE /_recorded            forget it
-    POST /_faults                {"rate_limited_for_s": 5, "retry_after_s": 1}: answer 429 meanwhile
+    POST /_faults                {"rate_limited_for_s": 5, "retry_after_s": 1}: answer 429 meanwhile;
+                                 {"failing_channels": ["C1"]}: chat.postMessage there fails
+                                 (channel_not_found) until the list is emptied again
+
+Posts faster than Slack's per-channel pace (more than 2 in any 1-second window, a little burst
+allowed) are counted as ``pace_violations`` in ``GET /_recorded``.
 
 Run: ``SLACK_BOT_TOKEN=xoxb-local python -m scripts.slack_standin --port 0`` (prints the URL it serves).
 """
@@ -37,6 +43,8 @@ class Recorder:
     rate_limited_until: float = 0.0
     retry_after_s: int = 1
     rejected_429: int = 0
+    pace_violations: int = 0
+    failing_channels: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
@@ -46,6 +54,17 @@ class Recorder:
             entry = {"kind": kind, "ts": ts, "received_at": time.time(), **fields}
             self.records.append(entry)
             return entry
+
+    def posted(self, channel: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["kind"] == "chat.postMessage" and r.get("channel") == channel]
+
+    def check_pace(self, channel: str) -> None:
+        """Count a violation if this post makes more than 2 in the channel within one second."""
+        with self.lock:
+            now = time.time()
+            recent = [r for r in self.posted(channel) if now - r["received_at"] < 1.0]
+            if len(recent) >= 2:
+                self.pace_violations += 1
 
     def rate_limited(self) -> bool:
         with self.lock:
@@ -59,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: "SlackStandIn"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -82,8 +101,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/_recorded":
             with self.server.recorder.lock:
-                self._send(200, {"records": list(self.server.recorder.records),
-                                 "rejected_429": self.server.recorder.rejected_429})
+                recorder = self.server.recorder
+                self._send(
+                    200,
+                    {
+                        "records": list(recorder.records),
+                        "rejected_429": recorder.rejected_429,
+                        "pace_violations": recorder.pace_violations,
+                    },
+                )
         elif self.path.startswith("/_recorded?since="):
             # Benchmarks read only what is new: the full list grows to thousands of records.
             since = int(self.path.split("=", 1)[1] or 0)
@@ -93,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/_count":
             with self.server.recorder.lock:
                 self._send(200, {"count": len(self.server.recorder.records)})
+        elif self.path.startswith("/api/"):
+            path, _, query = self.path.partition("?")
+            self._api(path, dict(parse_qsl(query)))
         else:
             self._send(404, {"ok": False, "error": "unknown_method"})
 
@@ -109,8 +138,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if self.path == "/_faults":
             with recorder.lock:
-                recorder.rate_limited_until = time.time() + float(body.get("rate_limited_for_s", 0))
-                recorder.retry_after_s = int(body.get("retry_after_s", 1))
+                if "rate_limited_for_s" in body:
+                    recorder.rate_limited_until = time.time() + float(body["rate_limited_for_s"])
+                    recorder.retry_after_s = int(body.get("retry_after_s", 1))
+                if "failing_channels" in body:
+                    recorder.failing_channels = set(body["failing_channels"])
             self._send(200, {"ok": True})
             return
         if self.path.startswith("/response/"):
@@ -123,25 +155,69 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/api/"):
             self._send(404, {"ok": False, "error": "unknown_method"})
             return
+        self._api(self.path.split("?", 1)[0], body)
+
+    def _api(self, path: str, body: dict[str, Any]) -> None:
+        """A Web API method, for GET (query) and POST (JSON or form) alike."""
+        recorder = self.server.recorder
         if self.headers.get("Authorization") != f"Bearer {recorder.token}" and body.get("token") != recorder.token:
             self._send(200, {"ok": False, "error": "invalid_auth"})
             return
         if recorder.rate_limited():
             self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(recorder.retry_after_s)})
             return
-        method = self.path.removeprefix("/api/").split("?", 1)[0]
+        method = path.removeprefix("/api/")
         if method == "auth.test":
             self._send(200, {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": "TLOCAL"})
         elif method == "chat.postMessage":
-            if not body.get("channel") or not (body.get("text") or body.get("blocks")):
-                self._send(200, {"ok": False, "error": "no_text" if body.get("channel") else "channel_not_found"})
-                return
-            entry = recorder.record("chat.postMessage", {k: body.get(k) for k in ("channel", "text", "thread_ts")})
-            self._send(200, {"ok": True, "channel": body["channel"], "ts": entry["ts"],
-                             "message": {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID,
-                                         "ts": entry["ts"]}})
+            self._post_message(body)
+        elif method in ("conversations.history", "conversations.replies"):
+            self._history(method, body)
         else:
             self._send(200, {"ok": False, "error": "unknown_method"})
+
+    def _post_message(self, body: dict[str, Any]) -> None:
+        recorder = self.server.recorder
+        channel = body.get("channel")
+        if not channel or not (body.get("text") or body.get("blocks")):
+            self._send(200, {"ok": False, "error": "no_text" if channel else "channel_not_found"})
+            return
+        if channel in recorder.failing_channels:
+            self._send(200, {"ok": False, "error": "channel_not_found"})
+            return
+        recorder.check_pace(channel)
+        metadata = body.get("metadata")
+        if isinstance(metadata, str):  # form posts carry it as JSON text
+            metadata = json.loads(metadata)
+        fields = {k: body.get(k) for k in ("channel", "text", "thread_ts")}
+        entry = recorder.record("chat.postMessage", {**fields, "metadata": metadata})
+        message = {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": entry["ts"]}
+        self._send(200, {"ok": True, "channel": channel, "ts": entry["ts"], "message": message})
+
+    def _history(self, method: str, body: dict[str, Any]) -> None:
+        recorder = self.server.recorder
+        oldest = float(body.get("oldest") or 0)
+        with recorder.lock:
+            posted = recorder.posted(str(body.get("channel")))
+        if method == "conversations.replies":
+            posted = [r for r in posted if r.get("thread_ts") == body.get("ts")]
+        else:  # history shows top-level messages only
+            posted = [r for r in posted if not r.get("thread_ts")]
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = [
+            {
+                "type": "message",
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "text": r.get("text"),
+                "ts": r["ts"],
+                **({"thread_ts": r["thread_ts"]} if r.get("thread_ts") else {}),
+                **({"metadata": r["metadata"]} if with_metadata and r.get("metadata") else {}),
+            }
+            for r in posted
+            if float(r["ts"]) >= oldest
+        ]
+        self._send(200, {"ok": True, "messages": list(reversed(messages)), "has_more": False})
 
 
 class SlackStandIn(ThreadingHTTPServer):

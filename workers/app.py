@@ -4,7 +4,9 @@ from celery import Celery
 
 from contract.celery_settings import MESSAGE_SETTINGS
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
+from contract.registry import RESULT_TASKS
 from contract.tasks import TASK_QUEUES
+from workers.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
 from workers.settings import WorkerSettings, get_settings
 
 
@@ -21,9 +23,15 @@ def transport_options(settings: WorkerSettings) -> dict[str, object]:
 
 def build_app(settings: WorkerSettings) -> Celery:
     """A Celery app configured from ``settings`` and the contract."""
-    celery = Celery("charla", include=["workers.tasks"])
+    # ContractTask/ContractConsumer: a message the contract refuses is rejected to the DLQ, never
+    # run and never silently acked (workers/consumer.py).
+    celery = Celery(
+        "charla", include=["workers.tasks", "workers.tasks_results"], task_cls="workers.consumer:ContractTask"
+    )
     celery.conf.update(
         broker_url=settings.broker_url,
+        # kombu's SQS transport with a fix for endpoint outages (workers/sqs_transport.py).
+        broker_transport="workers.sqs_transport:ResilientTransport",
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue=QueueName.REPLIES.value,
@@ -32,7 +40,17 @@ def build_app(settings: WorkerSettings) -> Celery:
         # mid-task leaves it to reappear after the visibility timeout.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # Celery acks a task that raised even with acks_late, so SQS redrive would never see
+        # it: a failure (after its bounded retries) is rejected instead, SQS redelivers it, and
+        # after maxReceiveCount receives it lands in the queue's DLQ for `scripts.queues redrive`.
+        task_acks_on_failure_or_timeout=False,
         task_ignore_result=True,
+        # Waitable tasks (contract/registry.py) store their result in the results table when the
+        # message asks (header ignore_result: false); the consumer forces it off for the rest.
+        task_annotations={task.value: {"ignore_result": False} for task in RESULT_TASKS},
+        result_backend=settings.result_backend_url and f"{RESULT_BACKEND_CLASS}+{settings.result_backend_url}",
+        dynamodb_endpoint_url=settings.aws_endpoint_url,
+        worker_consumer="workers.consumer:ContractConsumer",
         worker_prefetch_multiplier=WORKER_PREFETCH_MULTIPLIER,
         task_soft_time_limit=QUEUE_SPECS[QueueName.REPLIES].soft_time_limit_s,
         task_time_limit=QUEUE_SPECS[QueueName.REPLIES].time_limit_s,

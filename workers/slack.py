@@ -1,15 +1,61 @@
 """The Slack Web API client: base URL from settings, retries on rate limits and connection errors."""
 
+import json
+import time
 from functools import cache
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from workers.settings import get_settings
+from workers.store import get_store
 
-# slack_sdk sleeps for Retry-After on 429 and retries; a few tries cover Slack's usual windows.
-_RETRY_HANDLERS = [RateLimitErrorRetryHandler(max_retry_count=5), ConnectionErrorRetryHandler(max_retry_count=2)]
+CHANNEL_POST_INTERVAL_S = 1.0  # Slack allows about one message per second per channel
+
+
+class PacedRateLimitHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, except that a rate-limited post takes a new channel slot.
+
+    The stock handler sleeps Retry-After and tries again; workers that were all told to wait
+    would then post at the same instant, over the channel's pace. Here the retry reserves the
+    channel's next slot at or after Retry-After (``StateStore.reserve_post_slot``), so retries
+    line up one per interval like every other post.
+    """
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        channel = _posted_channel(request)
+        if response is None or channel is None:
+            super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
+            return
+        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        not_before = time.time() + float(retry_after[0] if isinstance(retry_after, list) else retry_after)
+        slot = get_store().reserve_post_slot(channel, interval_s=CHANNEL_POST_INTERVAL_S, not_before=not_before)
+        state.next_attempt_requested = True
+        time.sleep(max(0.0, slot - time.time()))
+        state.increment_current_attempt()
+
+
+def _posted_channel(request: HttpRequest) -> str | None:
+    if not request.url.endswith("chat.postMessage"):
+        return None
+    try:
+        body = json.loads(request.data or b"{}") if request.data else dict(request.body_params or {})
+    except ValueError:
+        return None
+    channel = body.get("channel") if isinstance(body, dict) else None
+    return str(channel) if channel else None
+
+
+_RETRY_HANDLERS = [PacedRateLimitHandler(max_retry_count=5), ConnectionErrorRetryHandler(max_retry_count=2)]
 
 
 @cache

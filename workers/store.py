@@ -11,6 +11,8 @@ pk                                    sk                                  what
 ``COMMANDS#<team>``                   ``SEEN#<correlation_id>``           a counted request (TTL)
 ``AGENDA``                            ``CURRENT``                         pointer: the live version
 ``AGENDA``                            ``V#<version>#<index>``             one agenda item (old: TTL)
+``REPLY#<reply key>``                 ``LEDGER``                          one answer: pending/done (TTL)
+``PACE#<channel>``                    ``NEXT``                            the channel's next free post slot
 ====================================  ==================================  ==========================
 
 Every write that adds to a counter is a transaction with a conditional put of the record that
@@ -22,6 +24,7 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +70,28 @@ class StoreError(RuntimeError):
     """DynamoDB refused the request for good (a bug or a misconfiguration): do not retry."""
 
 
+# A reply's ledger entry outlives every redelivery of its task (SQS keeps messages 4 days).
+REPLY_LEDGER_TTL_S = 7 * 24 * 3600
+PACE_TTL_S = 3600
+
+
+class ReplyState(StrEnum):
+    """What the reply ledger says about one answer before it is posted."""
+
+    NEW = "new"  # nobody tried: post it
+    DONE = "done"  # posted before: do nothing
+    UNFINISHED = "unfinished"  # an earlier attempt started and never confirmed: check Slack first
+
+
 # -- keys: the whole key schema lives in these functions ---------------------------------------
+
+
+def reply_key(reply_id: str) -> dict[str, str]:
+    return {"pk": f"REPLY#{reply_id}", "sk": "LEDGER"}
+
+
+def pace_key(channel: str) -> dict[str, str]:
+    return {"pk": f"PACE#{channel}", "sk": "NEXT"}
 
 
 def channel_archive_pk(team_id: str, channel: str) -> str:
@@ -306,6 +330,101 @@ class StateStore:
                 # The swap is done; a missed TTL only leaves an unread item behind.
                 logger.warning("could not expire agenda version=%s error=%s", version, type(error).__name__)
                 return
+
+    # -- reply ledger: each answer posted once ------------------------------------------------
+
+    def begin_reply(self, reply_id: str, *, now: float | None = None) -> ReplyState:
+        """Record that answer ``reply_id`` is about to be posted, unless it was already.
+
+        ``UNFINISHED`` means an earlier attempt began and never confirmed (its worker died, or
+        Slack failed): the caller looks for the answer in Slack before posting again.
+        """
+        now = time.time() if now is None else now
+        expires = _n(now + REPLY_LEDGER_TTL_S)
+        item = _item(reply_key(reply_id), state=_s("pending"), began_at=_n(now), expires_at=expires)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise _translate(error, "begin reply") from error
+            old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+            old = old or self._get(reply_key(reply_id)) or {}
+            return ReplyState.DONE if old.get("state", {}).get("S") == "done" else ReplyState.UNFINISHED
+        except BotoCoreError as error:
+            raise _translate(error, "begin reply") from error
+        return ReplyState.NEW
+
+    def finish_reply(self, reply_id: str, *, message_ts: str | None) -> None:
+        """Mark answer ``reply_id`` posted (``message_ts``: where, when Slack said)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={name: _s(value) for name, value in reply_key(reply_id).items()},
+                UpdateExpression="SET #state = :done, message_ts = :ts",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":done": _s("done"), ":ts": _s(message_ts or "")},
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise _translate(error, "finish reply") from error
+
+    # -- channel pace: every worker together under Slack's per-channel limit --------------------
+
+    def reserve_post_slot(
+        self, channel: str, *, interval_s: float, now: float | None = None, not_before: float = 0.0
+    ) -> float:
+        """Reserve the channel's next free posting time, no earlier than ``not_before``; return it.
+
+        One conditional write when the channel is idle; when it is busy, the reservation goes
+        after the last one (optimistic: a lost race reads again). ``not_before`` honours a
+        Retry-After: the slot and every later one move past it.
+        """
+        key = {name: _s(value) for name, value in pace_key(channel).items()}
+        for attempt in range(20):
+            current = max(not_before, now if (now is not None and attempt == 0) else time.time())
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET next_at = :next, expires_at = :expires",
+                    ConditionExpression="attribute_not_exists(next_at) OR next_at <= :now",
+                    ExpressionAttributeValues={
+                        ":next": _n(current + interval_s),
+                        ":now": _n(current),
+                        ":expires": _n(current + PACE_TTL_S),
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return current
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise _translate(error, "reserve post slot") from error
+                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+                seen = old.get("next_at", {}).get("N")
+            except BotoCoreError as error:
+                raise _translate(error, "reserve post slot") from error
+            if seen is None:
+                continue
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET next_at = :next",
+                    ConditionExpression="next_at = :seen",
+                    ExpressionAttributeValues={":next": _n(float(seen) + interval_s), ":seen": {"N": seen}},
+                )
+                return float(seen)
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise _translate(error, "reserve post slot") from error
+            except BotoCoreError as error:
+                raise _translate(error, "reserve post slot") from error
+            # lost the race to another worker: look again
+        raise StoreUnavailableError(f"channel {channel} pace: too much contention")
 
     # -- plumbing --------------------------------------------------------------------------
 

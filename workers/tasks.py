@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any, cast
 
 import boto3
-from celery import Task
+from celery import Task, current_task
 from pydantic import TypeAdapter
 
 from contract.commands import COMMAND_NAMES, is_known_command, mentioned_user
@@ -34,7 +34,11 @@ _agenda_refresh = TypeAdapter(AgendaRefresh)
 
 # Retried with exponential backoff (1, 2, 4... s, jittered); a few tries for answers a user
 # waits for, more for bulk work nobody watches.
-_REPLY_RETRY: dict[str, Any] = {"autoretry_for": (StoreUnavailableError,), "retry_backoff": True, "max_retries": 3}
+_REPLY_RETRY: dict[str, Any] = {
+    "autoretry_for": (StoreUnavailableError, replies.SlackUnavailable),
+    "retry_backoff": True,
+    "max_retries": 3,
+}
 _BULK_RETRY: dict[str, Any] = {
     "autoretry_for": (StoreUnavailableError,),
     "retry_backoff": True,
@@ -50,8 +54,17 @@ def _parse(payload: dict[str, Any]) -> CommandRequest:
 
 
 def _answer(request: CommandRequest, text: str) -> None:
-    replies.deliver(request, text, web=web_client(), webhook_for=webhook_client)
-    logger.info("answered correlation_id=%s", request.correlation_id)
+    """Post the answer once per task id (a re-run task finds it posted), paced per channel."""
+    running = current_task.request if current_task else None
+    reply_id = str(getattr(running, "id", None) or f"{request.correlation_id}:{request.command}")
+    try:
+        posted = replies.deliver(
+            request, text, reply_id=reply_id, web=web_client(), webhook_for=webhook_client, store=get_store()
+        )
+    except replies.PaceDeferred as deferred:
+        # SQS holds the re-sent task for the wait (native delay): no worker sits idle on it.
+        raise current_task.retry(countdown=deferred.wait_s, exc=deferred, max_retries=None) from deferred
+    logger.info("answer %s correlation_id=%s", "posted" if posted else "already posted", request.correlation_id)
 
 
 def _count_use(command_task: TaskName, request: CommandRequest) -> None:
@@ -72,7 +85,7 @@ def _s3_client() -> Any:
     return boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
 
 
-@task(name=TaskName.PING, bind=True)
+@task(name=TaskName.PING, bind=True, **_REPLY_RETRY)
 def ping(self: Task, **payload: Any) -> None:
     """Liveness: answer who ran the task and how long it waited."""
     request = _parse(payload)
@@ -81,7 +94,7 @@ def ping(self: Task, **payload: Any) -> None:
     _answer(request, answers.pong(worker=str(self.request.hostname), queue_delay_ms=delay_ms))
 
 
-@task(name=TaskName.HELP)
+@task(name=TaskName.HELP, **_REPLY_RETRY)
 def help_(**payload: Any) -> None:
     """The command list (also the answer to anything not understood)."""
     request = _parse(payload)

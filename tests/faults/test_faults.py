@@ -116,11 +116,11 @@ def _bad_requests(secret: str, count: int, rng: random.Random) -> list[tuple[str
                     b'{"type": "event_callback", "event": {"type": ["app_mention"]}}',
                     b'{"type": "url_verification"}',
                     b'{"type": "event_callback", "event": {"type": "app_mention"}, "event_id": {}}',
-            b'{"type": "event_callback", "event": {"type": "app_mention"}}',
-            b'{"type": "event_callback", "event": {"type": "app_mention", "user": "U1", "text": 5}}',
-            b'{"type": "event_callback", "event": {"type": "message", "channel_type": "im", "user": "U1"}}',
-            b'{"type": "event_callback", "event": {"type": "message", "subtype": "message_changed"}}',
-            b'{"type": "event_callback", "event": {"type": "message", "channel": "C1", "ts": {}}}',
+                    b'{"type": "event_callback", "event": {"type": "app_mention"}}',
+                    b'{"type": "event_callback", "event": {"type": "app_mention", "user": "U1", "text": 5}}',
+                    b'{"type": "event_callback", "event": {"type": "message", "channel_type": "im", "user": "U1"}}',
+                    b'{"type": "event_callback", "event": {"type": "message", "subtype": "message_changed"}}',
+                    b'{"type": "event_callback", "event": {"type": "message", "channel": "C1", "ts": {}}}',
                 ]
             ),
             secret,
@@ -172,3 +172,277 @@ def test_7_ten_thousand_bad_requests_enqueue_nothing_and_never_5xx(
     assert stack.post_event(app_mention("ping", channel="C0AFTERFUZZ")).status == 200  # still serving
     stack.wait_until_drained()
     assert [r for r in stack.recorded() if r.get("channel") == "C0AFTERFUZZ"]
+
+
+# -- worker-side faults: each starts its own stack with short visibility timeouts ---------------
+
+VISIBILITY_S = 4  # a killed worker's messages come back this fast (production: see contract.queues)
+MAX_RECEIVES = 3
+
+
+def inject_pings(stack: DevStack, count: int, *, prefix: str) -> list[str]:
+    """``count`` ping tasks straight onto the replies queue, one channel each; returns the channels."""
+    import dataclasses
+
+    from contract.tasks import CommandRequest, TaskName
+    from contract.wire import encode_task_message
+
+    channels = [f"C{prefix}{index:05d}" for index in range(count)]
+    entries = []
+    for channel in channels:
+        request = CommandRequest(
+            correlation_id=f"{prefix}-{channel}",
+            team_id="TLOCAL",
+            channel=channel,
+            user="U0LOAD",
+            command="ping",
+            requested_at=time.time(),
+        )
+        body = encode_task_message(task=TaskName.PING, kwargs=dataclasses.asdict(request), queue=QueueName.REPLIES)
+        entries.append({"Id": str(len(entries)), "MessageBody": body})
+    client = stack.sqs()
+    for start in range(0, len(entries), 10):
+        batch = [dict(entry, Id=str(i)) for i, entry in enumerate(entries[start : start + 10])]
+        client.send_message_batch(QueueUrl=stack.queue_url(QueueName.REPLIES), Entries=batch)
+    return channels
+
+
+def replies_per_channel(stack: DevStack, prefix: str) -> Counter[str]:
+    return Counter(
+        str(r["channel"])
+        for r in stack.recorded()
+        if r.get("kind") == "chat.postMessage" and str(r.get("channel", "")).startswith(f"C{prefix}")
+    )
+
+
+def assert_exactly_once(report: ScenarioReport, channels: list[str], seen: Counter[str]) -> None:
+    report["effects"] = sum(seen.values())
+    report["duplicates"] = sum(n - 1 for n in seen.values() if n > 1)
+    report["lost"] = len(set(channels) - set(seen))
+    assert report.figures["lost"] == 0
+    assert report.figures["duplicates"] == 0, [c for c, n in seen.items() if n > 1][:10]
+
+
+@pytest.fixture
+def fault_stack() -> Iterator[DevStack]:
+    with DevStack(
+        worker_queues=[],
+        sqs_wait_time_seconds=1,
+        queue_overrides={"visibility_timeout_s": VISIBILITY_S, "max_receive_count": MAX_RECEIVES},
+    ) as stack:
+        yield stack
+
+
+def test_2_worker_killed_mid_batch_loses_and_doubles_nothing(fault_stack: DevStack, report: ScenarioReport) -> None:
+    import signal
+
+    from scripts.processes import wait_until
+
+    stack = fault_stack
+    tasks = 500
+    channels = inject_pings(stack, tasks, prefix="KILL")
+    first = stack.start_worker("doomed", queues=[QueueName.REPLIES], concurrency=2)
+    wait_until(
+        lambda: sum(replies_per_channel(stack, "KILL").values()) >= tasks // 4,
+        timeout=120,
+        message="a quarter of the replies before the kill",
+    )
+
+    first.send_signal(signal.SIGKILL)  # the whole process group: main process and pool
+    first.popen.wait(timeout=10)
+    killed_at = time.monotonic()
+    done_at_kill = sum(replies_per_channel(stack, "KILL").values())
+    stack.start_worker("rescuer", queues=[QueueName.REPLIES], concurrency=2)
+    wait_until(
+        lambda: len(replies_per_channel(stack, "KILL")) >= tasks,
+        timeout=180,
+        message=lambda: f"all {tasks} replies (have {len(replies_per_channel(stack, 'KILL'))})",
+    )
+    stack.wait_until_drained(QueueName.REPLIES, timeout=60)
+
+    report["tasks"] = tasks
+    report["replied_before_kill"] = done_at_kill
+    report["recovered_in_s"] = round(time.monotonic() - killed_at, 1)
+    assert_exactly_once(report, channels, replies_per_channel(stack, "KILL"))
+
+
+def test_3_sigterm_during_a_burst_drains_or_returns_work(fault_stack: DevStack, report: ScenarioReport) -> None:
+    import signal
+
+    from contract.queues import MAX_SOFT_TIME_LIMIT_S
+    from scripts.processes import wait_until
+
+    stack = fault_stack
+    tasks = 200
+    channels = inject_pings(stack, tasks, prefix="TERM")
+    worker = stack.start_worker("stopping", queues=[QueueName.REPLIES], concurrency=2)
+    wait_until(
+        lambda: sum(replies_per_channel(stack, "TERM").values()) >= tasks // 4,
+        timeout=120,
+        message="a quarter of the replies before SIGTERM",
+    )
+
+    worker.send_signal(signal.SIGTERM)
+    stopping_since = time.monotonic()
+    # ECS sends SIGKILL after the task's stopTimeout, derived from the longest soft time limit.
+    exit_code = worker.popen.wait(timeout=MAX_SOFT_TIME_LIMIT_S + 10)
+    stopped_in = time.monotonic() - stopping_since
+    done_at_stop = sum(replies_per_channel(stack, "TERM").values())
+    stack.start_worker("successor", queues=[QueueName.REPLIES], concurrency=2)
+    wait_until(
+        lambda: len(replies_per_channel(stack, "TERM")) >= tasks,
+        timeout=180,
+        message=lambda: f"all {tasks} replies (have {len(replies_per_channel(stack, 'TERM'))})",
+    )
+    stack.wait_until_drained(QueueName.REPLIES, timeout=60)
+
+    report["tasks"] = tasks
+    report["replied_before_stop"] = done_at_stop
+    report["stopped_in_s"] = round(stopped_in, 1)
+    report["exit_code"] = exit_code
+    assert exit_code == 0  # a warm shutdown, not a kill
+    assert_exactly_once(report, channels, replies_per_channel(stack, "TERM"))
+
+
+def test_4_a_failing_task_lands_in_the_dlq_and_redrive_after_the_fix_answers_it(
+    fault_stack: DevStack, report: ScenarioReport
+) -> None:
+    from scripts.processes import wait_until
+    from scripts.queues import dead_letter_url, redrive, task_filter
+    from scripts.stack import http
+
+    stack = fault_stack
+    http(
+        "POST",
+        stack.slack_url + "/_faults",
+        body=json.dumps({"failing_channels": ["CDLQ00000"]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    channels = inject_pings(stack, 1, prefix="DLQ")
+    stack.start_worker("worker", queues=[QueueName.REPLIES], concurrency=1)
+    client = stack.sqs()
+    dlq = dead_letter_url(client, stack.queue_url(QueueName.REPLIES))
+    assert dlq is not None
+
+    def dlq_depth() -> int:
+        attributes = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    started = time.monotonic()
+    wait_until(lambda: dlq_depth() == 1, timeout=60, message=lambda: f"the message in the DLQ; logs:\n{stack.logs()}")
+    report["to_dlq_s"] = round(time.monotonic() - started, 1)
+    attempts = sum("raised unexpected" in line for line in stack.processes["worker"].log_text().splitlines())
+    assert not replies_per_channel(stack, "DLQ")
+
+    http(
+        "POST",
+        stack.slack_url + "/_faults",
+        body=json.dumps({"failing_channels": []}).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # the fix
+    moved = redrive(
+        client, source_url=stack.queue_url(QueueName.REPLIES), dlq_url=dlq, matches=task_filter("charla.ping"), limit=10
+    )
+    wait_until(lambda: replies_per_channel(stack, "DLQ"), timeout=60, message="the reply after redrive")
+    stack.wait_until_drained(QueueName.REPLIES, timeout=60)
+
+    report["receives_before_dlq"] = attempts
+    report["redriven"] = moved
+    assert attempts >= MAX_RECEIVES - 1  # it was tried again and again, then parked
+    assert moved == 1
+    assert dlq_depth() == 0
+    assert_exactly_once(report, channels, replies_per_channel(stack, "DLQ"))
+
+
+def test_5_slack_rate_limits_for_a_while_and_every_reply_arrives_at_pace(report: ScenarioReport) -> None:
+    from scripts.processes import wait_until
+    from scripts.stack import http
+
+    with DevStack(sqs_wait_time_seconds=1) as stack:
+        http(
+            "POST",
+            stack.slack_url + "/_faults",
+            body=json.dumps({"rate_limited_for_s": 4, "retry_after_s": 1}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        threads = []
+        for index in range(16):
+            ts = next_ts()
+            threads.append(ts)
+            assert stack.post_event(app_mention("ping", channel=f"C0PACE{index % 4}", ts=ts)).status == 200
+        wait_until(
+            lambda: len({r.get("thread_ts") for r in stack.recorded()} & set(threads)) == len(threads),
+            timeout=120,
+            message=lambda: f"all replies; logs:\n{stack.logs()}",
+        )
+        stack.wait_until_drained(timeout=60)
+        state = http("GET", stack.slack_url + "/_recorded").json()
+
+    replies = Counter(r.get("thread_ts") for r in state["records"] if r.get("thread_ts") in set(threads))
+    report["events"] = len(threads)
+    report["answered_429"] = state["rejected_429"]
+    report["pace_violations"] = state["pace_violations"]
+    report["replies"] = sum(replies.values())
+    assert state["rejected_429"] > 0  # the fault really happened
+    assert state["pace_violations"] == 0
+    assert all(n == 1 for n in replies.values()) and len(replies) == len(threads)
+
+
+def test_6_sqs_goes_away_for_ten_seconds_and_nothing_is_lost(report: ScenarioReport) -> None:
+    from scripts.processes import wait_until
+
+    with DevStack(
+        sqs_wait_time_seconds=1,
+        sqs_through_fault_proxy=True,
+        # Deletes that failed during the outage come back this soon (and are found already answered).
+        queue_overrides={"visibility_timeout_s": VISIBILITY_S, "max_receive_count": MAX_RECEIVES},
+    ) as stack:
+        assert stack.sqs_proxy is not None
+        threads: list[str] = []
+        statuses: Counter[int] = Counter()
+        pending: list[tuple[SignedRequest, str]] = []
+
+        def send(index: int) -> None:
+            ts = next_ts()
+            threads.append(ts)
+            request = signed_event(app_mention("ping", channel=f"C0OUT{index % 5}", ts=ts), stack.signing_secret)
+            status = stack.post(request).status
+            statuses[status] += 1
+            if status != 200:
+                pending.append((request, ts))  # Slack would retry this one
+
+        for index in range(10):
+            send(index)
+        stack.sqs_proxy.go_down()
+        down_at = time.monotonic()
+        index = 10
+        while time.monotonic() - down_at < 10:
+            send(index)
+            index += 1
+            time.sleep(0.25)  # paced traffic during the outage, like Slack's stream of events
+        stack.sqs_proxy.come_back()
+        back_at = time.monotonic()
+        retried = 0
+        for request, _ in pending:  # Slack's retries arrive after the outage
+            retried += 1
+            assert stack.post(request, extra_headers={"X-Slack-Retry-Num": "1"}).status == 200
+        for later in range(index, index + 10):
+            send(later)
+        wait_until(
+            lambda: len({r.get("thread_ts") for r in stack.recorded()} & set(threads)) == len(threads),
+            timeout=120,
+            message=lambda: f"all replies; logs:\n{stack.logs()}",
+        )
+        recovered_in = time.monotonic() - back_at
+        stack.wait_until_drained(timeout=60)
+        replies = Counter(r.get("thread_ts") for r in stack.recorded() if r.get("thread_ts") in set(threads))
+
+    report["events"] = len(threads)
+    report["non_2xx_during_outage"] = sum(n for status, n in statuses.items() if status != 200)
+    report["slack_retries"] = retried
+    report["recovered_in_s"] = round(recovered_in, 1)
+    report["duplicates"] = sum(n - 1 for n in replies.values() if n > 1)
+    report["lost"] = len(set(threads) - set(replies))
+    assert statuses[503] > 0  # the ingress told Slack to retry
+    assert report.figures["lost"] == 0
+    assert report.figures["duplicates"] == 0

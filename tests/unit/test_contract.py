@@ -37,10 +37,12 @@ def test_visibility_timeout_outlasts_every_task_the_worker_may_hold() -> None:
 
 
 def test_a_task_message_round_trips() -> None:
-    request = CommandRequest(correlation_id="Ev1", team_id="T1", channel="C1", user="U1", command="ping",
-                             requested_at=1.5)
-    body = encode_task_message(task=TaskName.PING, kwargs=dataclasses.asdict(request), queue=QueueName.REPLIES,
-                               task_id=task_id_for("Ev1"))
+    request = CommandRequest(
+        correlation_id="Ev1", team_id="T1", channel="C1", user="U1", command="ping", requested_at=1.5
+    )
+    body = encode_task_message(
+        task=TaskName.PING, kwargs=dataclasses.asdict(request), queue=QueueName.REPLIES, task_id=task_id_for("Ev1")
+    )
 
     decoded = decode_task_message(body)
 

@@ -1,0 +1,56 @@
+"""The run-wide state each figure receives: quick or full, the shared moto server, figure results."""
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
+from scripts.provision import LOCAL_CREDENTIALS, REGION
+
+
+@dataclass
+class BenchContext:
+    """Shared by every figure in one run."""
+
+    quick: bool
+    moto_url: str = ""
+    results: dict[str, Any] = field(default_factory=dict)  # figures read earlier figures' numbers
+    _moto: ManagedProcess | None = None
+    _log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="charla-bench-")))
+
+    def command(self, figure: str) -> str:
+        return f"python -m bench{' --quick' if self.quick else ''} --only {figure}"
+
+    def start_moto(self) -> None:
+        """One moto server for the whole run; each figure's stack provisions its own queues on it."""
+        port = free_port()
+        environ = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **LOCAL_CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        self._moto = ManagedProcess(
+            "moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)), env=environ, log_dir=self._log_dir
+        )
+        wait_until(lambda: port_open(port), timeout=60, message="moto server")
+        self.moto_url = f"http://127.0.0.1:{port}"
+
+    def ensure_moto(self) -> bool:
+        """Start a new moto server if the shared one is gone; True when it had to.
+
+        (On a machine shared with other engineers' test runs, a server can disappear mid-run; each
+        figure provisions its own queues, so the next figure can go on with a fresh server.)
+        """
+        if self._moto is not None and self._moto.alive():
+            return False
+        if self._moto is not None:
+            self._moto.stop()
+        self.start_moto()
+        return True
+
+    def stop(self) -> None:
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None

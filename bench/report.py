@@ -1,0 +1,173 @@
+"""Writes BENCHMARKS.md from the figures of one run."""
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.common import Figure
+
+METHOD = """\
+Everything runs on the local stack, in one run: moto in server mode (SQS), the Slack stand-in
+(a real HTTP server that stamps `received_at` on every post), the ingress under uvicorn or called
+as `lambda_handler.main.handler(event, context)` with an API Gateway v2 event, and real
+`celery worker` processes. Each figure is measured side by side with:
+
+- **the floor**: the least work the job physically needs, in plain boto3/stdlib (`bench/floor.py`):
+  an HMAC check and one `SendMessage`; a raw `ReceiveMessage(10)` -> post -> `DeleteMessageBatch` loop.
+- **the alternative**: slack_bolt's `aws_lambda` adapter (`SlackRequestHandler`) with
+  `process_before_response=True` and a lazy listener doing the same reply via slack_sdk
+  (`bench/alternative.py`). Outside AWS its lazy listener cannot re-invoke the Lambda
+  (`lambda.invoke`), so the bench runs the adapter's own runner up to that call (it builds the
+  boto3 Lambda client) and then runs the lazy reply in a thread of the same process. That makes
+  the alternative's local numbers a lower bound: it skips an Invoke round trip and a second
+  invocation.
+
+moto's SQS slows down as a queue deepens (about 10 ms per receive at 20 messages, 430 ms at
+2,000), so every figure keeps queues shallow (purged, paced or fed under a depth limit) and
+reports the depth; moto's own cost is part of the floor.
+
+**Absolute numbers drift**: this machine has 2 cores shared with other work, and moto is not
+SQS. The ratios, measured in the same run against the floor and the alternative, are the result.
+"""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.1f}"
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A GitHub table over the union of the rows' keys (in first-seen order)."""
+    if not rows:
+        return []
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(column)) for column in columns) + " |" for row in rows]
+    return lines
+
+
+def _figure_section(figure: Figure) -> list[str]:
+    lines = [f"## {figure.number}. {figure.name}", ""]
+    lines.append(f"- Command: `{figure.command}`")
+    lines.append(
+        f"- Result: **{_cell(figure.value)} {figure.unit}** over {figure.samples} samples"
+        + (
+            f" (min {_cell(figure.min)}, median {_cell(figure.median)}, p95 {_cell(figure.p95)})"
+            if figure.median is not None
+            else ""
+        )
+    )
+    lines.append(
+        f"- Floor: {_cell(figure.floor)} -> ratio **{_cell(figure.ratio_to_floor)}**; alternative: "
+        f"{_cell(figure.alternative)} -> ratio **{_cell(figure.ratio_to_alternative)}**"
+    )
+    lines.append(f"- Goal: {figure.goal} -> {'met' if figure.goal_met else '**not met**'}")
+    if figure.limits:
+        lines.append(f"- Limited by: {figure.limits}")
+    lines.append("")
+    lines += markdown_table(figure.table)
+    lines.append("")
+    for note in figure.notes:
+        if note.startswith("Traceback"):
+            lines += ["```", note, "```"]
+        else:
+            lines.append(f"- {note}")
+    offenders = figure.extra.get("import_offenders")
+    if offenders:
+        lines += [
+            "",
+            "Top import offenders of a charla cold start (`python -X importtime`, cumulative, by top-level "
+            "package; one run):",
+            "",
+        ]
+        lines += markdown_table(offenders)
+    cost = figure.extra.get("cost")
+    if cost:
+        for key in ("default", "scale_to_zero", "bolt_lambda"):
+            item = cost[key]
+            lines += [
+                "",
+                f"**{item['design']}** ({item['shape_source']}): ${item['at_rest_usd_month']}/month at rest, "
+                f"${item['per_million_events_usd']} per 1M events",
+                "",
+            ]
+            rows = [{"line": name, "at rest USD/month": value} for name, value in item["at_rest"].items() if value]
+            rows += [
+                {"line": name, "per 1M events USD": value}
+                for name, value in item["per_million_events"].items()
+                if value
+            ]
+            lines += markdown_table(rows)
+        lines += ["", "Prices (us-east-1, USD, dated):", ""]
+        lines += markdown_table(
+            [
+                {
+                    "price": name,
+                    "value": price["value"],
+                    "unit": price["unit"],
+                    "as of": price["as_of"],
+                    "source": price["source"],
+                }
+                for name, price in cost["prices"].items()
+            ]
+        )
+        lines += ["", "Per-event inputs: " + ", ".join(f"{k} = {v}" for k, v in cost["usage"].items())]
+    lines.append("")
+    return lines
+
+
+def write_report(path: Path, figures: Sequence[Figure], meta: Mapping[str, Any]) -> None:
+    """Render the whole report to ``path``."""
+    machine = meta["machine"]
+    lines = [
+        "# charla benchmarks",
+        "",
+        f"Generated by `{meta['command']}` (`{' '.join(meta['argv'])}`) at {meta['generated_at']} in "
+        f"{meta['seconds']:.0f} s{' (quick: small samples)' if meta['quick'] else ''}. Machine: "
+        f"{machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, {machine['platform']}.",
+        "",
+        "> Absolute numbers drift on this shared machine and moto is not SQS: **ratios are the result**.",
+        "",
+    ]
+    missed = [figure for figure in figures if not figure.goal_met]
+    lines += ["## Goals not met", ""]
+    if missed:
+        for figure in missed:
+            lines.append(
+                f"- **{figure.number}. {figure.name}**: goal {figure.goal}; measured "
+                f"{_cell(figure.value)} {figure.unit}. Limited by: {figure.limits or 'see the figure'}."
+            )
+    else:
+        lines.append("None.")
+    lines += ["", "## Summary", ""]
+    lines += markdown_table(
+        [
+            {
+                "#": f.number,
+                "figure": f.name,
+                "value": f"{_cell(f.value)} {f.unit}",
+                "samples": f.samples,
+                "floor": f.floor,
+                "alternative": f.alternative,
+                "x floor": f.ratio_to_floor,
+                "x alternative": f.ratio_to_alternative,
+                "goal": f.goal,
+                "met": f.goal_met,
+            }
+            for f in figures
+        ]
+    )
+    lines += ["", "## Method", "", METHOD]
+    for figure in figures:
+        lines += _figure_section(figure)
+    lines += ["## Machine", ""]
+    lines += markdown_table([{"package": name, "version": version} for name, version in machine["packages"].items()])
+    lines.append("")
+    path.write_text("\n".join(lines))

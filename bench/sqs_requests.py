@@ -1,0 +1,129 @@
+"""Figure 5: SQS API requests per task at load, and per idle hour.
+
+A counting HTTP proxy sits in front of moto and every process of the stack (ingress, worker)
+uses it as ``AWS_ENDPOINT_URL``, so each SQS call of the whole system is counted by action.
+At load: events through the uvicorn ingress, open-loop paced, until every reply is recorded.
+Idle: the same stack with nothing to do for a window, long poll at the production 20 s;
+extrapolated to an hour and a month and priced with scripts.cost's dated SQS price.
+"""
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from bench.common import CountingProxy, Figure, by_service, ratio, sqs_requests
+from bench.context import BenchContext
+from bench.reply_latency import PRODUCTION_WAIT_S
+from contract.queues import QueueName
+from scripts import cost
+from scripts.processes import wait_until
+from scripts.slack_requests import app_mention
+from scripts.stack import DevStack, http
+
+HOURS_PER_MONTH = 730
+
+
+def run(ctx: BenchContext) -> Figure:
+    events, rate = (60, 20.0) if ctx.quick else (1200, 40.0)
+    idle_window_s = 10.0 if ctx.quick else 60.0
+    with (
+        CountingProxy(ctx.moto_url) as proxy,
+        DevStack(moto_url=proxy.url, sqs_wait_time_seconds=PRODUCTION_WAIT_S) as stack,
+    ):
+        # Let the worker settle into its idle long polls, then count only what follows.
+        time.sleep(1.0)
+        proxy.reset()
+        started = time.monotonic()
+        statuses: list[int] = []
+
+        def send(index: int) -> None:
+            time.sleep(max(0.0, started + index / rate - time.monotonic()))
+            statuses.append(stack.post_event(app_mention("ping", channel=f"C{index % 30:04d}REQ")).status)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(send, range(events)))
+        wait_until(
+            lambda: int(http("GET", f"{stack.slack_url}/_count").json()["count"]) >= events,
+            timeout=60,
+            message="every reply",
+        )
+        stack.wait_until_drained(QueueName.REPLIES, timeout=30)
+        at_load = proxy.snapshot()
+        # GetQueueAttributes are the bench's own drain check, not the system's.
+        at_load_total = sqs_requests(at_load) - at_load.get("AmazonSQS.GetQueueAttributes", 0)
+
+        proxy.reset()
+        time.sleep(idle_window_s)  # the measurement window itself: the count is the result
+        idle = proxy.snapshot()
+    if any(status != 200 for status in statuses):
+        raise RuntimeError(f"ingress answered {Counter(statuses)}")
+    per_task = at_load_total / events
+    idle_per_hour = sqs_requests(idle) / idle_window_s * 3600
+    # Derived from long polling: each consumed queue holds one poll open for up to 20 s.
+    queues = len(stack.worker_queues)
+    derived_per_hour = queues * 3600 / PRODUCTION_WAIT_S
+    idle_month_cost = derived_per_hour * HOURS_PER_MONTH * cost.PRICES["sqs_per_million_requests"].value / 1e6
+    goal_met = per_task <= 2.5
+    ctx.results["sqs_requests_per_task"] = per_task
+    breakdown = {action: n for action, n in by_service(at_load, "AmazonSQS.").items() if action != "GetQueueAttributes"}
+    dynamodb = by_service(at_load, "DynamoDB.")
+    # Write units, assuming items under 1 KB and two-item transactions (a transactional write costs 2 WRU).
+    wru = (
+        dynamodb.get("PutItem", 0)
+        + dynamodb.get("UpdateItem", 0)
+        + dynamodb.get("DeleteItem", 0)
+        + 4 * dynamodb.get("TransactWriteItems", 0)
+    ) / events
+    ctx.results["dynamodb_wru_per_event"] = wru
+    return Figure(
+        number=5,
+        name="SQS API requests per task at load",
+        value=round(per_task, 3),
+        unit="requests/task",
+        samples=events,
+        goal="<= 2.5 requests per task end to end at load; idle figure and its monthly cost written",
+        goal_met=goal_met,
+        command=ctx.command("sqs_requests"),
+        floor=round(1 + 2 / 10, 2),
+        alternative=None,
+        ratio_to_floor=ratio(per_task, 1 + 2 / 10),
+        ratio_to_alternative=None,
+        limits="" if goal_met else f"{per_task:.2f} per task: Celery deletes one message per task (no batch delete)",
+        table=[
+            {
+                "phase": "at load",
+                "events": events,
+                "requests": at_load_total,
+                "per_task": round(per_task, 3),
+                **breakdown,
+            },
+            {
+                "phase": f"idle {idle_window_s:.0f} s",
+                "requests": sqs_requests(idle),
+                "per_hour_measured": round(idle_per_hour),
+                "per_hour_derived": round(derived_per_hour),
+                **by_service(idle, "AmazonSQS."),
+            },
+        ],
+        notes=[
+            f"At load: {events} mentions through the uvicorn ingress at {rate:.0f}/s (open loop), one worker "
+            f"(prefork -c {stack.worker_concurrency}) consuming {queues} queues, long poll {PRODUCTION_WAIT_S} s. "
+            "Counted at a proxy in front of moto, so ingress and worker calls are both in.",
+            "Floor: 1 SendMessage + a ReceiveMessage of 10 and a DeleteMessageBatch of 10 shared by 10 tasks "
+            "= 1.2 requests per task.",
+            f"Idle: {sqs_requests(idle)} requests in {idle_window_s:.0f} s = {idle_per_hour:.0f}/hour measured "
+            f"(a short window sees whole 20 s polls or none); upper bound from long polling: {queues} queues x "
+            f"3600/{PRODUCTION_WAIT_S} = {derived_per_hour:.0f}/hour per worker, "
+            f"{derived_per_hour * HOURS_PER_MONTH / 1e6:.3f} M/month = ${idle_month_cost:.3f}/month at "
+            f"${cost.PRICES['sqs_per_million_requests'].value}/M ({cost.PRICES['sqs_per_million_requests'].as_of}).",
+            f"DynamoDB calls at load (counted at the same proxy, not SQS): {dynamodb or 'none'}; about "
+            f"{wru:.1f} write units per event (items < 1 KB, 2-item transactions), used by the cost model.",
+        ],
+        extra={
+            "idle_requests_per_hour_measured": idle_per_hour,
+            "idle_requests_per_hour_derived": derived_per_hour,
+            "idle_month_cost_usd": idle_month_cost,
+            "at_load": dict(at_load),
+            "idle": dict(idle),
+        },
+    )

@@ -1,0 +1,198 @@
+"""Figure 4: worker throughput on ping tasks, fed so the queue stays <= 100 deep.
+
+Tasks are injected without the ingress (``contract.wire.encode_task_message`` + SendMessageBatch)
+by a feeder that keeps ``sent - replied`` under the depth limit. Each ping task posts its reply
+to the Slack stand-in (the real work). Throughput = tasks / (last reply - first send); per core =
+tasks per CPU-second of the consumer's whole process group (worker + pool children), read from
+/proc. Floor: a raw ReceiveMessage(10) -> post -> DeleteMessageBatch loop in its own process on the
+same moto, same stand-in, same feeder (its CPU is the consumer loop's thread time, imports excluded).
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import floor
+from bench.common import Figure, group_cpu_seconds, ratio
+from bench.context import BenchContext
+from contract.queues import WORKER_PREFETCH_MULTIPLIER, QueueName
+from contract.tasks import CommandRequest, TaskName
+from contract.wire import encode_task_message
+from scripts.stack import DevStack, http
+
+MAX_DEPTH = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+    """A worker configuration to try."""
+
+    label: str
+    concurrency: int = 2
+    prefetch: int = WORKER_PREFETCH_MULTIPLIER
+    polling_interval: str | None = None  # None: the worker's default (CHARLA_SQS_POLLING_INTERVAL unset)
+    pool: str = "prefork"
+
+    def args(self) -> list[str]:
+        return ["--prefetch-multiplier", str(self.prefetch), "--pool", self.pool]
+
+
+DEFAULT = WorkerSettings("default (prefork -c 2, prefetch 4)")
+CANDIDATES = (
+    WorkerSettings("prefork -c 2, prefetch 10", prefetch=10),
+    WorkerSettings("prefork -c 4, prefetch 10", concurrency=4, prefetch=10),
+    WorkerSettings("threads -c 8, prefetch 4", concurrency=8, pool="threads"),
+    WorkerSettings("threads -c 16, prefetch 10", concurrency=16, prefetch=10, pool="threads"),
+)
+QUICK_CANDIDATES = (WorkerSettings("threads -c 8, prefetch 4", concurrency=8, pool="threads"),)
+
+
+def ping_body(index: int) -> str:
+    request = CommandRequest(
+        correlation_id=f"bench-{index}",
+        team_id="TLOCAL",
+        channel=f"C{index % 50:04d}TPT",
+        user="U0BENCH",
+        command="ping",
+        thread_ts=f"{1_700_000_000 + index}.000100",
+        requested_at=time.time(),
+    )
+    return encode_task_message(task=TaskName.PING, kwargs=dataclasses.asdict(request), queue=QueueName.REPLIES)
+
+
+def replies_so_far(slack_url: str) -> int:
+    return int(http("GET", f"{slack_url}/_count").json()["count"])
+
+
+def feed(stack: DevStack, queue_url: str, total: int, *, done: Callable[[], int], timeout: float) -> dict[str, Any]:
+    """Send ``total`` ping tasks in batches of 10, never more than MAX_DEPTH unfinished; wait for all."""
+    sqs = stack.sqs()
+    baseline = done()
+    sent = 0
+    max_outstanding = 0
+    started = time.time()
+    deadline = time.monotonic() + timeout
+    while True:
+        finished = done() - baseline
+        outstanding = sent - finished
+        max_outstanding = max(max_outstanding, outstanding)
+        if finished >= total:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{finished}/{total} tasks done after {timeout:.0f} s; logs:\n{stack.logs()}")
+        if sent < total and outstanding <= MAX_DEPTH - 10:
+            batch = min(10, total - sent)
+            sqs.send_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": str(i), "MessageBody": ping_body(sent + i)} for i in range(batch)]
+            )
+            sent += batch
+        else:
+            time.sleep(0.005)  # the feeder's own pacing; it times nothing
+    return {"started": started, "max_outstanding": max_outstanding}
+
+
+def run_worker(ctx: BenchContext, settings: WorkerSettings, total: int) -> dict[str, Any]:
+    extra_env = {} if settings.polling_interval is None else {"CHARLA_SQS_POLLING_INTERVAL": settings.polling_interval}
+    with DevStack(worker_queues=[], moto_url=ctx.moto_url, extra_env=extra_env, sqs_wait_time_seconds=20) as stack:
+        worker = stack.start_worker(
+            queues=[QueueName.REPLIES], concurrency=settings.concurrency, extra_args=settings.args()
+        )
+        cpu_before = group_cpu_seconds(worker.pid)
+        fed = feed(
+            stack,
+            stack.queue_url(QueueName.REPLIES),
+            total,
+            done=lambda: replies_so_far(stack.slack_url),
+            timeout=60 + total / 5,
+        )
+        last = http("GET", f"{stack.slack_url}/_recorded?since={replies_so_far(stack.slack_url) - 1}").json()
+        finished = float(last["records"][-1]["received_at"])
+        cpu = group_cpu_seconds(worker.pid) - cpu_before
+    elapsed = finished - fed["started"]
+    return {
+        "settings": settings.label,
+        "tasks": total,
+        "elapsed_s": round(elapsed, 2),
+        "tasks_per_s": round(total / elapsed, 1),
+        "cpu_s": round(cpu, 2),
+        "tasks_per_cpu_s": round(total / cpu, 1) if cpu else None,
+        "max_depth": fed["max_outstanding"],
+    }
+
+
+def run_floor(ctx: BenchContext, total: int) -> dict[str, Any]:
+    with DevStack(worker_queues=[], moto_url=ctx.moto_url) as stack:
+        queue_url = stack.queue_url(QueueName.REPLIES)
+        consumer = floor.start_consumer(stack, queue_url, expected=total, wait_s=20)
+        fed = feed(stack, queue_url, total, done=lambda: replies_so_far(stack.slack_url), timeout=60 + total / 5)
+        result = floor.consumer_result(consumer, timeout=30)
+    elapsed = result["finished"] - fed["started"]
+    return {
+        "settings": "floor: raw ReceiveMessage(10) -> post -> DeleteMessageBatch",
+        "tasks": result["handled"],
+        "elapsed_s": round(elapsed, 2),
+        "tasks_per_s": round(result["handled"] / elapsed, 1),
+        "cpu_s": round(result["cpu_s"], 2),
+        "tasks_per_cpu_s": round(result["handled"] / result["cpu_s"], 1),
+        "max_depth": fed["max_outstanding"],
+    }
+
+
+def run(ctx: BenchContext) -> Figure:
+    total = 200 if ctx.quick else 5000
+    search_total = 200 if ctx.quick else 1000
+    floor_row = run_floor(ctx, total)
+    default_row = run_worker(ctx, DEFAULT, total)
+    search = [run_worker(ctx, settings, search_total) for settings in (QUICK_CANDIDATES if ctx.quick else CANDIDATES)]
+    best_search = max(search, key=lambda row: row["tasks_per_s"])
+    best_settings = next(
+        s for s in (QUICK_CANDIDATES if ctx.quick else CANDIDATES) if s.label == best_search["settings"]
+    )
+    best_row = dict(best_search) if ctx.quick else run_worker(ctx, best_settings, total)
+    best_row["settings"] = f"best: {best_row['settings']}"
+    ctx.results["best_worker_settings"] = best_settings
+    ctx.results["worker_tasks_per_cpu_s"] = default_row["tasks_per_cpu_s"]
+    for row in search:
+        row["settings"] = f"search: {row['settings']}"
+    per_core = ratio(default_row["tasks_per_cpu_s"], floor_row["tasks_per_cpu_s"])
+    best_per_core = ratio(best_row["tasks_per_cpu_s"], floor_row["tasks_per_cpu_s"])
+    goal_met = bool(per_core is not None and per_core >= 0.8)
+    limits = ""
+    if not goal_met:
+        limits = (
+            f"default settings reach {per_core}x the floor's tasks per CPU-second (best settings "
+            f"{best_per_core}x): per task Celery adds its consumer loop, a message object, an ack "
+            "(one DeleteMessage per task: kombu does not batch deletes), pydantic validation and "
+            "slack_sdk's client; the floor decodes the body with json and posts"
+        )
+    return Figure(
+        number=4,
+        name="Worker throughput per core vs the raw receive/delete loop",
+        value=per_core,
+        unit="x floor",
+        samples=total,
+        goal=">= 0.8x the floor per core",
+        goal_met=goal_met,
+        command=ctx.command("throughput"),
+        floor=floor_row["tasks_per_cpu_s"],
+        alternative=None,
+        ratio_to_floor=per_core,
+        ratio_to_alternative=None,
+        limits=limits,
+        table=[floor_row, default_row, best_row, *([] if ctx.quick else search)],
+        notes=[
+            f"Value: tasks per CPU-second of the worker's process group, default settings, divided by the "
+            f"floor's. Wall-clock throughput: default {default_row['tasks_per_s']} tasks/s, best "
+            f"({best_row['settings']}) {best_row['tasks_per_s']} tasks/s, floor {floor_row['tasks_per_s']} "
+            f"tasks/s ({ratio(default_row['tasks_per_s'], floor_row['tasks_per_s'])}x and "
+            f"{ratio(best_row['tasks_per_s'], floor_row['tasks_per_s'])}x the floor).",
+            f"Best settings found: {best_settings.label} ({best_per_core}x the floor per CPU-second).",
+            f"The feeder keeps at most {MAX_DEPTH} tasks unfinished (max depth seen in the table); moto's own "
+            "cost per request is part of the floor. The alternative (Bolt on Lambda) has no worker: not "
+            "applicable.",
+            f"{'Quick run: the search tries one candidate on ' if ctx.quick else 'Settings search: '}"
+            f"{search_total} tasks each; the best is then rerun on {total}.",
+        ],
+        extra={"best_settings": dataclasses.asdict(best_settings)},
+    )

@@ -1,0 +1,40 @@
+"""The CDK app: read config from context, build the stack, check it with cdk-nag.
+
+Run through the pinned CLI (``npx cdk synth`` / ``make synth``); cdk.json points here.
+"""
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.config import CharlaConfig
+from infra.stacks.charla_stack import CharlaStack
+
+
+def build_app(app: cdk.App | None = None) -> tuple[cdk.App, CharlaStack]:
+    """The app with the stack and AwsSolutions checks attached (they run at synth)."""
+    app = app or cdk.App()
+    config = CharlaConfig.from_context(app.node.try_get_context)
+    stack = CharlaStack(
+        app,
+        config.stack_name,
+        config=config,
+        description="charla: Slack bot (API Gateway + Lambda ingress, SQS, Celery on Fargate)",
+        # Account/region come from the CLI's credentials at deploy time; synth stays offline.
+        env=cdk.Environment(
+            account=app.node.try_get_context("account") or None,
+            region=app.node.try_get_context("region") or None,
+        ),
+    )
+    cdk.Tags.of(app).add("project", "charla")
+    cdk.Tags.of(app).add("environment", config.env_name)
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""The one charla stack: composes the constructs and grants between them (all IAM is read here)."""
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from contract import environment as env
+from contract.queues import QUEUE_SPECS, QueueName
+from contract.tables import TABLE_SPECS, TableName
+from contract.tasks import TaskName, queue_for
+from infra.bundling import ROOT
+from infra.config import CharlaConfig
+from infra.constructs.agenda_schedule import AgendaSchedule
+from infra.constructs.bot_secrets import BotSecrets
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.slack_ingress import SlackIngress
+from infra.constructs.state_tables import StateTables
+from infra.constructs.task_queues import TaskQueues
+from infra.constructs.worker_service import WorkerService
+from infra.nag import suppress_reviewed_findings
+
+# The ingress only claims Slack deliveries (lambda_handler/dedupe.py): a conditional put to claim,
+# an update to mark done, a delete to release. tests/infra checks this against the code's calls.
+INGRESS_TABLES = (TableName.DEDUPE,)
+INGRESS_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+WORKER_DOCKERFILE = "workers/Dockerfile"
+# Read by workers/settings.py; not in contract/environment.py (yet), hence spelled here.
+AGENDA_SOURCE_VARIABLE = "CHARLA_AGENDA_SOURCE"
+
+
+class CharlaStack(Stack):
+    """Ingress (HTTP API + Lambda), queues, tables, secret, workers (Fargate), schedule, monitoring.
+
+    Attributes:
+        queues, tables, secret, ingress, workers, monitoring: the parts, for tests and outputs.
+        resource_environment: Every queue/table variable the ingress and workers read.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: CharlaConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        retention = _retention(config.log_retention_days)
+
+        self.queues = TaskQueues(self, "Queues", specs=QUEUE_SPECS.values())
+        self.tables = StateTables(
+            self,
+            "Tables",
+            specs=TABLE_SPECS.values(),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.secret = BotSecrets(self, "Secrets", secret_name=f"charla/{config.env_name}/slack").secret
+
+        queue_environment = {env.queue_url_variable(name): q.queue_url for name, q in self.queues.queues.items()}
+        table_environment = {TABLE_SPECS[name].variable: t.table_name for name, t in self.tables.tables.items()}
+        self.resource_environment = {**queue_environment, **table_environment}
+
+        # -- ingress -------------------------------------------------------------------------
+        ingress_tables = [table for table in INGRESS_TABLES if table in self.tables.tables]
+        self.ingress = SlackIngress(
+            self,
+            "Ingress",
+            environment={
+                **queue_environment,
+                **{TABLE_SPECS[table].variable: self.tables.tables[table].table_name for table in ingress_tables},
+                env.SLACK_SECRET_ARN: self.secret.secret_arn,
+            },
+            memory_mb=config.lambda_memory_mb,
+            timeout_s=config.lambda_timeout_s,
+            reserved_concurrency=config.lambda_reserved_concurrency,
+            snap_start=config.lambda_snap_start,
+            throttle_rate=config.api_throttle_rate,
+            throttle_burst=config.api_throttle_burst,
+            log_retention=retention,
+        )
+        for queue in self.queues.queues.values():
+            queue.grant_send_messages(self.ingress.role)
+        self.secret.grant_read(self.ingress.role)
+        for table_name in ingress_tables:
+            self.tables.tables[table_name].grant(self.ingress.role, *INGRESS_TABLE_ACTIONS)
+
+        # -- workers -------------------------------------------------------------------------
+        # Public subnets and public IPs instead of NAT gateways (a fixed ~$65/month for two);
+        # the security group has no inbound rules, so nothing can connect to a task.
+        vpc = ec2.Vpc(
+            self,
+            "Network",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
+            # True would add a custom resource (a Lambda) just to empty the default group's rules;
+            # nothing uses the default group here.
+            restrict_default_security_group=False,
+            flow_logs={
+                "Rejected": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                        logs.LogGroup(self, "FlowLogs", retention=retention)
+                    ),
+                    traffic_type=ec2.FlowLogTrafficType.REJECT,
+                )
+            },
+        )
+        security_group = ec2.SecurityGroup(
+            self,
+            "WorkerSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=True,
+            description="charla workers: outbound only (SQS, DynamoDB, Slack), no inbound rules",
+        )
+        cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            enable_fargate_capacity_providers=True,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,  # RunningTaskCount for scaling
+        )
+        image = (
+            ecs.ContainerImage.from_registry(config.worker_image)
+            if config.worker_image
+            else ecs.ContainerImage.from_asset(
+                str(ROOT),
+                file=WORKER_DOCKERFILE,
+                platform=(ecr_assets.Platform.LINUX_ARM64 if config.worker_arm64 else ecr_assets.Platform.LINUX_AMD64),
+            )
+        )
+        worker_environment = {**self.resource_environment, "AWS_REGION": self.region}
+        if config.agenda_source:
+            worker_environment[AGENDA_SOURCE_VARIABLE] = config.agenda_source
+        # Workers call the Web API only: the signing secret stays with the ingress.
+        worker_secrets = {env.SLACK_BOT_TOKEN: ecs.Secret.from_secrets_manager(self.secret, env.SECRET_KEY_BOT_TOKEN)}
+        self.workers: dict[QueueName, WorkerService] = {}
+        for name, queue in self.queues.queues.items():
+            worker = WorkerService(
+                self,
+                f"{name.name.title()}Workers",
+                queue_name=name,
+                queue=queue,
+                cluster=cluster,
+                security_group=security_group,
+                image=image,
+                environment=worker_environment,
+                secrets=worker_secrets,
+                cpu=config.worker_cpu,
+                memory_mb=config.worker_memory_mb,
+                concurrency=config.worker_concurrency,
+                arm64=config.worker_arm64,
+                spot=config.fargate_spot,
+                scaling=config.scaling_for(name),
+                log_retention=retention,
+            )
+            task_role = worker.task_definition.task_role
+            queue.grant_consume_messages(task_role)
+            # Sending: a task's retry re-publishes to its queue, and a task may hand work to another.
+            for other in self.queues.queues.values():
+                other.grant_send_messages(task_role)
+            for table in self.tables.tables.values():
+                table.grant_read_write_data(task_role)
+            if name == queue_for(TaskName.REFRESH_AGENDA) and config.agenda_source:
+                agenda_object = _s3_object_arn(self, config.agenda_source)
+                if agenda_object:
+                    task_role.add_to_principal_policy(
+                        iam.PolicyStatement(actions=["s3:GetObject"], resources=[agenda_object])
+                    )
+            self.workers[name] = worker
+
+        # -- schedule and monitoring ---------------------------------------------------------
+        self.schedule = AgendaSchedule(
+            self, "AgendaSchedule", target=self.ingress.alias, rate_minutes=config.agenda_refresh_minutes
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            dashboard_name=f"charla-{config.env_name}",
+            queues=self.queues.queues,
+            dead_letter_queues=self.queues.dead_letter_queues,
+            function=self.ingress.function,
+            http_api=self.ingress.http_api,
+            workers=self.workers,
+            alarm_email=config.alarm_email,
+        )
+
+        CfnOutput(
+            self,
+            "SlackRequestUrl",
+            value=self.ingress.request_url,
+            description="Paste into the Slack app: Event Subscriptions and the /charla command",
+        )
+        CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)
+        CfnOutput(
+            self,
+            "SlackSecretName",
+            value=f"charla/{config.env_name}/slack",
+            description="Put signing_secret and bot_token here (docs/DEPLOY.md)",
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(
+            self,
+            "ResourceEnvironment",
+            value=self.to_json_string(self.resource_environment),
+            description="Queue URL and table name variables (JSON), as the ingress and workers read them",
+        )
+
+        suppress_reviewed_findings(self)
+
+
+def _s3_object_arn(stack: Stack, source: str) -> str | None:
+    """``arn:<partition>:s3:::bucket/key`` for an ``s3://bucket/key`` source, else None."""
+    parts = urlsplit(source)
+    if parts.scheme != "s3":
+        return None
+    if not parts.netloc or not parts.path.strip("/"):
+        raise ValueError(f"agenda_source must be s3://bucket/key, got {source!r}")
+    return f"arn:{stack.partition}:s3:::{parts.netloc}/{parts.path.lstrip('/')}"
+
+
+# CloudWatch Logs accepts only certain retention periods; these are the ones offered here.
+RETENTION_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """The retention for ``days``.
+
+    Raises:
+        ValueError: ``days`` is not one of ``RETENTION_DAYS``.
+    """
+    if days not in RETENTION_DAYS:
+        raise ValueError(f"log_retention_days must be one of {sorted(RETENTION_DAYS)}, got {days}")
+    return RETENTION_DAYS[days]

@@ -1,0 +1,140 @@
+"""The synthesized template deployed into moto's CloudFormation, then a mention answered through it."""
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contract import environment as env
+from contract.queues import QUEUE_SPECS
+from contract.tables import TABLE_SPECS
+from scripts import deploy_local
+from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
+from scripts.provision import LOCAL_CREDENTIALS, REGION
+from scripts.slack_requests import app_mention
+from scripts.stack import DevStack
+from tests.infra.conftest import Synthesized
+
+pytestmark = [pytest.mark.infra, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHARLA_"))}
+    environ.update(LOCAL_CREDENTIALS)
+    process = ManagedProcess(
+        "moto",
+        python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)),
+        env=environ,
+        log_dir=tmp_path_factory.mktemp("moto"),
+    )
+    try:
+        wait_until(lambda: port_open(port), timeout=60, message=lambda: f"moto; log:\n{process.log_tail()}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(synth: Synthesized, moto_url: str) -> deploy_local.Deployment:
+    return deploy_local.deploy(moto_url, synth.outdir)
+
+
+def test_cloudformation_created_the_queues_with_their_redrive_policy(
+    moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    sqs = deploy_local._client("sqs", moto_url)
+    for spec in QUEUE_SPECS.values():
+        url = deployment.resources[env.queue_url_variable(spec.name)]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert int(redrive["maxReceiveCount"]) == spec.max_receive_count
+        dlq_name = redrive["deadLetterTargetArn"].rsplit(":", 1)[-1]
+        assert sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]  # the DLQ exists too
+        assert int(attributes["VisibilityTimeout"]) == spec.visibility_timeout_s
+        assert int(attributes["ReceiveMessageWaitTimeSeconds"]) == 20
+
+
+def test_cloudformation_created_every_contract_table_with_its_keys_and_ttl(
+    moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    dynamodb = deploy_local._client("dynamodb", moto_url)
+    for spec in TABLE_SPECS.values():
+        table = dynamodb.describe_table(TableName=deployment.resources[spec.variable])["Table"]
+        assert table["KeySchema"][0] == {"AttributeName": spec.partition_key, "KeyType": "HASH"}
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert deploy_local.check_created_resources(moto_url, deployment.resources)  # TTL included
+
+
+def test_cloudformation_created_roles_function_and_worker_services(
+    moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    cloudformation = deploy_local._client("cloudformation", moto_url)
+    resources = cloudformation.describe_stack_resources(StackName=deployment.stack_name)["StackResources"]
+    created = {r.get("ResourceType") for r in resources}
+    assert {
+        "AWS::IAM::Role",
+        "AWS::Lambda::Function",
+        "AWS::ECS::Service",
+        "AWS::ECS::TaskDefinition",
+        "AWS::EC2::VPC",
+    } <= created
+    lambda_client = deploy_local._client("lambda", moto_url)
+    (function,) = lambda_client.list_functions()["Functions"]
+    assert function["Runtime"] == "python3.12" and function["Handler"] == "lambda_handler.main.handler"
+    ecs = deploy_local._client("ecs", moto_url)
+    (cluster,) = ecs.list_clusters()["clusterArns"]
+    assert len(ecs.list_services(cluster=cluster)["serviceArns"]) == len(QUEUE_SPECS)
+    outputs = deployment.outputs
+    assert outputs["SlackRequestUrl"].endswith("/slack/events")
+    assert outputs["SlackSecretName"].startswith("charla/")
+
+
+def test_a_signed_mention_is_answered_through_the_deployed_queues(
+    moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    with DevStack(moto_url=moto_url, resources=deployment.resources, sqs_wait_time_seconds=1) as stack:
+        assert stack.post_event(app_mention("ping")).status == 200
+        (reply,) = stack.wait_for_replies(1, timeout=30)
+        assert reply["text"].startswith("pong")
+        assert reply["thread_ts"]  # answered in the thread of the mention
+    # The message went through the queue CloudFormation created (nothing was provisioned).
+    sqs = deploy_local._client("sqs", moto_url)
+    names = [url.rsplit("/", 1)[-1] for url in sqs.list_queues().get("QueueUrls", [])]
+    assert all(name.startswith(deployment.stack_name) for name in names), names
+
+
+def test_moto_support_split_is_what_docs_deploy_md_states(synth: Synthesized) -> None:
+    created, placeholders = deploy_local.split_by_support(synth.template_json)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "DEPLOY.md").read_text()
+    for resource_type in [*created, *placeholders]:
+        if resource_type != "AWS::CDK::Metadata":
+            assert resource_type in docs, f"docs/DEPLOY.md does not say how {resource_type} is checked"
+    assert "AWS::SQS::Queue" in created and "AWS::DynamoDB::Table" in created
+    assert REGION == "us-east-1"
+
+
+def test_up_leaves_the_deployed_stack_running_for_chat_and_down_stops_it(
+    synth: Synthesized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(deploy_local, "STATE_FILE", tmp_path / ".stack" / "deploy-local.json")
+    try:
+        assert deploy_local.main(["up", "--cdk-out", str(synth.outdir)]) == 0
+        assert "mention 'ping' -> reply: 'pong" in capsys.readouterr().out
+        deployed = deploy_local.deployed_stack()
+        assert deployed is not None
+        moto_url, resources = deployed
+        assert set(resources) == {env.queue_url_variable(q) for q in QUEUE_SPECS} | {
+            s.variable for s in TABLE_SPECS.values()
+        }
+        # What make chat would do: a fresh local ingress + worker on the deployed queues and tables.
+        with DevStack(moto_url=moto_url, resources=resources, sqs_wait_time_seconds=1) as stack:
+            assert stack.post_event(app_mention("help")).status == 200
+            assert stack.wait_for_replies(1, timeout=30)[0]["text"]
+    finally:
+        deploy_local.main(["down"])
+    assert deploy_local.deployed_stack() is None
+    assert not deploy_local.STATE_FILE.exists()

@@ -1,0 +1,171 @@
+"""workers/Dockerfile, read as text (no image can be built here) and installed the way it installs.
+
+The slow test repeats the builder stage in a fresh venv: the pinned requirements install, the
+code the image copies (contract/ and workers/ only) imports with the environment ECS sets, and
+the entrypoint's celery command line is accepted.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from contract import environment as env
+from tests.infra.conftest import Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "workers" / "Dockerfile"
+ENTRYPOINT = ROOT / "workers" / "docker-entrypoint.sh"
+BUILD_TOOLS = ("gcc", "build-essential", "libc6-dev", "-dev ", "make ", "g++")
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def _stages() -> list[list[tuple[str, str]]]:
+    stages: list[list[tuple[str, str]]] = []
+    for instruction in _instructions():
+        if instruction[0] == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append(instruction)
+    return stages
+
+
+def test_every_stage_starts_from_python_312_slim_pinned_by_digest() -> None:
+    stages = _stages()
+    assert len(stages) >= 2, "multi-stage: build tools stay in the builder"
+    for stage in stages:
+        _keyword, argument = stage[0]
+        assert re.fullmatch(r"python:3\.12[\w.-]*-slim[\w.-]*@sha256:[0-9a-f]{64}( AS \w+)?", argument), argument
+
+
+def test_final_stage_has_no_build_tools_and_copies_the_builders_venv() -> None:
+    final = _stages()[-1]
+    for keyword, argument in final:
+        if keyword == "RUN":
+            assert not any(tool in argument + " " for tool in BUILD_TOOLS), argument
+    copies = [argument for keyword, argument in final if keyword == "COPY"]
+    assert any(c.startswith("--from=builder") for c in copies)
+    assert {c.split()[0] for c in copies if not c.startswith("--from")} == {"contract/", "workers/"}
+    builder_runs = " ".join(argument for keyword, argument in _stages()[0] if keyword == "RUN")
+    assert "requirements-worker.txt" in builder_runs and "libcurl4-openssl-dev" in builder_runs
+
+
+def test_runs_as_a_non_root_user_and_celery_gets_sigterm() -> None:
+    final = _stages()[-1]
+    keywords = [keyword for keyword, _ in final]
+    users = [argument for keyword, argument in final if keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert keywords.index("USER") < keywords.index("ENTRYPOINT")
+    assert ("STOPSIGNAL", "SIGTERM") in final
+    for keyword in ("ENTRYPOINT", "CMD"):
+        (argument,) = [a for k, a in final if k == keyword]
+        assert isinstance(json.loads(argument), list), f"{keyword} must be exec form (a JSON array)"
+    script = ENTRYPOINT.read_text()
+    assert script.startswith("#!/bin/sh")
+    assert re.search(r"^exec celery .*worker", script, re.MULTILINE), "exec: celery replaces the shell (PID 1)"
+    assert f"${{{env.WORKER_QUEUES}}}" in script
+    assert os.access(ENTRYPOINT, os.X_OK)
+
+
+def test_dockerignore_sends_only_what_the_image_copies() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    assert {"!requirements-worker.txt", "!contract/", "!workers/"} <= set(lines)
+
+
+def _stand_in(name: str, value: object) -> str:
+    """A plausible value for a variable whose template value is a token."""
+    if isinstance(value, str):
+        return value
+    if name.startswith("CHARLA_QUEUE_URL_"):
+        return f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name.lower()}"
+    if name == "AWS_REGION":
+        return "eu-west-1"
+    return f"charla-test-{name.lower()}"
+
+
+@pytest.mark.slow
+def test_requirements_install_in_a_fresh_venv_and_the_worker_starts_from_the_image_layout(
+    tmp_path: Path, synth: Synthesized
+) -> None:
+    # The builder stage: a fresh venv, pip install -r requirements-worker.txt (binary wheels here;
+    # the image compiles pycurl against libcurl instead).
+    venv_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(venv_dir)
+    python = venv_dir / "bin" / "python"
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(ROOT / "requirements-worker.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    # The runtime stage's /app: contract/ and workers/ only, nothing else from the repo.
+    app = tmp_path / "app"
+    for package in ("contract", "workers"):
+        shutil.copytree(ROOT / package, app / package, ignore=shutil.ignore_patterns("__pycache__"))
+    # Exactly the variables the task definition sets (values are CloudFormation tokens there).
+    (container,) = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))["Properties"][
+        "ContainerDefinitions"
+    ]
+    environ = {
+        "PATH": f"{venv_dir / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        **{item["Name"]: _stand_in(item["Name"], item["Value"]) for item in container["Environment"]},
+        **{item["Name"]: "xoxb-test-not-a-token" for item in container["Secrets"]},
+    }
+    probe = subprocess.run(
+        [str(python), "-c", "from workers.app import app; print(sorted(app.conf.task_routes))"],
+        cwd=app,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "ping" in probe.stdout
+    # The entrypoint's celery command line parses (``--help`` exits before connecting).
+    entry = subprocess.run(
+        ["/bin/sh", str(ENTRYPOINT), "--help"],
+        cwd=app,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert entry.returncode == 0, entry.stdout + entry.stderr
+    assert "--concurrency" in entry.stdout
+    assert sys.version_info >= (3, 11)  # the image runs 3.12; this checks the same pins on this interpreter

@@ -1,0 +1,470 @@
+"""The synthesized template: every resource the deploy needs, with the properties that matter.
+
+Numbers are compared with the contract, never with literals: a change to a time limit must
+move the visibility timeout and the stop timeout with it.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk.assertions import Annotations, Match
+
+from contract import environment as env
+from contract.queues import MAX_SOFT_TIME_LIMIT_S, QUEUE_SPECS, QueueName
+from contract.tables import TABLE_SPECS
+from contract.tasks import TaskName, queue_for
+from infra.constructs.task_queues import LONG_POLL_S
+from infra.constructs.worker_service import FARGATE_MAX_STOP_TIMEOUT_S
+from infra.stacks.charla_stack import AGENDA_SOURCE_VARIABLE, INGRESS_TABLES
+from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
+
+pytestmark = [pytest.mark.infra]
+
+
+def _logical_id(synth: Synthesized, construct: Any) -> str:
+    return str(synth.stack.get_logical_id(construct.node.default_child))
+
+
+def _arn_of(synth: Synthesized, construct: Any) -> dict[str, Any]:
+    return {"Fn::GetAtt": [_logical_id(synth, construct), "Arn"]}
+
+
+def _statements(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
+    role_id = _logical_id(synth, role)
+    statements: list[dict[str, Any]] = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _resources_of(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+# -- queues -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue_name", list(QUEUE_SPECS))
+def test_each_contract_queue_has_its_dlq_visibility_timeout_and_long_polling(
+    synth: Synthesized, queue_name: QueueName
+) -> None:
+    spec = QUEUE_SPECS[queue_name]
+    queue = synth.stack.queues.queues[queue_name]
+    dlq = synth.stack.queues.dead_letter_queues[queue_name]
+    properties = synth.template_json["Resources"][_logical_id(synth, queue)]["Properties"]
+    assert properties["VisibilityTimeout"] == spec.visibility_timeout_s
+    assert properties["ReceiveMessageWaitTimeSeconds"] == LONG_POLL_S == 20
+    assert properties["SqsManagedSseEnabled"] is True
+    assert properties["RedrivePolicy"] == {
+        "deadLetterTargetArn": _arn_of(synth, dlq),
+        "maxReceiveCount": spec.max_receive_count,
+    }
+    dlq_properties = synth.template_json["Resources"][_logical_id(synth, dlq)]["Properties"]
+    assert dlq_properties["SqsManagedSseEnabled"] is True
+    assert "RedrivePolicy" not in dlq_properties
+
+
+def test_every_queue_policy_denies_requests_without_tls(synth: Synthesized) -> None:
+    all_queues = [*synth.stack.queues.queues.values(), *synth.stack.queues.dead_letter_queues.values()]
+    policies = synth.resources("AWS::SQS::QueuePolicy").values()
+    denied: list[Any] = []
+    for policy in policies:
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
+                denied.extend(policy["Properties"]["Queues"])
+    assert sorted(json.dumps(q) for q in denied) == sorted(
+        json.dumps({"Ref": _logical_id(synth, q)}) for q in all_queues
+    )
+    assert len(synth.resources("AWS::SQS::Queue")) == 2 * len(QUEUE_SPECS)
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table_name", list(TABLE_SPECS))
+def test_each_contract_table_is_on_demand_with_pitr_ttl_and_its_keys(synth: Synthesized, table_name: Any) -> None:
+    spec = TABLE_SPECS[table_name]
+    table = synth.stack.tables.tables[table_name]
+    resource = synth.template_json["Resources"][_logical_id(synth, table)]
+    properties = resource["Properties"]
+    keys = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+    if spec.sort_key:
+        keys.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
+    assert properties["KeySchema"] == keys
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    if spec.ttl_attribute:
+        assert properties["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    assert resource["DeletionPolicy"] == "Retain"  # `cdk destroy` never deletes the bot's memory
+    assert len(synth.resources("AWS::DynamoDB::Table")) == len(TABLE_SPECS)
+
+
+# -- secret -----------------------------------------------------------------------------------
+
+
+def test_secret_is_generated_and_no_slack_value_is_in_the_template(synth: Synthesized) -> None:
+    secret = next(iter(synth.resources("AWS::SecretsManager::Secret").values()))["Properties"]
+    generated = secret["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == env.SECRET_KEY_SIGNING_SECRET
+    assert json.loads(generated["SecretStringTemplate"]) == {env.SECRET_KEY_BOT_TOKEN: "set-me"}
+    assert "SecretString" not in secret
+    text = json.dumps(synth.template_json)
+    assert "xoxb-" not in text and "xapp-" not in text
+    for name in (env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN):
+        assert f'"Name": "{name}", "Value"' not in text  # only ever injected as a secret
+
+
+# -- ingress ----------------------------------------------------------------------------------
+
+
+def test_ingress_lambda_is_python312_arm64_snapstart_with_short_timeout(synth: Synthesized) -> None:
+    config = synth.stack.config
+    synth.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.12",
+            "Architectures": ["arm64"],
+            "Handler": "lambda_handler.main.handler",
+            "MemorySize": config.lambda_memory_mb,
+            "Timeout": config.lambda_timeout_s,
+            "ReservedConcurrentExecutions": config.lambda_reserved_concurrency or Match.absent(),
+            "SnapStart": {"ApplyOn": "PublishedVersions"},
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+        },
+    )
+    synth.template.resource_count_is("AWS::Lambda::Alias", 1)
+    # Old versions are deleted on update: a SnapStart version costs snapshot cache while it exists.
+    (version,) = synth.resources("AWS::Lambda::Version").values()
+    assert version["DeletionPolicy"] == "Delete"
+    assert config.lambda_timeout_s <= 10
+
+
+def test_ingress_environment_names_come_from_the_contract(synth: Synthesized) -> None:
+    function = next(iter(synth.resources("AWS::Lambda::Function").values()))
+    variables = function["Properties"]["Environment"]["Variables"]
+    expected = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {env.SLACK_SECRET_ARN}
+    expected |= {TABLE_SPECS[t].variable for t in INGRESS_TABLES}
+    assert set(variables) == expected
+    assert variables[env.SLACK_SECRET_ARN] == {"Ref": _logical_id(synth, synth.stack.secret)}
+    assert env.SLACK_SIGNING_SECRET not in variables and env.SLACK_BOT_TOKEN not in variables
+
+
+def test_ingress_bundle_holds_handler_contract_and_linux_arm64_dependencies(synth: Synthesized) -> None:
+    function = next(iter(synth.resources("AWS::Lambda::Function").values()))
+    asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset = synth.outdir / f"asset.{asset_hash}"
+    assert (asset / "lambda_handler" / "main.py").is_file()
+    assert (asset / "contract" / "queues.py").is_file()
+    assert (asset / "slack_bolt").is_dir() and (asset / "mangum").is_dir()
+    assert not (asset / "workers").exists() and not (asset / "celery").exists()
+    # Any compiled extension must be built for the Lambda (aarch64, CPython 3.12).
+    for extension in asset.rglob("*.so"):
+        assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
+    # The bundle alone is enough: the handler imports with nothing but the bundle on the path
+    # (isolated mode, empty environment), and without any worker-side package.
+    probe = (
+        "import sys; sys.path.insert(0, '.'); import lambda_handler.main as m; "
+        "assert callable(m.handler); "
+        "print(sorted({k.split('.')[0] for k in sys.modules} & {'workers', 'celery', 'pydantic', 'kombu'}))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", probe], cwd=asset, env={}, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+
+
+def test_http_api_routes_throttling_and_access_logs(synth: Synthesized) -> None:
+    routes = {r["Properties"]["RouteKey"] for r in synth.resources("AWS::ApiGatewayV2::Route").values()}
+    assert routes == {"POST /slack/events", "GET /healthz"}
+    config = synth.stack.config
+    synth.template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "DefaultRouteSettings": {
+                "ThrottlingRateLimit": config.api_throttle_rate,
+                "ThrottlingBurstLimit": config.api_throttle_burst,
+            },
+            "AccessLogSettings": Match.object_like({"DestinationArn": Match.any_value()}),
+        },
+    )
+    integration = next(iter(synth.resources("AWS::ApiGatewayV2::Integration").values()))["Properties"]
+    assert integration["IntegrationUri"] == {"Ref": _logical_id(synth, synth.stack.ingress.alias)}
+
+
+def test_ingress_role_may_only_send_to_its_queues_read_its_secret_and_claim_dedupe(synth: Synthesized) -> None:
+    stack = synth.stack
+    statements = _statements(synth, stack.ingress.role)
+    by_action: dict[str, list[Any]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            by_action.setdefault(action, []).extend(_resources_of(statement))
+    assert set(by_action) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        *_ingress_dynamodb_actions(),
+    }
+    queue_arns = [_arn_of(synth, q) for q in stack.queues.queues.values()]
+    assert sorted(map(json.dumps, by_action["sqs:SendMessage"])) == sorted(map(json.dumps, queue_arns))
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": _logical_id(synth, stack.secret)}]
+    assert by_action["dynamodb:PutItem"] == [_arn_of(synth, stack.tables.tables[t]) for t in INGRESS_TABLES]
+    assert all(resource != "*" for resources in by_action.values() for resource in resources)
+    role = synth.template_json["Resources"][_logical_id(synth, stack.ingress.role)]["Properties"]
+    assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole (logs:* on *)
+
+
+def _ingress_dynamodb_actions() -> set[str]:
+    """DynamoDB actions the ingress code calls (``client().put_item(`` -> ``dynamodb:PutItem``)."""
+    calls: set[str] = set()
+    for path in (ROOT / "lambda_handler").rglob("*.py"):
+        calls |= set(re.findall(r"dynamodb_client\(\)\.(\w+)\(", path.read_text()))
+    return {"dynamodb:" + "".join(part.title() for part in call.split("_")) for call in calls}
+
+
+def test_ingress_may_call_exactly_the_dynamodb_operations_its_code_calls(synth: Synthesized) -> None:
+    actions = {
+        action
+        for statement in _statements(synth, synth.stack.ingress.role)
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if action.startswith("dynamodb:")
+    }
+    assert _ingress_dynamodb_actions(), "the ingress claims deliveries in DynamoDB"
+    assert actions == _ingress_dynamodb_actions()
+
+
+def test_schedule_invokes_the_live_alias_at_the_configured_rate(synth: Synthesized) -> None:
+    minutes = synth.stack.config.agenda_refresh_minutes
+    rule = next(iter(synth.resources("AWS::Events::Rule").values()))["Properties"]
+    expected = events.Schedule.rate(Duration.minutes(minutes)).expression_string  # e.g. rate(1 hour)
+    assert rule["ScheduleExpression"] == expected
+    assert rule["Targets"][0]["Arn"] == {"Ref": _logical_id(synth, synth.stack.ingress.alias)}
+
+
+# -- workers ----------------------------------------------------------------------------------
+
+
+def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(synth: Synthesized) -> None:
+    stack = synth.stack
+    assert set(stack.workers) == set(QUEUE_SPECS)
+    expected_env = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {s.variable for s in TABLE_SPECS.values()}
+    for queue_name, worker in stack.workers.items():
+        task = synth.template_json["Resources"][_logical_id(synth, worker.task_definition)]["Properties"]
+        (container,) = task["ContainerDefinitions"]
+        variables = {item["Name"]: item["Value"] for item in container["Environment"]}
+        assert expected_env <= set(variables)
+        assert variables[env.WORKER_QUEUES] == queue_name.value
+        assert [s["Name"] for s in container["Secrets"]] == [env.SLACK_BOT_TOKEN]
+        assert container["Secrets"][0]["ValueFrom"] == {
+            "Fn::Join": ["", [{"Ref": _logical_id(synth, stack.secret)}, f":{env.SECRET_KEY_BOT_TOKEN}::"]]
+        }
+        # Scale-in sends SIGTERM; Celery's warm shutdown needs the longest task's time to finish.
+        assert MAX_SOFT_TIME_LIMIT_S < container["StopTimeout"] <= FARGATE_MAX_STOP_TIMEOUT_S
+        assert container["StopTimeout"] > max(spec.time_limit_s for spec in QUEUE_SPECS.values())
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+        assert task["RuntimePlatform"]["CpuArchitecture"] == ("ARM64" if stack.config.worker_arm64 else "X86_64")
+
+
+def test_workers_run_in_public_subnets_without_nat_or_inbound_rules(synth: Synthesized) -> None:
+    synth.template.resource_count_is("AWS::EC2::NatGateway", 0)
+    synth.template.resource_count_is("AWS::EC2::EIP", 0)
+    for subnet in synth.resources("AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is True
+    (group,) = synth.resources("AWS::EC2::SecurityGroup").values()
+    assert "SecurityGroupIngress" not in group["Properties"]
+    synth.template.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+    for service in synth.resources("AWS::ECS::Service").values():
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert network["AssignPublicIp"] == "ENABLED"
+        strategy = service["Properties"]["CapacityProviderStrategy"]
+        assert strategy == [
+            {"CapacityProvider": "FARGATE_SPOT" if synth.stack.config.fargate_spot else "FARGATE", "Weight": 1}
+        ]
+        assert service["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"]["Rollback"] is True
+
+
+@pytest.mark.parametrize("queue_name", list(QUEUE_SPECS))
+def test_scaling_is_step_scaling_on_backlog_per_task_with_configured_bounds(
+    synth: Synthesized, queue_name: QueueName
+) -> None:
+    stack = synth.stack
+    bounds = stack.config.scaling_for(queue_name)
+    worker = stack.workers[queue_name]
+    service_id = _logical_id(synth, worker.service)
+    targets = {
+        k: v
+        for k, v in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").items()
+        if service_id in json.dumps(v["Properties"]["ResourceId"])
+    }
+    ((target_id, target),) = targets.items()
+    assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (
+        bounds.min_tasks,
+        bounds.max_tasks,
+    )
+    policy_resources = {
+        k: p
+        for k, p in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if p["Properties"]["ScalingTargetId"] == {"Ref": target_id}
+    }
+    policies = [p["Properties"] for p in policy_resources.values()]
+    assert [p["PolicyType"] for p in policies] == ["StepScaling", "StepScaling"]
+    cooldowns = sorted(p["StepScalingPolicyConfiguration"]["Cooldown"] for p in policies)
+    assert cooldowns == sorted([bounds.scale_out_cooldown_s, bounds.scale_in_cooldown_s])
+    # The alarms behind them watch visible messages / running tasks of this queue and service.
+    queue_id = _logical_id(synth, stack.queues.queues[queue_name])
+    scaling_alarms = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if any({"Ref": policy_id} in a["Properties"].get("AlarmActions", []) for policy_id in policy_resources)
+    ]
+    assert len(scaling_alarms) == 2
+    assert all(queue_id in json.dumps(alarm) and service_id in json.dumps(alarm) for alarm in scaling_alarms)
+    for alarm in scaling_alarms:
+        names = {m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in alarm["Metrics"]}
+        assert {"ApproximateNumberOfMessagesVisible", "RunningTaskCount"} <= names
+        expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
+        assert "/" in expression
+
+
+def test_no_cpu_or_target_tracking_policy_fights_the_backlog_policy(synth: Synthesized) -> None:
+    text = json.dumps(synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy"))
+    assert "TargetTracking" not in text and "CPUUtilization" not in text
+    alarms = json.dumps(synth.resources("AWS::CloudWatch::Alarm"))
+    assert "CPUUtilization" not in alarms and "MemoryUtilization" not in alarms
+
+
+def test_cluster_has_container_insights_for_running_task_count(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
+
+
+def test_worker_role_consumes_only_its_queue_and_uses_the_tables(synth: Synthesized) -> None:
+    stack = synth.stack
+    table_arns = {json.dumps(_arn_of(synth, t)) for t in stack.tables.tables.values()}
+    for queue_name, worker in stack.workers.items():
+        statements = _statements(synth, worker.task_definition.task_role)
+        receive = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
+        assert [_resources_of(s) for s in receive] == [[_arn_of(synth, stack.queues.queues[queue_name])]]
+        dynamo = {
+            json.dumps(r)
+            for s in statements
+            if any(a.startswith("dynamodb:") for a in s["Action"])
+            for r in _resources_of(s)
+        }
+        assert dynamo == table_arns
+        for statement in statements:
+            assert all(r != "*" for r in _resources_of(statement))
+            assert not any(a.endswith(":*") for a in statement["Action"])
+
+
+# -- monitoring and outputs -------------------------------------------------------------------
+
+
+def test_alarms_cover_dlqs_oldest_message_lambda_and_api(synth: Synthesized) -> None:
+    alarms = synth.stack.monitoring.alarms
+    for queue_name in QUEUE_SPECS:
+        label = queue_name.name.title()
+        assert f"{label}DeadLetters" in alarms and f"{label}OldestMessage" in alarms
+    assert {"LambdaErrors", "LambdaThrottles", "Api5xx"} <= set(alarms)
+    resources = synth.template_json["Resources"]
+    topic = {"Ref": _logical_id(synth, synth.stack.monitoring.topic)}
+    for key, alarm in alarms.items():
+        properties = resources[_logical_id(synth, alarm)]["Properties"]
+        assert properties["AlarmActions"] == [topic], key
+        if key.endswith("OldestMessage"):
+            queue_name = QueueName(key.removesuffix("OldestMessage").lower())
+            assert properties["Threshold"] == QUEUE_SPECS[queue_name].visibility_timeout_s
+        else:
+            assert properties["Threshold"] == 0
+    synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_outputs_give_the_slack_url_dashboard_and_secret_name(synth: Synthesized) -> None:
+    outputs = synth.template_json["Outputs"]
+    assert {"SlackRequestUrl", "DashboardUrl", "SlackSecretName", "ResourceEnvironment"} <= set(outputs)
+    assert json.dumps(outputs["SlackRequestUrl"]["Value"]).endswith('/slack/events"]]}')
+    assert outputs["SlackSecretName"]["Value"] == f"charla/{synth.stack.config.env_name}/slack"
+
+
+def test_no_custom_resources_or_nat_in_the_template(synth: Synthesized) -> None:
+    # Custom resources need a Lambda at deploy time (and break the moto deploy); none are used.
+    types = {r["Type"] for r in synth.template_json["Resources"].values()}
+    assert not {t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"}
+    assert "AWS::Logs::LogRetention" not in json.dumps(synth.template_json)
+
+
+# -- the options, in one more synthesis -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    context = {
+        **cdk_json_context(),
+        "env_name": "prod",
+        "fargate_spot": "true",
+        "worker_arm64": "false",
+        "lambda_snap_start": "false",
+        "lambda_reserved_concurrency": "15",
+        "worker_image": "public.ecr.aws/example/charla-worker:1.0",
+        "agenda_source": "s3://charla-agenda/team/agenda.json",
+        "alarm_email": "ops@example.com",
+    }
+    return synthesize(tmp_path_factory.mktemp("cdk-out-options"), context)
+
+
+@pytest.mark.slow
+def test_context_options_reach_the_template(options_synth: Synthesized) -> None:
+    synth = options_synth
+    assert synth.stack.stack_name == "charla-prod"
+    for service in synth.resources("AWS::ECS::Service").values():
+        assert service["Properties"]["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+    for task in synth.resources("AWS::ECS::TaskDefinition").values():
+        assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert container["Image"] == "public.ecr.aws/example/charla-worker:1.0"
+    function = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]
+    assert "SnapStart" not in function
+    assert function["ReservedConcurrentExecutions"] == 15
+    synth.template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+    nag_errors = Annotations.from_stack(synth.stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert nag_errors == []
+
+
+@pytest.mark.slow
+def test_an_s3_agenda_source_is_readable_by_the_agenda_worker_only(options_synth: Synthesized) -> None:
+    synth = options_synth
+    agenda_queue = queue_for(TaskName.REFRESH_AGENDA)
+    for queue_name, worker in synth.stack.workers.items():
+        statements = _statements(synth, worker.task_definition.task_role)
+        s3 = [s for s in statements if "s3:GetObject" in json.dumps(s["Action"])]
+        if queue_name == agenda_queue:
+            (statement,) = s3
+            assert statement["Action"] == "s3:GetObject"
+            assert statement["Resource"] == {
+                "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::charla-agenda/team/agenda.json"]]
+            }
+        else:
+            assert s3 == []
+        task = synth.template_json["Resources"][_logical_id(synth, worker.task_definition)]["Properties"]
+        variables = {e["Name"]: e["Value"] for e in task["ContainerDefinitions"][0]["Environment"]}
+        assert variables[AGENDA_SOURCE_VARIABLE] == "s3://charla-agenda/team/agenda.json"

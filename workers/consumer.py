@@ -1,0 +1,166 @@
+"""What the worker refuses to run, and how: a refused message is never executed and never lost.
+
+Celery's stock consumer *acks* (deletes) a message whose body it cannot decode, and a task that
+raises is acked too, so a bad message would vanish without a trace. charla's rule: a message
+that cannot be run as the contract says is rejected without ack. kombu then leaves it on a
+queue that has a redrive policy (every charla queue has one), SQS redelivers it until
+``maxReceiveCount`` and moves it to the queue's dead-letter queue, where it can be read. Each
+refusal writes one ``refused message`` log line naming the task, id and reason (never the
+payload: it may hold user text).
+
+Refused before any task code runs (``ContractConsumer``):
+- a body that is not JSON: pickle, YAML or anything else outside ``accept_content``
+  (Celery raises ``ContentDisallowed`` while building the request; loading pickle or YAML
+  could run code, so it is never deserialized);
+- a body that cannot be decoded at all, or has no task header;
+- a task name no worker registers;
+- positional arguments, or kwargs that do not validate against the task's payload dataclass
+  in ``contract.registry.TASK_PAYLOADS`` (unknown fields, missing fields, wrong types).
+
+And as a second line (``ContractTask``): a pydantic ``ValidationError`` raised while a task
+runs rejects the message instead of failing and acking it, so it is not retried in a loop nor
+dropped.
+
+The consumer also decides whether a result is stored: only tasks in
+``contract.registry.RESULT_TASKS`` honour ``ignore_result: false``; for every other task the
+header is forced to ``true`` so the hot path never writes to the results table.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Reject
+from celery.worker.consumer import Consumer
+from kombu.exceptions import ContentDisallowed
+from pydantic import TypeAdapter, ValidationError
+
+from contract.registry import RESULT_TASKS, TASK_PAYLOADS
+
+logger = logging.getLogger("charla.refused")
+
+_LEFT_FOR_DLQ = "not run; left on the queue for its dead-letter queue"
+_PAYLOADS: dict[str, TypeAdapter[Any]] = {task.value: TypeAdapter(kind) for task, kind in TASK_PAYLOADS.items()}
+_PAYLOAD_NAMES: dict[str, str] = {task.value: kind.__name__ for task, kind in TASK_PAYLOADS.items()}
+_WAITABLE: frozenset[str] = frozenset(task.value for task in RESULT_TASKS)
+
+
+class PayloadRefused(ValueError):
+    """The message's arguments do not match the task's payload in the contract."""
+
+
+def validation_summary(error: ValidationError) -> str:
+    """``field: problem`` for each error, without the offending values (they may be user text)."""
+    problems = [
+        f"{'.'.join(str(part) for part in item['loc']) or '(payload)'}: {item['msg']}"
+        for item in error.errors(include_input=False, include_url=False)
+    ]
+    return "; ".join(problems)
+
+
+def payload_problem(task: str, body: Any) -> str | None:
+    """Why ``body`` (the decoded ``[args, kwargs, embed]``) cannot run as ``task``; ``None`` if it can.
+
+    Tasks without a registered payload are not checked here (the task itself validates).
+    """
+    adapter = _PAYLOADS.get(task)
+    if adapter is None:
+        return None
+    if not (isinstance(body, list | tuple) and len(body) == 3 and isinstance(body[1], dict)):
+        return "body is not [args, kwargs, embed]"
+    args, kwargs, _embed = body
+    if args:
+        return f"{len(args)} positional argument(s); charla tasks take keyword arguments only"
+    try:
+        adapter.validate_python(kwargs)
+    except ValidationError as error:
+        return f"payload does not match {_PAYLOAD_NAMES[task]}: {validation_summary(error)}"
+    return None
+
+
+def _describe(message: Any) -> str:
+    headers = message.headers or {}
+    queue = (message.delivery_info or {}).get("routing_key") or "?"
+    return f"task={headers.get('task', '?')} id={headers.get('id', '?')} queue={queue}"
+
+
+class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type information
+    """The worker's consumer (``worker_consumer``): refuses what the contract does not allow."""
+
+    def _refuse(self, message: Any, reason: str) -> None:
+        logger.error(
+            "refused message %s content-type=%s: %s; %s",
+            _describe(message),
+            message.content_type,
+            reason,
+            _LEFT_FOR_DLQ,
+        )
+        message.reject_log_error(logger, self.connection_errors)
+
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
+        """Celery acks here (the message would be lost); reject it instead."""
+        self._refuse(message, f"cannot decode body ({type(exc).__name__}: {exc})")
+
+    def on_unknown_message(self, body: Any, message: Any) -> None:
+        self._refuse(message, "not a Celery task message (no task header)")
+
+    def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
+        logger.error("refused message %s: no worker runs this task name; %s", _describe(message), _LEFT_FOR_DLQ)
+        # Celery's own handling: reject (no ack) and record NotRegistered for a waiting caller.
+        super().on_unknown_task(body, message, exc)
+
+    def on_invalid_task(self, body: Any, message: Any, exc: Exception) -> None:
+        if isinstance(exc, ContentDisallowed):
+            reason = f"content type {message.content_type!r} is refused (JSON only: pickle and YAML can run code)"
+        else:
+            reason = f"invalid task message ({type(exc).__name__}: {exc})"
+        self._refuse(message, reason)
+
+    def create_task_handler(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        """Celery's handler, behind a check of the payload against the contract."""
+        handle = super().create_task_handler(*args, **kwargs)
+
+        def on_task_received(message: Any) -> Any:
+            headers = message.headers
+            task = headers.get("task") if isinstance(headers, dict) else None
+            if task in _PAYLOADS:
+                try:
+                    body = message.decode()
+                except Exception:
+                    return handle(message)  # Celery meets the same error: on_invalid_task / on_decode_error
+                problem = payload_problem(task, body)
+                if problem is not None:
+                    self._record_failure(message, problem)
+                    return self._refuse(message, problem)
+            if task is not None and task not in _WAITABLE:
+                headers["ignore_result"] = True  # hot path: store nothing, whatever the sender asked
+            return handle(message)
+
+        return on_task_received
+
+    def _record_failure(self, message: Any, problem: str) -> None:
+        """Tell a caller waiting on a waitable task why it will get no answer."""
+        headers = message.headers
+        if headers.get("task") in _WAITABLE and headers.get("ignore_result") is False:
+            try:
+                self.app.backend.mark_as_failure(headers["id"], PayloadRefused(problem))
+            except Exception:  # a result store outage must not stop the refusal itself
+                logger.exception("could not record the refusal of task id=%s", headers.get("id"))
+
+
+class ContractTask(Task):  # type: ignore[misc]  # celery ships no type information
+    """Base of every charla task (``task_cls``): a payload the task cannot parse is refused, not retried."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as error:
+            logger.error(
+                "refused message task=%s id=%s: %s; %s",
+                self.name,
+                self.request.id,
+                validation_summary(error),
+                _LEFT_FOR_DLQ,
+            )
+            raise Reject(f"payload does not match the contract: {validation_summary(error)}", requeue=False) from None
