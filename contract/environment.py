@@ -13,6 +13,8 @@ SECRET_KEY_BOT_TOKEN = "bot_token"
 SLACK_API_URL = "CHARLA_SLACK_API_URL"
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it natively; set locally to moto
 WORKER_QUEUES = "CHARLA_WORKER_QUEUES"
+WORKER_CONCURRENCY = "CHARLA_WORKER_CONCURRENCY"  # read by workers/docker-entrypoint.sh
+AGENDA_SOURCE = "CHARLA_AGENDA_SOURCE"  # https:// URL or s3://bucket/key; unset: the sample agenda
 
 
 def queue_url_variable(queue: QueueName) -> str:

@@ -38,7 +38,7 @@ class WorkerSettings(BaseSettings):
     # The single-table state (archive, counters, agenda): see docs/DATA.md.
     table_state: str = Field(validation_alias=TABLE_SPECS[TableName.STATE].variable)
     # Where refresh_agenda loads from: https://..., s3://bucket/key; unset = the embedded sample.
-    agenda_source: str | None = Field(None, validation_alias="CHARLA_AGENDA_SOURCE")
+    agenda_source: str | None = Field(None, validation_alias=env.AGENDA_SOURCE)
     # Results of waitable tasks (contract/registry.py RESULT_TASKS); unset: no result backend.
     table_results: str | None = Field(None, validation_alias=TABLE_SPECS[TableName.RESULTS].variable)
 

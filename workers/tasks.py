@@ -27,7 +27,7 @@ from workers.store import StoreError, StoreUnavailableError, get_store
 
 logger = logging.getLogger(__name__)
 # Celery's decorator is untyped; this names what it returns so mypy checks the task bodies.
-task = cast(Callable[..., Callable[[Callable[..., None]], Task]], app.task)
+task = cast(Callable[..., Callable[[Callable[..., Any]], Task]], app.task)
 _command_request = TypeAdapter(CommandRequest)
 _archived_message = TypeAdapter(ArchivedMessage)
 _agenda_refresh = TypeAdapter(AgendaRefresh)
@@ -86,12 +86,14 @@ def _s3_client() -> Any:
 
 
 @task(name=TaskName.PING, bind=True, **_REPLY_RETRY)
-def ping(self: Task, **payload: Any) -> None:
-    """Liveness: answer who ran the task and how long it waited."""
+def ping(self: Task, **payload: Any) -> dict[str, Any]:
+    """Liveness: answer who ran the task and how long it waited (also the result a caller waits on)."""
     request = _parse(payload)
     delay_ms = max(0.0, (time.time() - request.requested_at) * 1000)
+    worker = str(self.request.hostname)
     _count_use(TaskName.PING, request)
-    _answer(request, answers.pong(worker=str(self.request.hostname), queue_delay_ms=delay_ms))
+    _answer(request, answers.pong(worker=worker, queue_delay_ms=delay_ms))
+    return {"worker": worker, "queue_delay_ms": round(delay_ms, 1), "correlation_id": request.correlation_id}
 
 
 @task(name=TaskName.HELP, **_REPLY_RETRY)

@@ -81,7 +81,7 @@ class WorkerService(Construct):
             environment={
                 **environment,
                 env.WORKER_QUEUES: queue_name.value,
-                "CHARLA_WORKER_CONCURRENCY": str(concurrency),
+                env.WORKER_CONCURRENCY: str(concurrency),
             },
             secrets=dict(secrets),
             logging=ecs.LogDrivers.aws_logs(stream_prefix=queue_name.value, log_group=log_group),

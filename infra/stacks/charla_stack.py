@@ -32,7 +32,7 @@ INGRESS_TABLES = (TableName.DEDUPE,)
 INGRESS_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 WORKER_DOCKERFILE = "workers/Dockerfile"
 # Read by workers/settings.py; not in contract/environment.py (yet), hence spelled here.
-AGENDA_SOURCE_VARIABLE = "CHARLA_AGENDA_SOURCE"
+AGENDA_SOURCE_VARIABLE = env.AGENDA_SOURCE
 
 
 class CharlaStack(Stack):
