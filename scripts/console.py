@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts.processes import Timeout, wait_until
-from scripts.slack_requests import app_mention, direct_message, next_ts, signed_slash_command
+from scripts.slack_requests import app_mention, channel_message, direct_message, next_ts, signed_slash_command
+from scripts.slack_standin import BOT_USER_ID
 from scripts.stack import DevStack
 
 ANSWER_TIMEOUT_S = 20.0
@@ -87,11 +88,7 @@ class Conversation:
             ts = next_ts()
             status = self.stack.post_event(app_mention(text, channel=self.channel, user=self.user, ts=ts)).status
             # Slack also delivers a mention as a message.channels event: that one is archived.
-            twin = {
-                **app_mention(text, channel=self.channel, user=self.user, ts=ts),
-                "type": "message",
-                "channel_type": "channel",
-            }
+            twin = channel_message(f"<@{BOT_USER_ID}> {text}", channel=self.channel, user=self.user, ts=ts)
             self.stack.post_event(twin)
 
             def mine(record: dict[str, Any]) -> bool:

@@ -98,6 +98,23 @@ def direct_message(
     }
 
 
+def channel_message(
+    text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE", ts: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A ``message`` event in a channel (``message.channels``), as Slack sends for every post."""
+    stamp = ts or next_ts()
+    return {
+        "type": "message",
+        "channel": channel,
+        "channel_type": "channel",
+        "user": user,
+        "text": text,
+        "ts": stamp,
+        "event_ts": stamp,
+        **extra,
+    }
+
+
 def signed_event(
     event: dict[str, Any], signing_secret: str, *, event_id: str | None = None, timestamp: int | None = None
 ) -> SignedRequest:

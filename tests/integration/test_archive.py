@@ -10,7 +10,7 @@ from contract.queues import QueueName
 from contract.tasks import ArchivedMessage, MessageKind, TaskName
 from contract.wire import encode_task_message, task_id_for
 from scripts.provision import dynamodb
-from scripts.slack_requests import TEAM_ID, app_mention, direct_message, next_ts
+from scripts.slack_requests import TEAM_ID, app_mention, channel_message, direct_message, next_ts
 from scripts.stack import DevStack
 from workers.store import StateStore
 
@@ -23,16 +23,7 @@ def store_of(stack: DevStack) -> StateStore:
 
 
 def message(text: str, *, channel: str, user: str, ts: str, **extra: object) -> dict[str, object]:
-    return {
-        "type": "message",
-        "channel": channel,
-        "channel_type": "channel",
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "event_ts": ts,
-        **extra,
-    }
+    return channel_message(text, channel=channel, user=user, ts=ts, **extra)
 
 
 def test_a_redelivered_message_is_archived_once_and_counted_once(stack: DevStack) -> None:

@@ -13,7 +13,7 @@ from contract.tasks import TaskName
 from contract.wire import decode_task_message
 from scripts.slack_requests import app_mention, sign, signed_event, signed_url_verification, to_api_gateway_event
 from scripts.stack import DevStack
-from tests.conftest import load_event
+from tests.conftest import configured_like_the_lambda, load_event
 
 pytestmark = pytest.mark.slow
 
@@ -112,19 +112,10 @@ def test_a_mention_over_http_enqueues_one_ping_task_on_the_replies_queue(empty_q
 
 
 @pytest.fixture
-def lambda_environment(empty_queues: DevStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevStack]:
+def lambda_environment(empty_queues: DevStack) -> Iterator[DevStack]:
     """This process configured like the Lambda: env from the stack, caches cleared before and after."""
-    from lambda_handler import dedupe, enqueue, main, settings
-
-    for name, value in empty_queues.env.items():
-        if name.startswith(("AWS_", "CHARLA_", "SLACK_")):
-            monkeypatch.setenv(name, value)
-    caches = (settings.get_settings, enqueue.sqs_client, dedupe.dynamodb_client, main.bolt_app, main._verifier)
-    for cached in caches:
-        cached.cache_clear()
-    yield empty_queues
-    for cached in caches:
-        cached.cache_clear()
+    with configured_like_the_lambda(empty_queues) as stack:
+        yield stack
 
 
 @pytest.mark.parametrize("template", ["apigw_v2_post.json", "apigw_v1_post.json"])

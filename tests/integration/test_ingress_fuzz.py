@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from scripts.slack_requests import sign, to_api_gateway_event
 from scripts.stack import DevStack
-from tests.conftest import load_event
+from tests.conftest import configured_like_the_lambda, load_event
 
 pytestmark = pytest.mark.slow
 
@@ -60,19 +60,8 @@ forms = st.dictionaries(
 
 @pytest.fixture(scope="module")
 def ingress_env(stack_without_worker: DevStack) -> Iterator[DevStack]:
-    from lambda_handler import dedupe, enqueue, main, settings as ingress_settings
-
-    patch = pytest.MonkeyPatch()
-    for name, value in stack_without_worker.env.items():
-        if name.startswith(("AWS_", "CHARLA_", "SLACK_")):
-            patch.setenv(name, value)
-    caches = (ingress_settings.get_settings, enqueue.sqs_client, dedupe.dynamodb_client, main.bolt_app, main._verifier)
-    for cached in caches:
-        cached.cache_clear()
-    yield stack_without_worker
-    patch.undo()
-    for cached in caches:
-        cached.cache_clear()
+    with configured_like_the_lambda(stack_without_worker) as stack:
+        yield stack
 
 
 def _status(stack: DevStack, body: bytes, content_type: str) -> int:

@@ -10,23 +10,14 @@ from contract.queues import QueueName
 from contract.tasks import TaskName
 from contract.wire import decode_task_message
 from scripts.processes import python_module, wait_until
-from scripts.slack_requests import app_mention, direct_message, next_ts
+from scripts.slack_requests import app_mention, channel_message, direct_message, next_ts
 from scripts.stack import ROOT, DevStack
 
 pytestmark = pytest.mark.slow
 
 
-def channel_message(text: str, *, channel: str = "C0ROUTING", user: str = "U0BOB") -> dict[str, object]:
-    ts = next_ts()
-    return {
-        "type": "message",
-        "channel": channel,
-        "channel_type": "channel",
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "event_ts": ts,
-    }
+def routed_message(text: str, *, channel: str = "C0ROUTING", user: str = "U0BOB") -> dict[str, object]:
+    return channel_message(text, channel=channel, user=user)
 
 
 def take_tasks(stack: DevStack, queue: QueueName, expected: int) -> Counter[str]:
@@ -49,7 +40,7 @@ def test_each_task_lands_on_its_queue(stack_without_worker: DevStack) -> None:
     stack = stack_without_worker
     stack.empty_queues()
 
-    assert stack.post_event(channel_message("hola a todos")).status == 200
+    assert stack.post_event(routed_message("hola a todos")).status == 200
     assert stack.post_event(app_mention("siguiente", channel="C0ROUTING")).status == 200
     assert stack.post_event(direct_message("busca python", channel="D0ROUTING")).status == 200
     subprocess.run(
@@ -71,7 +62,7 @@ def test_replies_are_answered_while_bulk_work_piles_up(stack_without_worker: Dev
     stack = stack_without_worker
     stack.empty_queues()
     for n in range(25):
-        assert stack.post_event(channel_message(f"mensaje {n}", channel="C0BUSY")).status == 200
+        assert stack.post_event(routed_message(f"mensaje {n}", channel="C0BUSY")).status == 200
     assert stack.queue_depth(QueueName.BULK) == 25
 
     stack.start_worker("replies-only", queues=[QueueName.REPLIES])
