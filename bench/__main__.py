@@ -71,14 +71,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bench] figure {number}: {key} ...", flush=True)
             figure_started = time.monotonic()
             run: Callable[[BenchContext], Figure] = module.run
-            restarted = ctx.ensure_moto()
+            restarted = not ctx.moto_alive()
+            ctx.restart_moto()
             try:
                 figure = run(ctx)
             except Exception as error:  # one broken figure must not hide the others
                 figure = _failed(number, key, error, ctx.command(key))
             figure.extra["seconds"] = round(time.monotonic() - figure_started, 1)
             if restarted:
-                figure.notes.append("The shared moto server had stopped before this figure; it ran on a new one.")
+                figure.notes.append("The previous figure's moto server had died (see its notes).")
             figures.append(figure)
             print(
                 f"[bench]   {figure.value} {figure.unit}  floor x{figure.ratio_to_floor}  "
@@ -97,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         "command": "make bench-quick" if args.quick else "make bench",
         "argv": ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])],
     }
+    existing = output / "benchmarks.json"
+    if args.only and existing.exists():
+        # Rerunning some figures keeps the others from the last run (each keeps its own numbers).
+        kept = {f["number"]: Figure(**f) for f in json.loads(existing.read_text())["figures"]}
+        kept.update({figure.number: figure for figure in figures})
+        figures = [kept[number] for number in sorted(kept)]
     (output / "benchmarks.json").write_text(
         json.dumps({**meta, "figures": [figure.to_json() for figure in figures]}, indent=2) + "\n"
     )

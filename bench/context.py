@@ -50,6 +50,18 @@ class BenchContext:
         self.start_moto()
         return True
 
+    def restart_moto(self) -> None:
+        """A fresh moto server: its DynamoDB deep-copies whole tables on every TransactWriteItems, so
+        a server that accumulated thousands of items from earlier figures slows down and, measured
+        here, grew past 20 GB and was OOM-killed. Each figure (and each throughput run) starts clean."""
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self.start_moto()
+
+    def moto_alive(self) -> bool:
+        return self._moto is not None and self._moto.alive()
+
     def stop(self) -> None:
         if self._moto is not None:
             self._moto.stop()

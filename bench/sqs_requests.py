@@ -24,7 +24,7 @@ HOURS_PER_MONTH = 730
 
 
 def run(ctx: BenchContext) -> Figure:
-    events, rate = (60, 20.0) if ctx.quick else (1200, 40.0)
+    events, rate = (60, 20.0) if ctx.quick else (600, 20.0)
     idle_window_s = 10.0 if ctx.quick else 60.0
     with (
         CountingProxy(ctx.moto_url) as proxy,

@@ -25,7 +25,9 @@ CHANNELS = 200
 
 
 def run(ctx: BenchContext) -> Figure:
-    rate, duration = (20.0, 10.0) if ctx.quick else (100.0, 60.0)
+    # Full: the 100 events/s, for 15 s rather than 60 s (1,500 events): moto's DynamoDB copies a
+    # whole table per transaction (see bench.throughput.FULL_TASKS) and 6,000 events exhaust it.
+    rate, duration = (20.0, 10.0) if ctx.quick else (100.0, 15.0)
     total = int(rate * duration)
     settings: WorkerSettings = ctx.results.get("best_worker_settings", DEFAULT)
     depths: list[int] = []
@@ -101,11 +103,20 @@ def run(ctx: BenchContext) -> Figure:
     ack = summary(acks)
     slow_acks = sum(1 for value in acks if value > 3000)
     achieved_rate = total / max(send_end - start, 1e-9)
-    goal_met = lost == 0 and duplicated == 0 and statuses.get(200, 0) == total
+    # Slack waits 3 s for an ack and retries after that: a late ack counts against the goal, as does a
+    # sender that could not keep the rate.
+    goal_met = (
+        lost == 0
+        and duplicated == 0
+        and statuses.get(200, 0) == total
+        and slow_acks == 0
+        and achieved_rate >= 0.9 * rate
+    )
     limits = ""
     if not goal_met:
         limits = (
-            f"{lost} of {accepted} acked events not replied within {drain_s} s after sending, {duplicated} "
+            f"sent at {achieved_rate:.0f}/s of {rate:.0f}/s; {lost} of {accepted} acked events not replied within "
+            f"{drain_s} s after sending, {duplicated} "
             f"duplicated, ingress statuses {dict(statuses)} (0 = no answer in 30 s), {slow_acks} acks slower than "
             f"Slack's 3 s: on this 2-core machine one uvicorn process, one moto server and one worker share the "
             f"CPU; each event costs the ingress three AWS calls (dedupe claim, SendMessage, dedupe complete) and "
@@ -153,5 +164,13 @@ def run(ctx: BenchContext) -> Figure:
             f"Queue depth sampled each second: max {max(depths, default=0)}, median "
             f"{sorted(depths)[len(depths) // 2] if depths else 0}.",
             "No floor or alternative: this figure is about correctness and latency under load.",
+            *(
+                []
+                if ctx.quick
+                else [
+                    "Run for 15 s, not the issue's 60 s: moto 5.2 deep-copies a DynamoDB table on every "
+                    "TransactWriteItems and does not survive 6,000 events on this machine (OOM at 24 GB)."
+                ]
+            ),
         ],
     )
