@@ -61,7 +61,7 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
 
         return call
 
-    client.send_message = timed(client.send_message, send_times)
+    client.send_message = timed(client.send_message, send_times)  # type: ignore[method-assign]
     # The ingress dedupes each delivery with a conditional write before Bolt and one after (lambda_handler.dedupe).
     dynamodb = dedupe.dynamodb_client()
     for name in ("put_item", "update_item", "delete_item"):

@@ -5,7 +5,7 @@ server. The result is the environment that the ingress and workers read.
 """
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import boto3
 
@@ -82,7 +82,9 @@ def create_tables(endpoint_url: str, prefix: str) -> dict[str, str]:
     variables: dict[str, str] = {}
     for spec in TABLE_SPECS.values():
         name = f"{prefix}-{spec.name}"
-        keys = [(spec.partition_key, "HASH")] + ([(spec.sort_key, "RANGE")] if spec.sort_key else [])
+        keys: list[tuple[str, Literal["HASH", "RANGE"]]] = [(spec.partition_key, "HASH")]
+        if spec.sort_key:
+            keys.append((spec.sort_key, "RANGE"))
         client.create_table(
             TableName=name,
             BillingMode="PAY_PER_REQUEST",

@@ -158,7 +158,7 @@ def redrive(
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            if not matches(message):
+            if not matches(dict(message)):
                 client.change_message_visibility(
                     QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )

@@ -445,7 +445,7 @@ class StateStore:
             if len(writes) == 1:
                 self._client.put_item(**writes[0]["Put"])
             else:
-                self._client.transact_write_items(TransactItems=writes)
+                self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
         except ClientError as error:
             code = _error_code(error)
             if code == "ConditionalCheckFailedException":
@@ -477,13 +477,15 @@ class StateStore:
         start: dict[str, Any] | None = None
         try:
             while True:
-                page = self._client.query(
-                    TableName=self._table,
-                    KeyConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                    ConsistentRead=True,
-                    **({"ExclusiveStartKey": start} if start else {}),
-                )
+                request: dict[str, Any] = {
+                    "TableName": self._table,
+                    "KeyConditionExpression": condition,
+                    "ExpressionAttributeValues": values,
+                    "ConsistentRead": True,
+                }
+                if start:
+                    request["ExclusiveStartKey"] = start
+                page = self._client.query(**request)
                 items.extend(page.get("Items", []))
                 start = page.get("LastEvaluatedKey")
                 if not start:
@@ -492,7 +494,7 @@ class StateStore:
             raise _translate(error, "query") from error
 
     def _batch_put(self, items: Iterable[dict[str, Any]]) -> None:
-        pending = [{"PutRequest": {"Item": item}} for item in items]
+        pending: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
         retries = 0
         try:
             while pending:

@@ -77,10 +77,18 @@ def test_slack_manifest_points_slack_at_the_routes_the_stack_creates() -> None:
         "chat:write",
         "im:history",
         "channels:history",
+        "groups:history",  # private channels: archive, and finding an answer a dead worker posted
+        "mpim:history",
         "commands",
     }
     events = manifest["settings"]["event_subscriptions"]
-    assert set(events["bot_events"]) == {"app_mention", "message.im", "message.channels"}
+    assert set(events["bot_events"]) == {
+        "app_mention",
+        "message.im",
+        "message.channels",
+        "message.groups",
+        "message.mpim",
+    }
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == SLASH_COMMAND
     assert events["request_url"] == command["url"] == "REQUEST_URL"  # replaced by the SlackRequestUrl output
