@@ -110,3 +110,28 @@ class ManagedProcess:
 def python_module(module: str, *args: str) -> list[str]:
     """argv running ``module`` with this interpreter (the project's venv)."""
     return [sys.executable, "-m", module, *args]
+
+
+def start_moto_server(*, env: Mapping[str, str], log_dir: Path, timeout: float = 60.0) -> tuple[ManagedProcess, str]:
+    """A moto server (every AWS service, in server mode) on a free 127.0.0.1 port; returns it and its URL.
+
+    Raises:
+        Timeout: It was not listening within ``timeout`` (its log is in the message).
+        RuntimeError: It exited while starting.
+    """
+    port = free_port()
+    process = ManagedProcess(
+        "moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)), env=env, log_dir=log_dir
+    )
+
+    def listening() -> bool:
+        if not process.alive():
+            raise RuntimeError(f"moto exited early; log:\n{process.log_tail()}")
+        return port_open(port)
+
+    try:
+        wait_until(listening, timeout=timeout, message=lambda: f"moto on port {port}; log:\n{process.log_tail()}")
+    except BaseException:
+        process.stop()
+        raise
+    return process, f"http://127.0.0.1:{port}"

@@ -21,7 +21,7 @@ from typing import Any
 from contract import environment as env
 from contract.queues import QueueName
 from scripts.fault_proxy import FaultProxy
-from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
+from scripts.processes import ManagedProcess, free_port, port_open, python_module, start_moto_server, wait_until
 from scripts.provision import LOCAL_CREDENTIALS, REGION, provision
 from scripts.slack_requests import SignedRequest, signed_event
 
@@ -122,9 +122,7 @@ class DevStack:
         base.update(LOCAL_CREDENTIALS)
         base.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"})
         if not self.moto_url:
-            port = free_port()
-            self._start("moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)), base, port)
-            self.moto_url = f"http://127.0.0.1:{port}"
+            self.processes["moto"], self.moto_url = start_moto_server(env=base, log_dir=self.log_dir)
         resources = self._resources or provision(
             self.moto_url, prefix=f"charla-{secrets.token_hex(3)}", **self._queue_overrides
         )

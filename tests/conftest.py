@@ -1,6 +1,7 @@
 """Shared fixtures: the local stack as real processes, started once per module and always stopped."""
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -8,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from scripts.processes import start_moto_server
+from scripts.provision import LOCAL_CREDENTIALS, REGION
 from scripts.stack import DevStack
 
 EVENTS = Path(__file__).parent / "events"
@@ -17,6 +20,18 @@ def load_event(name: str) -> dict[str, Any]:
     """A JSON fixture from tests/events."""
     loaded: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return loaded
+
+
+@pytest.fixture(scope="module")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bare moto server (no charla resources) for this module, with the local dummy credentials."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHARLA_"))}
+    environ.update({**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION})
+    process, url = start_moto_server(env=environ, log_dir=tmp_path_factory.mktemp("moto"))
+    try:
+        yield url
+    finally:
+        process.stop()
 
 
 @pytest.fixture(scope="module")

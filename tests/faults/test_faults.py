@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 
@@ -188,7 +189,7 @@ def inject_pings(stack: DevStack, count: int, *, prefix: str) -> list[str]:
     from contract.wire import encode_task_message
 
     channels = [f"C{prefix}{index:05d}" for index in range(count)]
-    entries = []
+    entries: list[dict[str, str]] = []
     for channel in channels:
         request = CommandRequest(
             correlation_id=f"{prefix}-{channel}",
@@ -233,75 +234,81 @@ def fault_stack() -> Iterator[DevStack]:
         yield stack
 
 
+@dataclass
+class Interruption:
+    """What happened when a worker was stopped a quarter of the way through a batch."""
+
+    channels: list[str]
+    replied_before: int
+    exit_code: int | None
+    stopped_in_s: float
+    recovered_in_s: float
+
+
+def interrupt_worker_mid_batch(
+    stack: DevStack, *, prefix: str, tasks: int, signum: int, stop_timeout_s: float
+) -> Interruption:
+    """Queue ``tasks`` pings, stop the worker with ``signum`` after a quarter, let a new one finish."""
+    from scripts.processes import wait_until
+
+    channels = inject_pings(stack, tasks, prefix=prefix)
+    worker = stack.start_worker(f"{prefix.lower()}-first", queues=[QueueName.REPLIES], concurrency=2)
+    wait_until(
+        lambda: sum(replies_per_channel(stack, prefix).values()) >= tasks // 4,
+        timeout=120,
+        message="a quarter of the replies before the signal",
+    )
+
+    worker.send_signal(signum)  # the whole process group: main process and pool
+    signalled_at = time.monotonic()
+    exit_code = worker.popen.wait(timeout=stop_timeout_s)
+    stopped_at = time.monotonic()
+    replied_before = sum(replies_per_channel(stack, prefix).values())
+    stack.start_worker(f"{prefix.lower()}-second", queues=[QueueName.REPLIES], concurrency=2)
+    wait_until(
+        lambda: len(replies_per_channel(stack, prefix)) >= tasks,
+        timeout=180,
+        message=lambda: f"all {tasks} replies (have {len(replies_per_channel(stack, prefix))})",
+    )
+    stack.wait_until_drained(QueueName.REPLIES, timeout=60)
+    return Interruption(
+        channels=channels,
+        replied_before=replied_before,
+        exit_code=exit_code,
+        stopped_in_s=round(stopped_at - signalled_at, 1),
+        recovered_in_s=round(time.monotonic() - stopped_at, 1),
+    )
+
+
 def test_2_worker_killed_mid_batch_loses_and_doubles_nothing(fault_stack: DevStack, report: ScenarioReport) -> None:
     import signal
 
-    from scripts.processes import wait_until
-
-    stack = fault_stack
-    tasks = 500
-    channels = inject_pings(stack, tasks, prefix="KILL")
-    first = stack.start_worker("doomed", queues=[QueueName.REPLIES], concurrency=2)
-    wait_until(
-        lambda: sum(replies_per_channel(stack, "KILL").values()) >= tasks // 4,
-        timeout=120,
-        message="a quarter of the replies before the kill",
+    outcome = interrupt_worker_mid_batch(
+        fault_stack, prefix="KILL", tasks=500, signum=signal.SIGKILL, stop_timeout_s=10
     )
 
-    first.send_signal(signal.SIGKILL)  # the whole process group: main process and pool
-    first.popen.wait(timeout=10)
-    killed_at = time.monotonic()
-    done_at_kill = sum(replies_per_channel(stack, "KILL").values())
-    stack.start_worker("rescuer", queues=[QueueName.REPLIES], concurrency=2)
-    wait_until(
-        lambda: len(replies_per_channel(stack, "KILL")) >= tasks,
-        timeout=180,
-        message=lambda: f"all {tasks} replies (have {len(replies_per_channel(stack, 'KILL'))})",
-    )
-    stack.wait_until_drained(QueueName.REPLIES, timeout=60)
-
-    report["tasks"] = tasks
-    report["replied_before_kill"] = done_at_kill
-    report["recovered_in_s"] = round(time.monotonic() - killed_at, 1)
-    assert_exactly_once(report, channels, replies_per_channel(stack, "KILL"))
+    report["tasks"] = len(outcome.channels)
+    report["replied_before_kill"] = outcome.replied_before
+    report["recovered_in_s"] = outcome.recovered_in_s
+    assert_exactly_once(report, outcome.channels, replies_per_channel(fault_stack, "KILL"))
 
 
 def test_3_sigterm_during_a_burst_drains_or_returns_work(fault_stack: DevStack, report: ScenarioReport) -> None:
     import signal
 
     from contract.queues import MAX_SOFT_TIME_LIMIT_S
-    from scripts.processes import wait_until
 
-    stack = fault_stack
-    tasks = 200
-    channels = inject_pings(stack, tasks, prefix="TERM")
-    worker = stack.start_worker("stopping", queues=[QueueName.REPLIES], concurrency=2)
-    wait_until(
-        lambda: sum(replies_per_channel(stack, "TERM").values()) >= tasks // 4,
-        timeout=120,
-        message="a quarter of the replies before SIGTERM",
-    )
-
-    worker.send_signal(signal.SIGTERM)
-    stopping_since = time.monotonic()
     # ECS sends SIGKILL after the task's stopTimeout, derived from the longest soft time limit.
-    exit_code = worker.popen.wait(timeout=MAX_SOFT_TIME_LIMIT_S + 10)
-    stopped_in = time.monotonic() - stopping_since
-    done_at_stop = sum(replies_per_channel(stack, "TERM").values())
-    stack.start_worker("successor", queues=[QueueName.REPLIES], concurrency=2)
-    wait_until(
-        lambda: len(replies_per_channel(stack, "TERM")) >= tasks,
-        timeout=180,
-        message=lambda: f"all {tasks} replies (have {len(replies_per_channel(stack, 'TERM'))})",
+    outcome = interrupt_worker_mid_batch(
+        fault_stack, prefix="TERM", tasks=200, signum=signal.SIGTERM, stop_timeout_s=MAX_SOFT_TIME_LIMIT_S + 10
     )
-    stack.wait_until_drained(QueueName.REPLIES, timeout=60)
 
-    report["tasks"] = tasks
-    report["replied_before_stop"] = done_at_stop
-    report["stopped_in_s"] = round(stopped_in, 1)
-    report["exit_code"] = exit_code
-    assert exit_code == 0  # a warm shutdown, not a kill
-    assert_exactly_once(report, channels, replies_per_channel(stack, "TERM"))
+    report["tasks"] = len(outcome.channels)
+    report["replied_before_stop"] = outcome.replied_before
+    report["stopped_in_s"] = outcome.stopped_in_s
+    report["exit_code"] = outcome.exit_code
+    assert outcome.exit_code == 0  # a warm shutdown, not a kill
+    assert_exactly_once(report, outcome.channels, replies_per_channel(fault_stack, "TERM"))
 
 
 def test_4_a_failing_task_lands_in_the_dlq_and_redrive_after_the_fix_answers_it(

@@ -1,8 +1,6 @@
 """The synthesized template deployed into moto's CloudFormation, then a mention answered through it."""
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,31 +9,12 @@ from contract import environment as env
 from contract.queues import QUEUE_SPECS
 from contract.tables import TABLE_SPECS
 from scripts import deploy_local
-from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
-from scripts.provision import LOCAL_CREDENTIALS, REGION
+from scripts.provision import REGION
 from scripts.slack_requests import app_mention
 from scripts.stack import DevStack
 from tests.infra.conftest import Synthesized
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHARLA_"))}
-    environ.update(LOCAL_CREDENTIALS)
-    process = ManagedProcess(
-        "moto",
-        python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)),
-        env=environ,
-        log_dir=tmp_path_factory.mktemp("moto"),
-    )
-    try:
-        wait_until(lambda: port_open(port), timeout=60, message=lambda: f"moto; log:\n{process.log_tail()}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
-from scripts.provision import LOCAL_CREDENTIALS, REGION, aws_client_kwargs, dynamodb, provision
+from scripts.provision import aws_client_kwargs, dynamodb, provision
 from workers.services import agenda
 from workers.services.agenda import AgendaSourceError
 from workers.store import AGENDA_PK, AgendaRecord, StateStore, StoreUnavailableError
@@ -56,23 +55,6 @@ def sources() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", routes
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    environ = {"PATH": "/usr/bin:/bin", **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
-    moto = ManagedProcess(
-        "moto",
-        python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)),
-        env=environ,
-        log_dir=tmp_path_factory.mktemp("moto"),
-    )
-    try:
-        wait_until(lambda: port_open(port), timeout=60, message=lambda: f"moto on {port}: {moto.log_tail()}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        moto.stop()
 
 
 @pytest.fixture
