@@ -117,9 +117,5 @@ def show(answers: list[str]) -> None:
             say(f"        {line}")
 
 
-def exit_code_for(answers: list[str]) -> int:
-    return 0 if answers else 1
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("use scripts.demo or scripts.chat")
