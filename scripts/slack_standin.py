@@ -4,7 +4,8 @@ Endpoints (Slack-shaped JSON):
     POST /api/chat.postMessage   needs ``Authorization: Bearer <token>``; JSON or form body
     POST /api/auth.test
     GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded
-    POST /response/<key>         a slash command's response_url; ``/response/expired-*`` answers 404
+    POST /response/<key>         a slash command's or an interaction's response_url (text, blocks...
+                                 recorded as sent); ``/response/expired-*`` answers 404
     GET  /_recorded              everything recorded so far (tests and the chat simulator read it)
     GET  /_recorded?since=N      records from index N on, and the total count (benchmarks)
     GET  /_count                 how many records so far
@@ -189,8 +190,11 @@ class _Handler(BaseHTTPRequestHandler):
         metadata = body.get("metadata")
         if isinstance(metadata, str):  # form posts carry it as JSON text
             metadata = json.loads(metadata)
+        blocks = body.get("blocks")
+        if isinstance(blocks, str):  # form posts carry it as JSON text
+            blocks = json.loads(blocks)
         fields = {k: body.get(k) for k in ("channel", "text", "thread_ts")}
-        entry = recorder.record("chat.postMessage", {**fields, "metadata": metadata})
+        entry = recorder.record("chat.postMessage", {**fields, "blocks": blocks, "metadata": metadata})
         message = {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": entry["ts"]}
         self._send(200, {"ok": True, "channel": channel, "ts": entry["ts"], "message": message})
 

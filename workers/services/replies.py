@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from contract.tasks import CommandRequest
+from workers.services.answers import Answer
 from workers.slack import CHANNEL_POST_INTERVAL_S
 from workers.store import ReplyState, StateStore
 
@@ -94,7 +95,7 @@ def _wait_for_slot(store: StateStore, channel: str, *, sleep: Callable[[float], 
 
 def deliver(
     request: CommandRequest,
-    text: str,
+    answer: Answer,
     *,
     reply_id: str,
     web: WebClient,
@@ -102,7 +103,7 @@ def deliver(
     store: StateStore,
     sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
-    """Post ``text`` as the answer to ``request``, once per ``reply_id``.
+    """Post ``answer`` (its text and blocks, unchanged) as the answer to ``request``, once per ``reply_id``.
 
     Slash commands answer ephemerally through ``response_url``; if that URL has expired (it
     lives 30 minutes) or fails, the answer goes to the channel with ``chat.postMessage``.
@@ -121,7 +122,9 @@ def deliver(
         logger.info("answer already posted reply_id=%s correlation_id=%s", reply_id, request.correlation_id)
         return False
     if request.response_url:
-        response = webhook_for(request.response_url).send(text=text, response_type="ephemeral")
+        response = webhook_for(request.response_url).send(
+            text=answer.text, blocks=answer.blocks, response_type="ephemeral", replace_original=False
+        )
         if response.status_code == 200:
             store.finish_reply(reply_id, message_ts=None)
             return True
@@ -140,7 +143,8 @@ def deliver(
     try:
         posted = web.chat_postMessage(
             channel=request.channel,
-            text=text,
+            text=answer.text,
+            blocks=answer.blocks,
             thread_ts=request.thread_ts,
             metadata={"event_type": REPLY_EVENT_TYPE, "event_payload": {"reply_id": reply_id}},
         )
