@@ -527,3 +527,26 @@ def test_a_slash_command_answers_ephemerally_or_in_the_channel_once_its_url_expi
     fallback = _reply(stack, lambda r: r.get("channel") == "C0EXPIRED", "the expired slash command")
     assert fallback["kind"] == "chat.postMessage"
     assert str(fallback["text"]).startswith("Comandos")
+
+
+# -- make chat -----------------------------------------------------------------------------------
+
+
+def test_the_chat_labels_where_answers_went_renders_blocks_and_presses_more(sample_agenda: DevStack) -> None:
+    from scripts.console import Conversation, render
+
+    chat = Conversation(sample_agenda, user="U0CHAT", dm_channel="D0CHAT")
+    (first,) = chat.send("@charla busca python")
+    assert first["where"] == "in the thread"
+    lines = render(first)
+    assert lines[0] == "7 en la agenda con “python”:"
+    assert "  Mostrando 1-5 de 7." in lines and "  [ Más ]   (/press <label>)" in lines
+    assert not any("<!date^" in line or "<https://" in line for line in lines)  # dates and links made readable
+
+    (page,) = chat.send("/press more")
+    assert page["where"] == "ephemeral, only you see it"
+    assert "  Mostrando 6-7 de 7." in render(page)
+
+    (dm_answer,) = chat.send("/dm count @bob")
+    assert dm_answer["where"] == "in the DM"
+    assert render(dm_answer)[0].startswith("@bob has written ")

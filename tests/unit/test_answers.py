@@ -46,7 +46,7 @@ def test_next_answers_for_empty_nothing_upcoming_and_an_item() -> None:
     assert answer.blocks is not None
     assert answer.blocks[1]["text"]["text"] == (
         "*<https://charla.example/x|Taller &lt;b&gt;>*\n"
-        "<!date^1896166800^{date_short_pretty} {time}|Fri 01 Feb 2030, 10:00 UTC+01:00>-"
+        "<!date^1896166800^{date_short_pretty} {time}|Fri 01 Feb 2030, 10:00>-"
         "<!date^1896174000^{time}|12:00 UTC+01:00>"
     )
 

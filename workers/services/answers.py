@@ -121,14 +121,16 @@ def slack_date(moment: datetime, token_format: str, fallback: str) -> str:
 
 
 def when_tokens(item: "AgendaItem") -> str:
-    """The item's time span as Slack date tokens (the end's date too when it ends another day)."""
+    """The item's time span as Slack date tokens (the end's date too when it ends another day).
+
+    The fallbacks (shown where tokens are not rendered) read like ``when``: the zone once, at the end.
+    """
     start, end = item.start, item.end.astimezone(item.start.tzinfo)
-    zone = _zone(start)
-    begin = slack_date(start, "{date_short_pretty} {time}", f"{start.strftime('%a %d %b %Y, %H:%M')} {zone}")
+    begin = slack_date(start, "{date_short_pretty} {time}", start.strftime("%a %d %b %Y, %H:%M"))
     if end.date() == start.date():
-        finish = slack_date(end, "{time}", f"{end.strftime('%H:%M')} {zone}")
+        finish = slack_date(end, "{time}", f"{end.strftime('%H:%M')} {_zone(start)}")
     else:
-        finish = slack_date(end, "{date_short_pretty} {time}", f"{end.strftime('%a %d %b %Y, %H:%M')} {zone}")
+        finish = slack_date(end, "{date_short_pretty} {time}", f"{end.strftime('%a %d %b %Y, %H:%M')} {_zone(start)}")
     return f"{begin}-{finish}"
 
 
