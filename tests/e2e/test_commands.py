@@ -500,11 +500,27 @@ def test_a_conversation_in_english(sample_agenda: DevStack) -> None:
 # -- welcome ---------------------------------------------------------------------------------------
 
 
+def _forget_reply_ledger(stack: DevStack, reply_prefix: str) -> None:
+    """Delete the reply ledger's entries for replies whose id starts with ``reply_prefix``."""
+    assert stack.moto_url
+    client, table = dynamodb(stack.moto_url), stack.env["CHARLA_TABLE_STATE"]
+    items = client.scan(
+        TableName=table,
+        FilterExpression="contains(pk, :id) AND NOT begins_with(pk, :marker)",
+        ExpressionAttributeValues={":id": {"S": reply_prefix}, ":marker": {"S": "WELCOME#"}},
+    )["Items"]
+    assert items, "no ledger entry to forget"
+    for item in items:
+        client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
 def test_a_newcomer_is_welcomed_once_where_a_welcome_is_configured(stack: DevStack) -> None:
     assert stack.post_event(member_joined(channel=WELCOME_CHANNEL, user="U0NEWBIE")).status == 200
     welcome = _reply(stack, lambda r: r.get("channel") == WELCOME_CHANNEL, "the welcome")
     assert welcome["text"] == WELCOME.replace("{user}", "<@U0NEWBIE>")
 
+    # Weeks later the reply ledger has forgotten that answer (its TTL): the welcome marker remains.
+    _forget_reply_ledger(stack, "welcome:")
     # Leaves and joins again (a new event), joins a channel with no welcome; the bot itself joins.
     assert stack.post_event(member_joined(channel=WELCOME_CHANNEL, user="U0NEWBIE")).status == 200
     assert stack.post_event(member_joined(channel="C0QUIET", user="U0NEWBIE")).status == 200
