@@ -12,6 +12,7 @@ from contract.tasks import CommandRequest
 from scripts.provision import dynamodb
 from scripts.stack import DevStack
 from workers.services import replies
+from workers.services.answers import Answer
 from workers.store import StateStore
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,7 @@ def posts_in(stack: DevStack, channel: str) -> int:
 
 def deliver(parts: tuple[DevStack, StateStore, WebClient], asked: CommandRequest, reply_id: str) -> bool:
     _, store, web = parts
-    return replies.deliver(asked, "pong", reply_id=reply_id, web=web, webhook_for=WebhookClient, store=store)
+    return replies.deliver(asked, Answer("pong"), reply_id=reply_id, web=web, webhook_for=WebhookClient, store=store)
 
 
 def test_a_second_run_of_the_same_task_posts_nothing(parts: tuple[DevStack, StateStore, WebClient]) -> None:
