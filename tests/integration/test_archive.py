@@ -218,3 +218,27 @@ def test_events_in_any_order_never_bring_a_deleted_text_back_and_count_once(
     assert store.message_count(team_id="T0ORDER", user="U1") == before + 1
     # Kept for the configured retention (default 365 days) after the message was written.
     assert int(record["expires_at"]) == int(float(ts)) + 365 * 24 * 3600
+
+
+def test_each_archived_event_costs_one_write_request(stack: DevStack) -> None:
+    """The write budget: a new message is one transaction (put + count), an edit or deletion one update."""
+    assert stack.moto_url
+    client = dynamodb(stack.moto_url)
+    calls: list[tuple[str, int]] = []
+
+    def record(params: dict[str, object], model: object, **_: object) -> None:
+        items = params.get("TransactItems")
+        calls.append((getattr(model, "name", "?"), len(items) if isinstance(items, list) else 1))
+
+    client.meta.events.register("provide-client-params.dynamodb.*", record)
+    store = StateStore(client, stack.env["CHARLA_TABLE_STATE"])
+    ts = next_ts()
+
+    store.archive_message(_event(MessageKind.NEW, ts, text="hola"))
+    assert calls == [("TransactWriteItems", 2)]
+    calls.clear()
+    store.archive_message(_event(MessageKind.EDITED, ts, text="hola, editado", at=next_ts()))
+    assert calls == [("UpdateItem", 1)]
+    calls.clear()
+    store.archive_message(_event(MessageKind.DELETED, ts, at=next_ts()))
+    assert calls == [("UpdateItem", 1)]
