@@ -294,6 +294,36 @@ def test_a_429_moves_the_whole_line_once_and_every_run_keeps_its_place(
     assert len(posts_in(stack, channel)) == 3
 
 
+def test_two_workers_told_429_at_once_move_the_line_once(stack: DevStack, store: StateStore) -> None:
+    channel = new_channel("BOTH")
+    both_posting = threading.Barrier(2, timeout=20)
+
+    class PostsTogether(WebClient):
+        def chat_postMessage(self, **kwargs: Any) -> Any:  # noqa: N802 - slack_sdk's name
+            both_posting.wait()  # both runs are past their checks and post at the same moment
+            return super().chat_postMessage(**kwargs)
+
+    web = PostsTogether(token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[])
+    stack.set_slack_faults(rate_limited_for_s=3, retry_after_s=30)
+    deferrals: list[float] = []
+
+    def run_copy(index: int) -> None:
+        try:
+            deliver(asked(channel), run=Run(f"t-both-{channel}-{index}", LEASE_S), store=store, web=web, clock=Clock())
+        except Defer as deferred:
+            deferrals.append(deferred.delay_s)
+
+    threads = [threading.Thread(target=run_copy, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(deferrals) == 2
+    assert store.channel_pace("T0EFFECTS", channel).shift == 30  # not 60: one pause, one move
+    assert posts_in(stack, channel) == []
+
+
 def test_an_ephemeral_answer_is_at_least_once_when_the_worker_dies_after_posting(
     stack: DevStack, store: StateStore, web: WebClient
 ) -> None:
