@@ -39,7 +39,6 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
     from bench.alternative import LambdaContext, bolt_lambda_handler
     from contract import environment as env
     from contract.queues import QueueName
-    from lambda_handler import dedupe
     from lambda_handler.enqueue import sqs_client
     from lambda_handler.main import handler
     from scripts.slack_requests import app_mention, signed_event
@@ -62,10 +61,6 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
         return call
 
     client.send_message = timed(client.send_message, send_times)  # type: ignore[method-assign]
-    # The ingress dedupes each delivery with a conditional write before Bolt and one after (lambda_handler.dedupe).
-    dynamodb = dedupe.dynamodb_client()
-    for name in ("put_item", "update_item", "delete_item"):
-        setattr(dynamodb, name, timed(getattr(dynamodb, name), dynamodb_times))
     totals: list[float] = []
     overheads: list[float] = []
     python_only: list[float] = []

@@ -26,6 +26,15 @@ class QueueSpec:
     max_receive_count: int
 
     @property
+    def lease_s(self) -> int:
+        """How long a run's claim on an effect is trusted (``workers/services/replies.py``).
+
+        Celery kills a task at ``time_limit_s``; the extra 30 s lets a request the killed run had
+        already sent reach Slack before another run looks there for it.
+        """
+        return self.time_limit_s + 30
+
+    @property
     def visibility_timeout_s(self) -> int:
         """Longer than every task the worker could run before this one finishes.
 
@@ -34,6 +43,15 @@ class QueueSpec:
         """
         return self.time_limit_s * (WORKER_PREFETCH_MULTIPLIER + 1) + 30
 
+
+# SQS keeps a message this long on a main queue (its default) and on a dead-letter queue (its
+# maximum, so dead letters wait for a human). The infra sets both from here.
+QUEUE_RETENTION_S = 4 * 24 * 3600
+DLQ_RETENTION_S = 14 * 24 * 3600
+# SQS's largest per-message delay: a longer wait is taken in several hops.
+MAX_DELAY_S = 900
+# A task that fails this many times with a retryable error goes to its dead-letter queue.
+MAX_TASK_FAILURES = 5
 
 QUEUE_SPECS: dict[QueueName, QueueSpec] = {
     QueueName.REPLIES: QueueSpec(QueueName.REPLIES, soft_time_limit_s=20, time_limit_s=30, max_receive_count=5),

@@ -1,7 +1,7 @@
 """DynamoDB tables: their key schema and the variable that names each one.
 
 The infra and the local provisioning both create tables from these specs; ``workers/store.py``
-(and the ingress dedupe) are the only code that reads or writes items.
+is the only code that reads or writes items.
 """
 
 from dataclasses import dataclass
@@ -11,8 +11,7 @@ from enum import StrEnum
 class TableName(StrEnum):
     """Logical table names; the physical name comes from the table's environment variable."""
 
-    STATE = "state"  # archive, counters, agenda, reply idempotency (single-table design)
-    DEDUPE = "dedupe"  # ingress claims on Slack deliveries (event_id / trigger_id)
+    STATE = "state"  # archive, counters, agenda, effect records (single-table design)
     RESULTS = "results"  # results of waitable tasks, written by Celery's DynamoDB backend
 
 
@@ -33,7 +32,6 @@ class TableSpec:
 
 TABLE_SPECS: dict[TableName, TableSpec] = {
     TableName.STATE: TableSpec(TableName.STATE, partition_key="pk", sort_key="sk", ttl_attribute="expires_at"),
-    TableName.DEDUPE: TableSpec(TableName.DEDUPE, partition_key="pk", sort_key=None, ttl_attribute="expires_at"),
     # Celery's DynamoDB result backend writes this shape: string key `id`, TTL attribute `ttl`
     # (see contract/results.py); it must not be changed to our own key names.
     TableName.RESULTS: TableSpec(TableName.RESULTS, partition_key="id", sort_key=None, ttl_attribute="ttl"),

@@ -38,6 +38,8 @@ def encode_task_message(
     task_id: str | None = None,
     origin: str = "charla-ingress",
     ignore_result: bool = True,
+    retries: int = 0,
+    extra_headers: Mapping[str, Any] | None = None,
 ) -> str:
     """The SQS ``MessageBody`` that a Celery worker consuming ``queue`` runs as ``task(**kwargs)``.
 
@@ -49,9 +51,14 @@ def encode_task_message(
         origin: Shown by Celery as the sender.
         ignore_result: ``False`` asks the worker to store the result (waitable tasks only, see
             ``contract.registry.RESULT_TASKS``); hot-path tasks store nothing either way.
+        retries: How many times this task was sent again (Celery's ``retries`` header).
+        extra_headers: More headers; Celery hands each to the task as ``request.<name>``.
+
+    Raises:
+        ValueError: ``kwargs`` holds NaN or infinity, which JSON (and the Node client) cannot read.
     """
     task_id = task_id or str(uuid.uuid4())
-    body = json.dumps([[], dict(kwargs), _EMBED]).encode(CONTENT_ENCODING)
+    body = json.dumps([[], dict(kwargs), _EMBED], allow_nan=False).encode(CONTENT_ENCODING)
     message = {
         "body": _b64(body),
         "content-encoding": CONTENT_ENCODING,
@@ -65,7 +72,7 @@ def encode_task_message(
             "expires": None,
             "group": None,
             "group_index": None,
-            "retries": 0,
+            "retries": retries,
             "timelimit": [None, None],
             "root_id": task_id,
             "parent_id": None,
@@ -76,6 +83,7 @@ def encode_task_message(
             "replaced_task_nesting": 0,
             "stamped_headers": None,
             "stamps": {},
+            **(extra_headers or {}),
         },
         "properties": {
             "correlation_id": task_id,

@@ -22,8 +22,10 @@ def sqs_client() -> "SQSClient":
     import boto3
     from botocore.config import Config
 
-    # Fail fast and let Slack retry rather than hold the 3 s window on a sick endpoint.
-    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    # Fail fast and let Slack retry rather than hold its 3 s window on a sick endpoint: two
+    # attempts of at most 0.5 s to connect and 1 s to answer. A send that outlives the window
+    # is harmless: Slack's retry sends the same task id again, and workers settle the copies.
+    config = Config(connect_timeout=0.5, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.client("sqs", config=config)
 
 
@@ -34,7 +36,7 @@ def enqueue(task: TaskName, payload: Any, *, idempotency_key: str) -> str:
         task: Contract task name; its queue comes from the contract's routes.
         payload: A contract payload dataclass.
         idempotency_key: Stable for one Slack delivery (event id, trigger id): a redelivered
-            request produces the same task id, so workers can drop the duplicate effect.
+            request produces the same task id, so its effects happen once (docs/RELIABILITY.md).
 
     Raises:
         QueueUnavailable: SQS did not accept the message; the caller must answer non-2xx.

@@ -33,7 +33,7 @@ class NotAuthenticated(IngressError):
 
 
 class QueueUnavailable(IngressError):
-    """SQS (or the dedupe table) could not take the task: Slack must retry, so answer non-2xx."""
+    """SQS could not take the task: Slack must retry, so answer non-2xx."""
 
     status = 503
     public_message = "temporarily unavailable, please retry"

@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lambda_handler import dedupe
 from lambda_handler.errors import IngressError, RequestRejected, http_status
 from lambda_handler.guard import APP_RATE_LIMITED, EVENT_CALLBACK, CheckedRequest, check_request
 from lambda_handler.listeners import commands, events, interactions, members, schedule
@@ -83,34 +82,25 @@ def _dispatch(checked: CheckedRequest, request: Request) -> BoltResponse:
     return response
 
 
-def _dispatch_once(checked: CheckedRequest, request: Request) -> BoltResponse:
-    """Claim the delivery, let Bolt handle it, then mark it done (2xx) or release it (so Slack retries)."""
+def _dispatch_checked(checked: CheckedRequest, request: Request) -> BoltResponse:
+    """Hand a checked request to Bolt; its listeners enqueue with one ``SendMessage`` and ack.
+
+    Nothing is remembered here: a Slack retry is queued again under the same task id, and the
+    worker's effect records settle the copies (docs/RELIABILITY.md). So an ack always means the
+    task is on its queue, and a failed send always answers non-2xx so that Slack retries.
+    """
     if checked.payload.get("type") == APP_RATE_LIMITED:
         logger.warning("Slack reports this app is rate limited on events")
         return BoltResponse(status=200, body="")
-    key = dedupe.delivery_key(checked.payload)
-    if key is None:
-        return _dispatch(checked, request)
-    if not dedupe.claim(key):
-        logger.info(
-            "duplicate delivery acked without enqueueing retry_num=%s",
-            request.headers.get("x-slack-retry-num", "0"),
-        )
-        return BoltResponse(status=200, body="")
-    response = _dispatch(checked, request)
-    if 200 <= response.status < 300:
-        dedupe.complete(key)
-    else:
-        dedupe.release(key)
-    return response
+    return _dispatch(checked, request)
 
 
 async def slack_events(request: Request) -> Response:
-    """``POST /slack/events``: checks first, then dedupe, then Bolt (signature again, routing, ack)."""
+    """``POST /slack/events``: checks first, then Bolt (signature again, routing, enqueue, ack)."""
     body = await request.body()
     try:
         checked = check_request(headers=request.headers, body=body, verifier=_verifier())
-        bolt_response = await run_in_threadpool(_dispatch_once, checked, request)
+        bolt_response = await run_in_threadpool(_dispatch_checked, checked, request)
     except IngressError as error:
         logger.info("rejected status=%s reason=%s", error.status, error)
         return _error_response(error)

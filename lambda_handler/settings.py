@@ -1,6 +1,6 @@
 """Ingress settings, read once per cold start.
 
-A frozen dataclass over ``os.environ`` rather than pydantic-settings: the ingress reads four
+A frozen dataclass over ``os.environ`` rather than pydantic-settings: the ingress reads three
 values, and the cold start is the figure users feel. Locally the Slack signing secret comes from
 the environment; in AWS from Secrets Manager (``CHARLA_SLACK_SECRET_ARN``), read once and cached.
 """
@@ -13,7 +13,6 @@ from functools import cache
 
 from contract import environment as env
 from contract.queues import QueueName
-from contract.tables import TABLE_SPECS, TableName
 from lambda_handler.errors import MissingSettingError
 
 
@@ -23,7 +22,6 @@ class IngressSettings:
 
     signing_secret: str
     queue_urls: Mapping[QueueName, str]
-    dedupe_table: str
 
     def __repr__(self) -> str:  # keep the secret out of tracebacks and debug logs
         return f"IngressSettings(queues={sorted(self.queue_urls)})"
@@ -57,14 +55,10 @@ def load_settings(environ: Mapping[str, str]) -> IngressSettings:
             queue_urls[queue] = url
         else:
             missing.append(env.queue_url_variable(queue))
-    dedupe_variable = TABLE_SPECS[TableName.DEDUPE].variable
-    dedupe_table = environ.get(dedupe_variable, "")
-    if not dedupe_table:
-        missing.append(dedupe_variable)
     if missing:
         raise MissingSettingError(missing)
     assert signing_secret is not None
-    return IngressSettings(signing_secret=signing_secret, queue_urls=queue_urls, dedupe_table=dedupe_table)
+    return IngressSettings(signing_secret=signing_secret, queue_urls=queue_urls)
 
 
 @cache

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import boto3
 
 from contract import environment as env
-from contract.queues import QUEUE_SPECS
+from contract.queues import DLQ_RETENTION_S, QUEUE_RETENTION_S, QUEUE_SPECS
 from contract.tables import TABLE_SPECS
 
 if TYPE_CHECKING:
@@ -61,12 +61,15 @@ def create_queues(
     client = sqs(endpoint_url)
     variables: dict[str, str] = {}
     for spec in QUEUE_SPECS.values():
-        dlq_url = client.create_queue(QueueName=f"{prefix}-{spec.name}-dlq")["QueueUrl"]
+        dlq_url = client.create_queue(
+            QueueName=f"{prefix}-{spec.name}-dlq", Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
+        )["QueueUrl"]
         dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         url = client.create_queue(
             QueueName=f"{prefix}-{spec.name}",
             Attributes={
                 "VisibilityTimeout": str(visibility_timeout_s or spec.visibility_timeout_s),
+                "MessageRetentionPeriod": str(QUEUE_RETENTION_S),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count or spec.max_receive_count}
                 ),

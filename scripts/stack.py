@@ -27,6 +27,7 @@ from scripts.slack_requests import SignedRequest, signed_event
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 60.0
+_JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -277,6 +278,12 @@ class DevStack:
             message=lambda: f"{count} replies (have {len(self.recorded())}); logs:\n{self.logs()}",
         )
 
+    def set_slack_faults(self, **faults: object) -> None:
+        """Tell the Slack stand-in to misbehave (``POST /_faults``, see ``scripts/slack_standin.py``)."""
+        result = http("POST", self.slack_url + "/_faults", body=json.dumps(faults).encode(), headers=_JSON)
+        if result.status != 200:
+            raise RuntimeError(f"the Slack stand-in refused faults {faults}: {result.status}")
+
     def response_url(self, key: str | None = None) -> str:
         """A slash-command response_url served by the stand-in."""
         return f"{self.slack_url}/response/{key or secrets.token_hex(6)}"
@@ -294,15 +301,17 @@ class DevStack:
         return sqs(self.moto_url)
 
     def queue_depth(self, queue: QueueName) -> int:
-        """Messages waiting plus in flight (received, not yet deleted) on ``queue``."""
-        attributes = self.sqs().get_queue_attributes(
-            QueueUrl=self.queue_url(queue),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        """Messages waiting, in flight (received, not yet deleted) and delayed (deferred copies) on ``queue``."""
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
+        attributes = self.sqs().get_queue_attributes(QueueUrl=self.queue_url(queue), AttributeNames=names)["Attributes"]
+        return sum(int(attributes.get(name, 0)) for name in names)
 
     def wait_until_drained(self, *queues: QueueName, timeout: float = 20.0) -> None:
-        """Wait until no message is waiting or in flight: every task has finished and been acked."""
+        """Wait until no message is waiting, in flight or delayed: every task and its copies finished."""
         targets = queues or tuple(QueueName)
         wait_until(
             lambda: all(self.queue_depth(q) == 0 for q in targets),

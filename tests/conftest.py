@@ -50,9 +50,9 @@ def stack_without_worker() -> Iterator[DevStack]:
 
 def clear_ingress_caches() -> None:
     """Forget the ingress's per-process settings and clients (read again on next use)."""
-    from lambda_handler import dedupe, enqueue, main, settings
+    from lambda_handler import enqueue, main, settings
 
-    for cached in (settings.get_settings, enqueue.sqs_client, dedupe.dynamodb_client, main.bolt_app, main._verifier):
+    for cached in (settings.get_settings, enqueue.sqs_client, main.bolt_app, main._verifier):
         cached.cache_clear()
 
 

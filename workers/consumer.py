@@ -17,9 +17,9 @@ Refused before any task code runs (``ContractConsumer``):
 - positional arguments, or kwargs that do not validate against the task's payload dataclass
   in ``contract.registry.TASK_PAYLOADS`` (unknown fields, missing fields, wrong types).
 
-And as a second line (``ContractTask``): a pydantic ``ValidationError`` raised while a task
-runs rejects the message instead of failing and acking it, so it is not retried in a loop nor
-dropped.
+And as a second line (``ContractTask``): a task whose payload fails ``parse_payload`` sends it
+to the dead-letter queue at once (``PayloadRefused``), so it is not retried in a loop nor dropped.
+Any other error inside a task is a failure to retry (``workers/outcomes.py``).
 
 The consumer also decides whether a result is stored: only tasks in
 ``contract.registry.RESULT_TASKS`` honour ``ignore_result: false``; for every other task the
@@ -28,17 +28,21 @@ header is forced to ``true`` so the hot path never writes to the results table.
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task
-from celery.exceptions import Reject
+from celery.exceptions import Ignore
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 from pydantic import TypeAdapter, ValidationError
 
+from contract.queues import QueueName
 from contract.registry import RESULT_TASKS, TASK_PAYLOADS
+from workers import redelivery
+from workers.outcomes import Defer, Later, PermanentError, outcome_of
 
 logger = logging.getLogger("charla.refused")
+T = TypeVar("T")
 
 _LEFT_FOR_DLQ = "not run; left on the queue for its dead-letter queue"
 _PAYLOADS: dict[str, TypeAdapter[Any]] = {task.value: TypeAdapter(kind) for task, kind in TASK_PAYLOADS.items()}
@@ -46,8 +50,21 @@ _PAYLOAD_NAMES: dict[str, str] = {task.value: kind.__name__ for task, kind in TA
 _WAITABLE: frozenset[str] = frozenset(task.value for task in RESULT_TASKS)
 
 
-class PayloadRefused(ValueError):
+class PayloadRefused(PermanentError, ValueError):
     """The message's arguments do not match the task's payload in the contract."""
+
+
+def parse_payload(adapter: TypeAdapter[T], payload: dict[str, Any]) -> T:
+    """``payload`` as the contract's type; only this check's failure refuses the message.
+
+    Raises:
+        PayloadRefused: The payload does not match (a ``ValidationError`` raised later, inside
+            the task's own work, is an ordinary failure and is retried).
+    """
+    try:
+        return adapter.validate_python(payload)
+    except ValidationError as error:
+        raise PayloadRefused(f"payload does not match the contract: {validation_summary(error)}") from None
 
 
 def validation_summary(error: ValidationError) -> str:
@@ -150,17 +167,61 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
 
 
 class ContractTask(Task):  # type: ignore[misc]  # celery ships no type information
-    """Base of every charla task (``task_cls``): a payload the task cannot parse is refused, not retried."""
+    """Base of every charla task (``task_cls``): each way a run ends is settled here (``workers/outcomes.py``).
+
+    Success returns as usual. A deferral or a retryable failure sends a copy of the message with
+    an SQS delay (``workers/redelivery.py``) and acks this one; a permanent failure, or one
+    failure too many, sends it to the dead-letter queue and acks this one. A caller waiting on
+    the result sees ``RETRY`` until the failure is final. If the copy cannot be sent, the error
+    propagates: Celery leaves the message unacked (``task_acks_on_failure_or_timeout=False``) and
+    SQS delivers it again after its visibility timeout.
+    """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except ValidationError as error:
-            logger.error(
-                "refused message task=%s id=%s: %s; %s",
-                self.name,
-                self.request.id,
-                validation_summary(error),
-                _LEFT_FOR_DLQ,
+        except Exception as error:  # every way a run can fail is settled in one place
+            self._settle(error, kwargs)
+            raise Ignore() from None
+
+    def _settle(self, error: Exception, kwargs: dict[str, Any]) -> None:
+        request = self.request
+        failures = int(getattr(request, redelivery.FAILURES_HEADER, 0) or 0)
+        outcome = outcome_of(error, failures=failures)
+        queue = QueueName((request.delivery_info or {}).get("routing_key") or QueueName.REPLIES)
+        copy = {
+            "task": self.name,
+            "task_id": request.id,
+            "queue": queue,
+            "kwargs": kwargs,
+            "ignore_result": bool(request.ignore_result),
+        }
+        if isinstance(outcome, Later):
+            redelivery.send_later(
+                **copy, delay_s=outcome.delay_s, retries=int(request.retries or 0) + 1, failures=outcome.failures
             )
-            raise Reject(f"payload does not match the contract: {validation_summary(error)}", requeue=False) from None
+            log = logger.info if isinstance(error, Defer) else logger.warning
+            log("task=%s id=%s again in %d s: %s", self.name, request.id, outcome.delay_s, outcome.reason)
+            if outcome.about_result:
+                self._record(request.id, error, final=False)
+            return
+        if isinstance(error, PayloadRefused):
+            logger.error(
+                "refused message task=%s id=%s: %s; sent to the dead-letter queue", self.name, request.id, error
+            )
+        else:
+            logger.error("task=%s id=%s dead-lettered: %s", self.name, request.id, outcome.reason)
+        redelivery.dead_letter(**copy, reason=outcome.reason)
+        self._record(request.id, error, final=True)
+
+    def _record(self, task_id: str, error: Exception, *, final: bool) -> None:
+        """Tell a caller waiting on this task where it stands: ``RETRY`` until SQS gives up, then ``FAILURE``."""
+        if self.request.ignore_result:
+            return
+        try:
+            if final:
+                self.backend.mark_as_failure(task_id, error, request=self.request)
+            else:
+                self.backend.mark_as_retry(task_id, error, request=self.request)
+        except Exception:  # the result store is a courtesy to the caller; the message is settled
+            logger.exception("could not record the state of task id=%s", task_id)

@@ -7,12 +7,10 @@ pk                                    sk                                  what
 ====================================  ==================================  ==========================
 ``MSG#<team>#<channel>``              ``MSG#<ts>``                        one archived message (TTL)
 ``COUNT#<team>``                      ``USER#<user>``                     messages a person wrote
-``COMMANDS#<team>``                   ``CMD#<command>``                   times a command was used
-``COMMANDS#<team>``                   ``SEEN#<correlation_id>``           a counted request (TTL)
+``CHANNELS#<team>``                   ``<channel>``                       command counters and post pacing
 ``AGENDA``                            ``CURRENT``                         pointer: the live version
 ``AGENDA``                            ``V#<version>#<index>``             one agenda item (TTL unless live)
-``REPLY#<reply key>``                 ``LEDGER``                          one answer: pending/done (TTL)
-``PACE#<channel>``                    ``NEXT``                            the channel's next free post slot
+``EFFECT#<effect id>``                ``EFFECT``                          one answer's claim (TTL)
 ``WELCOME#<team>#<channel>``          ``USER#<user>``                     this person was welcomed here
 ====================================  ==================================  ==========================
 
@@ -21,7 +19,9 @@ they arrive: ``posted_at`` says the original was applied (and counted), ``edited
 the text is from, ``deleted_at`` that the text is gone for good.
 
 Every write that adds to a counter is a transaction with a conditional put of the record that
-justifies it, so a redelivered event or task adds nothing the second time.
+justifies it, so a redelivered event or task adds nothing the second time. The answer's claim,
+its command counter and its channel's post slot are that one transaction
+(``workers/services/replies.py`` owns the state machine; this module only knows the keys).
 """
 
 import logging
@@ -37,6 +37,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.queues import DLQ_RETENTION_S, QUEUE_RETENTION_S
 from contract.tasks import ArchivedMessage, MessageKind
 from workers.settings import get_settings
 
@@ -54,8 +55,6 @@ OLD_AGENDA_TTL_S = 24 * 3600
 # half-way leaves nothing that lives forever. Long enough that the next refresh (hourly by
 # default) settles a version whose refresh died between its swap and clearing the TTL.
 PENDING_AGENDA_TTL_S = 24 * 3600
-# How long a request id is remembered for counting: far longer than Slack or SQS redeliver.
-SEEN_REQUEST_TTL_S = 7 * 24 * 3600
 # Subtypes a person writes; joins, topic changes and the like are archived but not counted.
 COUNTED_SUBTYPES: frozenset[str | None] = frozenset({None, "file_share", "thread_broadcast", "me_message"})
 _RETRYABLE_CODES = frozenset(
@@ -79,28 +78,106 @@ class StoreError(RuntimeError):
     """DynamoDB refused the request for good (a bug or a misconfiguration): do not retry."""
 
 
-# A reply's ledger entry outlives every redelivery of its task (SQS keeps messages 4 days).
-REPLY_LEDGER_TTL_S = 7 * 24 * 3600
-PACE_TTL_S = 3600
+# An effect's record outlives every copy of its task message: one can wait on its queue, then
+# sit in the dead-letter queue until a person redrives it. A day more for the last retries.
+EFFECT_TTL_S = QUEUE_RETENTION_S + DLQ_RETENTION_S + 24 * 3600
 
 
-class ReplyState(StrEnum):
-    """What the reply ledger says about one answer before it is posted."""
+class EffectState(StrEnum):
+    """States of an effect record (the state machine is in ``workers/services/replies.py``)."""
 
-    NEW = "new"  # nobody tried: post it
-    DONE = "done"  # posted before: do nothing
-    UNFINISHED = "unfinished"  # an earlier attempt started and never confirmed: check Slack first
+    HELD = "held"
+    FREE = "free"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRecord:
+    """An effect record as stored."""
+
+    state: EffectState
+    owner: str
+    lease_until: float
+    suspect: bool
+    slot_at: float | None
+    shift_at: float
+    message_ts: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPace:
+    """A channel's posting state, shared by every worker.
+
+    Attributes:
+        next_at: Earliest time the next reservation may take (``None``: never posted).
+        paused_until: Slack's Retry-After for this channel ends then.
+        shift: Seconds every reservation was moved by 429s so far (see ``replies``).
+        version: ``next_at`` exactly as stored, for the optimistic condition of a reservation.
+    """
+
+    next_at: float | None
+    paused_until: float
+    shift: float
+    version: str | None
+
+    def first_free(self, now: float) -> float:
+        """The earliest slot a new reservation may take at ``now``."""
+        return max(now, self.next_at or 0.0, self.paused_until)
+
+
+IDLE_CHANNEL = ChannelPace(next_at=None, paused_until=0.0, shift=0.0, version=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotClaim:
+    """The channel slot a claim reserves: ``slot_at``, taken from the channel state ``seen``."""
+
+    team_id: str
+    channel: str
+    slot_at: float
+    interval_s: float
+    seen: ChannelPace
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTaken:
+    """The claim transaction went through: the caller holds the effect."""
+
+
+@dataclass(frozen=True, slots=True)
+class EffectExists:
+    """Another run created the effect first; ``record`` is what it holds now."""
+
+    record: EffectRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMoved:
+    """The channel's slots moved since they were read; ``pace`` is the state now."""
+
+    pace: ChannelPace
+
+
+ClaimResult = ClaimTaken | EffectExists | ChannelMoved
 
 
 # -- keys: the whole key schema lives in these functions ---------------------------------------
 
 
-def reply_key(reply_id: str) -> dict[str, str]:
-    return {"pk": f"REPLY#{reply_id}", "sk": "LEDGER"}
+def effect_key(task_id: str) -> dict[str, str]:
+    return {"pk": f"EFFECT#{task_id}", "sk": "EFFECT"}
 
 
-def pace_key(channel: str) -> dict[str, str]:
-    return {"pk": f"PACE#{channel}", "sk": "NEXT"}
+def channel_key(team_id: str, channel: str) -> dict[str, str]:
+    return {"pk": f"CHANNELS#{team_id}", "sk": channel}
+
+
+def command_counter(command: str) -> str:
+    """The channel item's attribute counting uses of ``command``."""
+    return f"{COUNTER_PREFIX}{command}"
+
+
+COUNTER_PREFIX = "uses_"
 
 
 def channel_archive_pk(team_id: str, channel: str) -> str:
@@ -124,12 +201,8 @@ def user_count_key(team_id: str, user: str) -> dict[str, str]:
     return {"pk": f"COUNT#{team_id}", "sk": f"USER#{user}"}
 
 
-def command_count_key(team_id: str, command: str) -> dict[str, str]:
-    return {"pk": f"COMMANDS#{team_id}", "sk": f"CMD#{command}"}
-
-
-def seen_request_key(team_id: str, correlation_id: str) -> dict[str, str]:
-    return {"pk": f"COMMANDS#{team_id}", "sk": f"SEEN#{correlation_id}"}
+def channels_pk(team_id: str) -> str:
+    return f"CHANNELS#{team_id}"
 
 
 def agenda_item_key(version: str, index: int) -> dict[str, str]:
@@ -164,6 +237,44 @@ def _s(value: str) -> dict[str, str]:
 
 def _n(value: float) -> dict[str, str]:
     return {"N": str(int(value))}
+
+
+def _t(value: float) -> dict[str, str]:
+    """A time to the millisecond: slots 10 ms apart must stay apart."""
+    return {"N": f"{value:.3f}"}
+
+
+def _num(item: Mapping[str, Any], name: str, default: float = 0.0) -> float:
+    value = item.get(name, {}).get("N")
+    return float(value) if value is not None else default
+
+
+def _key(key: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    return {name: _s(value) for name, value in key.items()}
+
+
+def _effect_record(item: Mapping[str, Any]) -> EffectRecord:
+    return EffectRecord(
+        state=EffectState(item.get("state", {}).get("S", EffectState.FREE)),
+        owner=item.get("owner", {}).get("S", ""),
+        lease_until=_num(item, "lease_until"),
+        suspect=bool(item.get("suspect", {}).get("BOOL", False)),
+        slot_at=_num(item, "slot_at") if "slot_at" in item else None,
+        shift_at=_num(item, "shift_at"),
+        message_ts=item.get("message_ts", {}).get("S") or None,
+    )
+
+
+def _channel_pace(item: Mapping[str, Any] | None) -> ChannelPace:
+    if not item:
+        return IDLE_CHANNEL
+    version = item.get("next_at", {}).get("N")
+    return ChannelPace(
+        next_at=float(version) if version is not None else None,
+        paused_until=_num(item, "paused_until"),
+        shift=_num(item, "shift"),
+        version=version,
+    )
 
 
 def _item(key: Mapping[str, str], **attributes: dict[str, Any]) -> dict[str, Any]:
@@ -333,30 +444,20 @@ class StateStore:
         }
         return self._transact([{"Update": update}], what="archive deletion")
 
-    def count_command(self, *, team_id: str, command: str, correlation_id: str, now: float | None = None) -> bool:
-        """Add one use of ``command``, once per request (a redelivered task adds nothing).
-
-        Returns:
-            ``True`` if counted now; ``False`` if this request was counted before.
-        """
-        expires = (now if now is not None else time.time()) + SEEN_REQUEST_TTL_S
-        marker = _item(seen_request_key(team_id, correlation_id), command=_s(command), expires_at=_n(expires))
-        writes = [
-            {"Put": {"TableName": self._table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
-            self._add_one(command_count_key(team_id, command), "uses"),
-        ]
-        return self._transact(writes, what="count command")
-
     def message_count(self, *, team_id: str, user: str) -> int:
         """Messages ``user`` wrote in the workspace (0 if none were archived)."""
         item = self._get(user_count_key(team_id, user))
         return int(item["messages"]["N"]) if item and "messages" in item else 0
 
     def command_counts(self, *, team_id: str) -> dict[str, int]:
-        """Uses of each command in the workspace."""
-        prefix = command_count_key(team_id, "")
-        items = self._query(prefix["pk"], prefix["sk"])
-        return {item["sk"]["S"].removeprefix(prefix["sk"]): int(item["uses"]["N"]) for item in items}
+        """Uses of each command in the workspace (summed over its channels)."""
+        counts: dict[str, int] = {}
+        for item in self._query(channels_pk(team_id), ""):
+            for name, value in item.items():
+                if name.startswith(COUNTER_PREFIX):
+                    command = name.removeprefix(COUNTER_PREFIX)
+                    counts[command] = counts.get(command, 0) + int(value["N"])
+        return counts
 
     def archived(self, *, team_id: str, channel: str) -> list[dict[str, Any]]:
         """Every archived event of a channel, oldest message first (plain values)."""
@@ -531,100 +632,254 @@ class StateStore:
                 logger.warning("could not expire agenda version=%s error=%s", version, type(error).__name__)
                 return
 
-    # -- reply ledger: each answer posted once ------------------------------------------------
+    # -- effects: the records behind "each answer posted once" (workers/services/replies.py) ----
 
-    def begin_reply(self, reply_id: str, *, now: float | None = None) -> ReplyState:
-        """Record that answer ``reply_id`` is about to be posted, unless it was already.
+    def claim_effect(
+        self,
+        task_id: str,
+        *,
+        owner: str,
+        lease_until: float,
+        now: float,
+        count: tuple[str, str, str] | None = None,
+        slot: SlotClaim | None = None,
+    ) -> ClaimResult:
+        """Create the effect record held by ``owner``, in one transaction with what it justifies.
 
-        ``UNFINISHED`` means an earlier attempt began and never confirmed (its worker died, or
-        Slack failed): the caller looks for the answer in Slack before posting again.
+        Args:
+            count: ``(team, channel, command)``: add one use of the command to the channel's
+                counters (a counter moves only here, so a second run cannot count again).
+            slot: Reserve ``slot.slot_at`` on the channel, provided its slots are still as
+                ``slot.seen`` says.
+
+        Returns:
+            ``ClaimTaken``; ``EffectExists`` with the record another run created; or
+            ``ChannelMoved`` with the channel's state now (read again, pick a later slot).
         """
-        now = time.time() if now is None else now
-        expires = _n(now + REPLY_LEDGER_TTL_S)
-        item = _item(reply_key(reply_id), state=_s("pending"), began_at=_n(now), expires_at=expires)
+        record = _item(
+            effect_key(task_id),
+            state=_s(EffectState.HELD),
+            owner=_s(owner),
+            lease_until=_t(lease_until),
+            suspect={"BOOL": False},
+            claimed_at=_t(now),
+            expires_at=_n(now + EFFECT_TTL_S),
+            **({"slot_at": _t(slot.slot_at), "shift_at": _t(slot.seen.shift)} if slot else {}),
+        )
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": record,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        channel_update = self._channel_update(count=count, slot=slot)
+        if channel_update is not None:
+            writes.append(channel_update)
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            if len(writes) == 1:
+                self._client.put_item(**writes[0]["Put"])
+            else:
+                self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
         except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise _translate(error, "begin reply") from error
-            old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-            old = old or self._get(reply_key(reply_id)) or {}
-            return ReplyState.DONE if old.get("state", {}).get("S") == "done" else ReplyState.UNFINISHED
+            code = _error_code(error)
+            if code == "ConditionalCheckFailedException":  # the lone put: the record exists
+                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+                return EffectExists(_effect_record(old or self._get(effect_key(task_id)) or {}))
+            if code != "TransactionCanceledException":
+                raise _translate(error, "claim effect") from error
+            reasons: list[Any] = list(error.response.get("CancellationReasons") or [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                old = dict(reasons[0].get("Item") or {}) or self._get(effect_key(task_id)) or {}
+                return EffectExists(_effect_record(old))
+            if slot is not None and len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
+                item = reasons[1].get("Item")
+                return ChannelMoved(_channel_pace(item) if item else self.channel_pace(slot.team_id, slot.channel))
+            raise StoreUnavailableError(f"claim effect: transaction cancelled {_cancellation_codes(error)}") from error
         except BotoCoreError as error:
-            raise _translate(error, "begin reply") from error
-        return ReplyState.NEW
+            raise _translate(error, "claim effect") from error
+        return ClaimTaken()
 
-    def finish_reply(self, reply_id: str, *, message_ts: str | None) -> None:
-        """Mark answer ``reply_id`` posted (``message_ts``: where, when Slack said)."""
+    def _channel_update(self, *, count: tuple[str, str, str] | None, slot: SlotClaim | None) -> dict[str, Any] | None:
+        if count is None and slot is None:
+            return None
+        team_id, channel = (slot.team_id, slot.channel) if slot else (count[0], count[1])  # type: ignore[index]
+        update: dict[str, Any] = {"TableName": self._table, "Key": _key(channel_key(team_id, channel))}
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        clauses: list[str] = []
+        if count is not None:
+            names["#counter"] = command_counter(count[2])
+            values[":one"] = {"N": "1"}
+            clauses.append("ADD #counter :one")
+        if slot is not None:
+            values[":next"] = _t(slot.slot_at + slot.interval_s)
+            clauses.append("SET next_at = :next")
+            if slot.seen.version is None:
+                update["ConditionExpression"] = "attribute_not_exists(next_at)"
+            else:
+                update["ConditionExpression"] = "next_at = :seen"
+                values[":seen"] = {"N": slot.seen.version}
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        update["UpdateExpression"] = " ".join(clauses)
+        update["ExpressionAttributeValues"] = values
+        if names:
+            update["ExpressionAttributeNames"] = names
+        return {"Update": update}
+
+    def read_effect(self, task_id: str) -> EffectRecord | None:
+        """The effect record of ``task_id`` (strongly consistent), or ``None`` if absent."""
+        item = self._get(effect_key(task_id))
+        return _effect_record(item) if item else None
+
+    def take_over_effect(self, task_id: str, *, seen: EffectRecord, owner: str, lease_until: float, now: float) -> bool:
+        """Hold a FREE record, or a HELD one whose lease is over, exactly as ``seen``; ``False`` if it moved."""
+        return self._move_effect(
+            task_id,
+            what="take over effect",
+            update="SET #state = :held, #owner = :owner, lease_until = :lease, expires_at = :expires",
+            condition="#state = :seen_state AND #owner = :seen_owner AND lease_until = :seen_lease",
+            values={
+                ":held": _s(EffectState.HELD),
+                ":owner": _s(owner),
+                ":lease": _t(lease_until),
+                ":expires": _n(now + EFFECT_TTL_S),
+                ":seen_state": _s(seen.state),
+                ":seen_owner": _s(seen.owner),
+                ":seen_lease": _t(seen.lease_until),
+            },
+        )
+
+    def finish_effect(self, task_id: str, *, owner: str, message_ts: str | None) -> bool:
+        """HELD by ``owner`` -> DONE; ``False`` if ``owner`` no longer holds it."""
+        return self._move_effect(
+            task_id,
+            what="finish effect",
+            update="SET #state = :done, message_ts = :ts",
+            condition="#state = :held AND #owner = :owner",
+            values={
+                ":done": _s(EffectState.DONE),
+                ":ts": _s(message_ts or ""),
+                ":held": _s(EffectState.HELD),
+                ":owner": _s(owner),
+            },
+        )
+
+    def release_effect(
+        self,
+        task_id: str,
+        *,
+        owner: str,
+        suspect: bool,
+        now: float,
+        slot_at: float | None = None,
+        shift_at: float = 0.0,
+    ) -> bool:
+        """HELD by ``owner`` -> FREE, keeping the channel slot it holds; ``False`` if not held by ``owner``.
+
+        ``suspect`` records that a post may have reached Slack; it is never cleared here.
+        """
+        values: dict[str, Any] = {
+            ":free": _s(EffectState.FREE),
+            ":held": _s(EffectState.HELD),
+            ":owner": _s(owner),
+            ":now": _t(now),
+            ":expires": _n(now + EFFECT_TTL_S),
+        }
+        update = "SET #state = :free, lease_until = :now, expires_at = :expires"
+        if suspect:
+            update += ", suspect = :true"
+            values[":true"] = {"BOOL": True}
+        if slot_at is not None:
+            update += ", slot_at = :slot, shift_at = :shift"
+            values[":slot"] = _t(slot_at)
+            values[":shift"] = _t(shift_at)
+        return self._move_effect(
+            task_id, what="release effect", update=update, condition="#state = :held AND #owner = :owner", values=values
+        )
+
+    def _move_effect(self, task_id: str, *, what: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key={name: _s(value) for name, value in reply_key(reply_id).items()},
-                UpdateExpression="SET #state = :done, message_ts = :ts",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":done": _s("done"), ":ts": _s(message_ts or "")},
+                Key=_key(effect_key(task_id)),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
+                ExpressionAttributeValues=values,
             )
-        except (BotoCoreError, ClientError) as error:
-            raise _translate(error, "finish reply") from error
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise _translate(error, what) from error
+        except BotoCoreError as error:
+            raise _translate(error, what) from error
+        return True
 
     # -- channel pace: every worker together under Slack's per-channel limit --------------------
 
-    def reserve_post_slot(
-        self, channel: str, *, interval_s: float, now: float | None = None, not_before: float = 0.0
-    ) -> float:
-        """Reserve the channel's next free posting time, no earlier than ``not_before``; return it.
+    def channel_pace(self, team_id: str, channel: str) -> ChannelPace:
+        """The channel's posting state (strongly consistent read)."""
+        return _channel_pace(self._get(channel_key(team_id, channel)))
 
-        One conditional write when the channel is idle; when it is busy, the reservation goes
-        after the last one (optimistic: a lost race reads again). ``not_before`` honours a
-        Retry-After: the slot and every later one move past it.
+    def reserve_slot(self, team_id: str, channel: str, *, interval_s: float, now: float) -> tuple[float, ChannelPace]:
+        """Reserve the channel's first free slot on its own (no effect is created with it).
+
+        Used when a run holds an effect that has no slot yet (an ephemeral answer falling back to
+        a channel post). Returns the slot and the channel state it was taken from.
         """
-        key = {name: _s(value) for name, value in pace_key(channel).items()}
-        for attempt in range(20):
-            current = max(not_before, now if (now is not None and attempt == 0) else time.time())
+        pace = self.channel_pace(team_id, channel)
+        for _ in range(20):
+            slot = SlotClaim(team_id, channel, pace.first_free(now), interval_s, pace)
+            update = self._channel_update(count=None, slot=slot)
+            assert update is not None
             try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    UpdateExpression="SET next_at = :next, expires_at = :expires",
-                    ConditionExpression="attribute_not_exists(next_at) OR next_at <= :now",
-                    ExpressionAttributeValues={
-                        ":next": _n(current + interval_s),
-                        ":now": _n(current),
-                        ":expires": _n(current + PACE_TTL_S),
-                    },
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return current
+                self._client.update_item(**update["Update"])
+                return slot.slot_at, pace
             except ClientError as error:
                 if _error_code(error) != "ConditionalCheckFailedException":
                     raise _translate(error, "reserve post slot") from error
                 old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-                seen = old.get("next_at", {}).get("N")
+                pace = _channel_pace(old) if old else self.channel_pace(team_id, channel)
             except BotoCoreError as error:
                 raise _translate(error, "reserve post slot") from error
-            if seen is None:
-                continue
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    UpdateExpression="SET next_at = :next",
-                    ConditionExpression="next_at = :seen",
-                    ExpressionAttributeValues={":next": _n(float(seen) + interval_s), ":seen": {"N": seen}},
-                )
-                return float(seen)
-            except ClientError as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
-                    raise _translate(error, "reserve post slot") from error
-            except BotoCoreError as error:
-                raise _translate(error, "reserve post slot") from error
-            # lost the race to another worker: look again
         raise StoreUnavailableError(f"channel {channel} pace: too much contention")
+
+    def pause_channel(self, team_id: str, channel: str, *, now: float, retry_after_s: float) -> ChannelPace:
+        """Slack said 429 with ``Retry-After``: move every reservation of the channel by that much.
+
+        Only the first 429 of a pause moves anything (condition: no pause running at ``now``), so
+        many workers told to wait at once shift the line once. Returns the channel state after.
+        """
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_key(channel_key(team_id, channel)),
+                UpdateExpression=(
+                    "SET paused_until = :until, shift = if_not_exists(shift, :zero) + :wait, "
+                    "next_at = if_not_exists(next_at, :now) + :wait"
+                ),
+                ConditionExpression="attribute_not_exists(paused_until) OR paused_until <= :now",
+                ExpressionAttributeValues={
+                    ":until": _t(now + retry_after_s),
+                    ":wait": _t(retry_after_s),
+                    ":zero": {"N": "0"},
+                    ":now": _t(now),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise _translate(error, "pause channel") from error
+            old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+            return _channel_pace(old) if old else self.channel_pace(team_id, channel)
+        except BotoCoreError as error:
+            raise _translate(error, "pause channel") from error
+        return _channel_pace(response.get("Attributes"))
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -664,9 +919,7 @@ class StateStore:
 
     def _get(self, key: Mapping[str, str]) -> dict[str, Any] | None:
         try:
-            response = self._client.get_item(
-                TableName=self._table, Key={name: _s(value) for name, value in key.items()}, ConsistentRead=True
-            )
+            response = self._client.get_item(TableName=self._table, Key=_key(key), ConsistentRead=True)
         except (BotoCoreError, ClientError) as error:
             raise _translate(error, "read") from error
         item: dict[str, Any] | None = response.get("Item")

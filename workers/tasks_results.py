@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from contract.results import HealthCheck
 from contract.tasks import TaskName
 from workers.app import app
+from workers.consumer import parse_payload
 
 logger = logging.getLogger(__name__)
 _health_check = TypeAdapter(HealthCheck)
@@ -22,7 +23,7 @@ _health_check = TypeAdapter(HealthCheck)
 @app.task(name=TaskName.HEALTH, bind=True)  # type: ignore[untyped-decorator]  # celery is untyped
 def health(self: Task, **payload: Any) -> dict[str, Any]:
     """Prove a worker is consuming: who ran the task, from which queue, after how long."""
-    check = _health_check.validate_python(payload)
+    check = parse_payload(_health_check, payload)
     delay_ms = max(0.0, (time.time() - check.requested_at) * 1000)
     logger.info("health correlation_id=%s queue_delay_ms=%.0f", check.correlation_id, delay_ms)
     return {

@@ -6,12 +6,14 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contract.queues import QueueName, QueueSpec
+from contract.queues import DLQ_RETENTION_S, QUEUE_RETENTION_S, QueueName, QueueSpec
 
 # SQS maximum: an idle worker makes ~3 receives a minute instead of 60.
 LONG_POLL_S = 20
-# Dead letters wait for a human: keep them as long as SQS allows.
-DLQ_RETENTION = Duration.days(14)
+# Dead letters wait for a human (as long as SQS allows). The effect records that keep a redriven
+# task from acting twice live longer than both retentions (workers/store.py EFFECT_TTL_S).
+DLQ_RETENTION = Duration.seconds(DLQ_RETENTION_S)
+QUEUE_RETENTION = Duration.seconds(QUEUE_RETENTION_S)
 
 
 class TaskQueues(Construct):
@@ -42,6 +44,7 @@ class TaskQueues(Construct):
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 visibility_timeout=Duration.seconds(spec.visibility_timeout_s),
+                retention_period=QUEUE_RETENTION,
                 receive_message_wait_time=Duration.seconds(LONG_POLL_S),
                 dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
             )

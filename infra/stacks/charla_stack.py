@@ -14,7 +14,7 @@ from constructs import Construct
 
 from contract import environment as env
 from contract.queues import QUEUE_SPECS, QueueName
-from contract.tables import TABLE_SPECS, TableName
+from contract.tables import TABLE_SPECS
 from contract.tasks import TaskName, queue_for
 from infra.bundling import ROOT
 from infra.config import CharlaConfig
@@ -27,10 +27,6 @@ from infra.constructs.task_queues import TaskQueues
 from infra.constructs.worker_service import WorkerService
 from infra.nag import suppress_reviewed_findings
 
-# The ingress only claims Slack deliveries (lambda_handler/dedupe.py): a conditional put to claim,
-# an update to mark done, a delete to release. tests/infra checks this against the code's calls.
-INGRESS_TABLES = (TableName.DEDUPE,)
-INGRESS_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 WORKER_DOCKERFILE = "workers/Dockerfile"
 # Read by workers/settings.py; not in contract/environment.py (yet), hence spelled here.
 AGENDA_SOURCE_VARIABLE = env.AGENDA_SOURCE
@@ -62,16 +58,11 @@ class CharlaStack(Stack):
         table_environment = {TABLE_SPECS[name].variable: t.table_name for name, t in self.tables.tables.items()}
         self.resource_environment = {**queue_environment, **table_environment}
 
-        # -- ingress -------------------------------------------------------------------------
-        ingress_tables = [table for table in INGRESS_TABLES if table in self.tables.tables]
+        # -- ingress: one SendMessage per request, no table (docs/RELIABILITY.md) ----------------
         self.ingress = SlackIngress(
             self,
             "Ingress",
-            environment={
-                **queue_environment,
-                **{TABLE_SPECS[table].variable: self.tables.tables[table].table_name for table in ingress_tables},
-                env.SLACK_SECRET_ARN: self.secret.secret_arn,
-            },
+            environment={**queue_environment, env.SLACK_SECRET_ARN: self.secret.secret_arn},
             memory_mb=config.lambda_memory_mb,
             timeout_s=config.lambda_timeout_s,
             reserved_concurrency=config.lambda_reserved_concurrency,
@@ -83,8 +74,6 @@ class CharlaStack(Stack):
         for queue in self.queues.queues.values():
             queue.grant_send_messages(self.ingress.role)
         self.secret.grant_read(self.ingress.role)
-        for table_name in ingress_tables:
-            self.tables.tables[table_name].grant(self.ingress.role, *INGRESS_TABLE_ACTIONS)
 
         # -- workers -------------------------------------------------------------------------
         # Public subnets and public IPs instead of NAT gateways (a fixed ~$65/month for two);
@@ -162,9 +151,11 @@ class CharlaStack(Stack):
             )
             task_role = worker.task_definition.task_role
             queue.grant_consume_messages(task_role)
-            # Sending: a task's retry re-publishes to its queue, and a task may hand work to another.
+            # Sending: a task's retry re-publishes to its queue, and a task may hand work to another;
+            # a final failure goes straight to its own queue's DLQ (workers/redelivery.py).
             for other in self.queues.queues.values():
                 other.grant_send_messages(task_role)
+            self.queues.dead_letter_queues[name].grant_send_messages(task_role)
             for table in self.tables.tables.values():
                 table.grant_read_write_data(task_role)
             if name == queue_for(TaskName.REFRESH_AGENDA) and config.agenda_source:

@@ -10,7 +10,7 @@ import pytest
 
 from contract.queues import QueueName
 from contract.tasks import TaskName
-from contract.wire import decode_task_message
+from contract.wire import decode_task_message, task_id_for
 from scripts.slack_requests import app_mention, sign, signed_event, signed_url_verification, to_api_gateway_event
 from scripts.stack import DevStack
 from tests.conftest import configured_like_the_lambda, load_event
@@ -144,7 +144,8 @@ def test_handler_enqueues_the_same_task_as_the_http_app(lambda_environment: DevS
     assert via_lambda.kwargs["correlation_id"] == f"Ev0LAMBDA{template[6:8]}"
 
 
-def test_a_redelivered_event_is_acked_and_enqueued_once(lambda_environment: DevStack) -> None:
+def test_every_copy_of_a_redelivered_event_is_queued_under_one_task_id(lambda_environment: DevStack) -> None:
+    """The door remembers nothing: each delivery is one SendMessage; the worker settles the copies."""
     from lambda_handler.main import handler
 
     stack = lambda_environment
@@ -155,8 +156,12 @@ def test_a_redelivered_event_is_acked_and_enqueued_once(lambda_environment: DevS
     statuses = [handler(event, None)["statusCode"], handler(retry, None)["statusCode"], stack.post(request).status]
 
     assert statuses == [200, 200, 200]
-    assert len(stack.receive_raw(QueueName.REPLIES)) == 1
-    assert stack.queue_depth(QueueName.REPLIES) == 0
+    copies = [decode_task_message(m["Body"]) for m in stack.receive_raw(QueueName.REPLIES)]
+    while len(copies) < 3 and (more := stack.receive_raw(QueueName.REPLIES)):
+        copies += [decode_task_message(m["Body"]) for m in more]
+    assert len(copies) == 3
+    assert len({copy.task_id for copy in copies}) == 1
+    assert copies[0].task_id == task_id_for(f"{copies[0].task}:Ev0TWICE")
 
 
 def test_handler_rejects_a_forged_request_with_401(lambda_environment: DevStack) -> None:
@@ -192,21 +197,18 @@ def test_sqs_outage_answers_503_and_the_retry_is_enqueued_once(
     assert decode_task_message(message["Body"]).kwargs["channel"] == "C0OUTAGE"
 
 
-def test_dynamodb_outage_answers_503_and_enqueues_nothing(
+def test_the_ingress_needs_no_dynamodb_a_dynamodb_outage_changes_nothing(
     lambda_environment: DevStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lambda_handler import dedupe
     from lambda_handler.main import handler
     from scripts.processes import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
-    dedupe.dynamodb_client.cache_clear()
     event = to_api_gateway_event(
-        load_event("apigw_v2_post.json"), signed_event(app_mention("ping"), lambda_environment.signing_secret)
+        load_event("apigw_v2_post.json"),
+        signed_event(app_mention("ping", channel="C0NODDB"), lambda_environment.signing_secret),
     )
 
-    try:
-        assert handler(event, None)["statusCode"] == 503
-    finally:
-        dedupe.dynamodb_client.cache_clear()
-    assert_nothing_enqueued(lambda_environment)
+    assert handler(event, None)["statusCode"] == 200
+    (message,) = lambda_environment.receive_raw(QueueName.REPLIES)
+    assert decode_task_message(message["Body"]).kwargs["channel"] == "C0NODDB"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from celery.exceptions import Reject
+from celery.exceptions import Ignore
 from pydantic import BaseModel
 
 from contract.queues import QueueName
@@ -216,18 +216,49 @@ def test_a_caller_waiting_on_a_refused_task_gets_its_reason(fast_dlq_stack: DevS
     assert [task_id_of(body) for body in wait_for_dead_letters(fast_dlq_stack, 1)] == [task_id]
 
 
-def test_a_validation_error_inside_a_task_rejects_its_message_instead_of_failing() -> None:
+def _settled_by_contract_task(monkeypatch: pytest.MonkeyPatch, work: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Run ``work`` as a ContractTask and return how the run was settled (copies are recorded, not sent)."""
+    from workers import redelivery
+
+    settled: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(redelivery, "send_later", lambda **copy: settled.append(("later", copy)))
+    monkeypatch.setattr(redelivery, "dead_letter", lambda **copy: settled.append(("dead letter", copy)))
     app = Celery("refusals", task_cls="workers.consumer:ContractTask", set_as_current=False)
+    task = app.task(name="needs_shape", bind=True)(work)
+    with pytest.raises(Ignore):
+        task(size="large")
+    return settled
+
+
+def test_a_payload_that_breaks_the_contract_goes_to_the_dead_letter_queue_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import TypeAdapter
+
+    from workers.consumer import parse_payload
 
     class Shape(BaseModel):
         size: int
 
-    @app.task(name="needs_shape")  # type: ignore[untyped-decorator]  # celery is untyped
-    def needs_shape(**payload: Any) -> int:
-        return Shape.model_validate(payload).size
+    def needs_shape(self: Any, **payload: Any) -> int:
+        return parse_payload(TypeAdapter(Shape), payload).size
 
-    with pytest.raises(Reject) as caught:
-        needs_shape(size="large")
+    [(how, copy)] = _settled_by_contract_task(monkeypatch, needs_shape)
 
-    assert caught.value.requeue is False
-    assert "size: Input should be a valid integer" in str(caught.value.reason)
+    assert how == "dead letter"
+    assert "size: Input should be a valid integer" in copy["reason"]
+    assert copy["kwargs"] == {"size": "large"}
+
+
+def test_a_validation_error_inside_the_tasks_own_work_is_retried_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Shape(BaseModel):
+        size: int
+
+    def parses_its_own_data(self: Any, **payload: Any) -> int:
+        return Shape.model_validate({"size": "from a broken API answer"}).size
+
+    [(how, copy)] = _settled_by_contract_task(monkeypatch, parses_its_own_data)
+
+    assert how == "later"
+    assert copy["failures"] == 1 and copy["retries"] == 1
+    assert 0 < copy["delay_s"] <= 900

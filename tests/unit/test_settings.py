@@ -22,7 +22,6 @@ def test_ingress_settings_never_show_the_secret() -> None:
             "SLACK_SIGNING_SECRET": "s3cr3t-value",
             "CHARLA_QUEUE_URL_REPLIES": "http://q/replies",
             "CHARLA_QUEUE_URL_BULK": "http://q/bulk",
-            "CHARLA_TABLE_DEDUPE": "dedupe",
         }
     )
 

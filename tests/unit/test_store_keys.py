@@ -3,11 +3,12 @@
 from contract.tasks import ArchivedMessage, MessageKind
 from workers.store import (
     agenda_item_key,
-    command_count_key,
+    channel_key,
+    command_counter,
+    effect_key,
     is_counted,
     message_key,
     new_agenda_version,
-    seen_request_key,
     user_count_key,
 )
 
@@ -49,7 +50,8 @@ def test_only_new_messages_by_people_count() -> None:
 
 def test_counter_and_agenda_keys() -> None:
     assert user_count_key("T1", "U1") == {"pk": "COUNT#T1", "sk": "USER#U1"}
-    assert command_count_key("T1", "ping") == {"pk": "COMMANDS#T1", "sk": "CMD#ping"}
-    assert seen_request_key("T1", "Ev1") == {"pk": "COMMANDS#T1", "sk": "SEEN#Ev1"}
+    assert channel_key("T1", "C1") == {"pk": "CHANNELS#T1", "sk": "C1"}
+    assert command_counter("ping") == "uses_ping"
+    assert effect_key("task-1") == {"pk": "EFFECT#task-1", "sk": "EFFECT"}
     assert agenda_item_key("v1", 3) == {"pk": "AGENDA", "sk": "V#v1#00003"}
     assert new_agenda_version(2.0) < new_agenda_version(3.0)

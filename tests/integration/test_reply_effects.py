@@ -1,0 +1,348 @@
+"""The reply state machine (workers/services/replies.py) driven through every crash point.
+
+Real parts: the effect records live in a moto server, posts go over HTTP to the Slack stand-in
+through a real slack_sdk WebClient. No worker runs: ``deliver`` is called directly, a "crash" is
+an exception the code under test does not catch (like SIGKILL, nothing runs after it), and the
+clock is moved forward instead of waiting out leases.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from contract.tasks import CommandRequest
+from scripts.provision import dynamodb
+from scripts.stack import DevStack
+from workers.outcomes import Defer
+from workers.services import replies
+from workers.services.replies import Delivery, Run
+from workers.store import EffectState, StateStore
+
+pytestmark = pytest.mark.slow
+LEASE_S = 60.0
+
+
+class Crash(BaseException):
+    """The worker process dies here: no handler of the code under test runs."""
+
+
+@dataclass
+class Clock:
+    """Real time plus an offset the test moves forward (a lease "expires" without waiting)."""
+
+    offset: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += seconds
+
+
+@pytest.fixture(scope="module")
+def stack(stack_without_worker: DevStack) -> DevStack:
+    return stack_without_worker
+
+
+@pytest.fixture
+def store(stack: DevStack) -> StateStore:
+    assert stack.moto_url
+    return StateStore(dynamodb(stack.moto_url), stack.env["CHARLA_TABLE_STATE"])
+
+
+@pytest.fixture
+def web(stack: DevStack) -> WebClient:
+    return WebClient(token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[])
+
+
+@pytest.fixture(autouse=True)
+def slack_behaves(stack: DevStack) -> Iterator[None]:
+    yield
+    stack.set_slack_faults(rate_limited_for_s=0)
+
+
+_COUNTER = iter(range(10**6))
+
+
+def asked(
+    channel: str, *, thread_ts: str | None = "1700000000.000100", response_url: str | None = None
+) -> CommandRequest:
+    return CommandRequest(
+        correlation_id=f"Ev-{channel}",
+        team_id="T0EFFECTS",
+        channel=channel,
+        user="U1",
+        command="ping",
+        thread_ts=thread_ts,
+        response_url=response_url,
+        requested_at=time.time(),
+    )
+
+
+def new_channel(prefix: str) -> str:
+    return f"C{prefix}{next(_COUNTER):05d}"
+
+
+def posts_in(stack: DevStack, channel: str) -> list[dict[str, Any]]:
+    return [r for r in stack.recorded() if r.get("kind") == "chat.postMessage" and r.get("channel") == channel]
+
+
+class CrashingWeb(WebClient):
+    """A WebClient that dies right before or right after Slack takes the post."""
+
+    def __init__(self, *args: Any, crash: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.crash = crash
+
+    def chat_postMessage(self, **kwargs: Any) -> Any:  # noqa: N802 - slack_sdk's name
+        if self.crash == "before post":
+            raise Crash
+        response = super().chat_postMessage(**kwargs)
+        if self.crash == "after post":
+            raise Crash
+        if self.crash == "reset after post":
+            raise ConnectionResetError("connection reset by peer")
+        return response
+
+
+def deliver(
+    request: CommandRequest,
+    *,
+    run: Run,
+    store: StateStore,
+    web: WebClient,
+    clock: Clock,
+    webhook_for: Callable[[str], WebhookClient] = WebhookClient,
+) -> Delivery:
+    return replies.deliver(
+        request,
+        "pong",
+        run=run,
+        count_as="ping",
+        web=web,
+        reader=web,
+        webhook_for=webhook_for,
+        store=store,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+def uses(store: StateStore) -> int:
+    return store.command_counts(team_id="T0EFFECTS").get("ping", 0)
+
+
+def test_the_first_run_posts_once_counts_once_and_a_later_copy_does_nothing(
+    stack: DevStack, store: StateStore, web: WebClient
+) -> None:
+    channel, clock, before = new_channel("ONE"), Clock(), uses(store)
+    request = asked(channel)
+
+    first = deliver(request, run=Run("t-once", LEASE_S), store=store, web=web, clock=clock)
+    again = deliver(request, run=Run("t-once", LEASE_S), store=store, web=web, clock=clock)
+    continued = deliver(request, run=Run("t-once", LEASE_S, continuation=True), store=store, web=web, clock=clock)
+
+    assert (first, again, continued) == (Delivery.POSTED, Delivery.ALREADY_DONE, Delivery.ALREADY_DONE)
+    assert len(posts_in(stack, channel)) == 1
+    assert uses(store) == before + 1
+    record = store.read_effect("t-once")
+    assert record is not None and record.state is EffectState.DONE and record.message_ts
+
+
+@pytest.mark.parametrize("crash", ["before post", "after post"])
+def test_a_run_that_died_is_taken_over_after_its_lease_and_the_answer_is_posted_once(
+    stack: DevStack, store: StateStore, web: WebClient, crash: str
+) -> None:
+    channel, clock, before = new_channel("DIED"), Clock(), uses(store)
+    request, task_id = asked(channel), f"t-died-{crash}"
+    dying = CrashingWeb(token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[], crash=crash)
+
+    with pytest.raises(Crash):
+        deliver(request, run=Run(task_id, LEASE_S), store=store, web=dying, clock=clock)
+    # A copy that arrives while the dead run's lease still holds never posts.
+    with pytest.raises(Defer) as deferred:
+        deliver(request, run=Run(task_id, LEASE_S), store=store, web=web, clock=clock)
+    clock.offset += LEASE_S + 1
+    outcome = deliver(request, run=Run(task_id, LEASE_S, continuation=True), store=store, web=web, clock=clock)
+
+    assert deferred.value.delay_s <= LEASE_S and not deferred.value.about_result
+    assert outcome is (Delivery.POSTED if crash == "before post" else Delivery.FOUND_POSTED)
+    assert len(posts_in(stack, channel)) == 1
+    assert uses(store) == before + 1  # the takeover counts nothing
+
+
+def test_a_connection_reset_after_slack_posted_is_found_not_posted_again(
+    stack: DevStack, store: StateStore, web: WebClient
+) -> None:
+    channel, clock = new_channel("RESET"), Clock()
+    request = asked(channel, thread_ts=None)
+    resetting = CrashingWeb(
+        token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[], crash="reset after post"
+    )
+
+    with pytest.raises(replies.SlackUnavailable):
+        deliver(request, run=Run("t-reset", LEASE_S), store=store, web=resetting, clock=clock)
+    record = store.read_effect("t-reset")
+    outcome = deliver(request, run=Run("t-reset", LEASE_S, continuation=True), store=store, web=web, clock=clock)
+
+    assert record is not None and record.state is EffectState.FREE and record.suspect
+    assert outcome is Delivery.FOUND_POSTED
+    assert len(posts_in(stack, channel)) == 1
+
+
+def test_a_crash_after_done_leaves_nothing_to_do(stack: DevStack, store: StateStore, web: WebClient) -> None:
+    channel, clock = new_channel("DONE"), Clock()
+    request = asked(channel)
+    deliver(request, run=Run("t-done", LEASE_S), store=store, web=web, clock=clock)
+    # ... the worker dies before acking: SQS delivers the message again, later.
+    clock.offset += 600
+
+    assert deliver(request, run=Run("t-done", LEASE_S), store=store, web=web, clock=clock) is Delivery.ALREADY_DONE
+    assert len(posts_in(stack, channel)) == 1
+
+
+def test_two_runs_at_once_post_once(stack: DevStack, store: StateStore, web: WebClient) -> None:
+    channels = [new_channel("PAIR") for _ in range(12)]
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def run_copy(request: CommandRequest, task_id: str, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            result: object = deliver(request, run=Run(task_id, LEASE_S), store=store, web=web, clock=Clock())
+        except Exception as error:
+            result = error
+        with lock:
+            outcomes.append(result)
+
+    for channel in channels:
+        request, start = asked(channel), threading.Barrier(2)
+        threads = [threading.Thread(target=run_copy, args=(request, f"t-pair-{channel}", start)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert [len(posts_in(stack, channel)) for channel in channels] == [1] * len(channels)
+    assert sum(1 for outcome in outcomes if outcome is Delivery.POSTED) == len(channels)
+    # The other copy met the winner's hold (defers) or, if it came late, its DONE.
+    assert all(
+        outcome in (Delivery.POSTED, Delivery.ALREADY_DONE) or isinstance(outcome, Defer) for outcome in outcomes
+    ), outcomes
+
+
+def test_a_busy_channel_posts_one_a_second_and_a_far_turn_is_deferred_keeping_its_place(
+    stack: DevStack, store: StateStore, web: WebClient
+) -> None:
+    channel = new_channel("PACE")
+    clocks = [Clock() for _ in range(8)]
+    delivered: list[object] = []
+    for index, clock in enumerate(clocks):
+        try:
+            delivered.append(
+                deliver(
+                    asked(channel), run=Run(f"t-pace-{channel}-{index}", LEASE_S), store=store, web=web, clock=clock
+                )
+            )
+        except Defer as deferred:
+            delivered.append(deferred)
+    deferred = [(index, d) for index, d in enumerate(delivered) if isinstance(d, Defer)]
+    # The deferred ones come back at their turn and post without queueing again.
+    for index, defer in deferred:
+        clock = Clock(offset=defer.delay_s)
+        outcome = deliver(
+            asked(channel),
+            run=Run(f"t-pace-{channel}-{index}", LEASE_S, continuation=True),
+            store=store,
+            web=web,
+            clock=clock,
+        )
+        assert outcome is Delivery.POSTED
+        assert clock.slept == [] or max(clock.slept) < 1.5
+
+    waits = [max(clock.slept, default=0.0) for clock in clocks]
+    assert delivered[0] is Delivery.POSTED and waits[0] == 0
+    assert waits[1:6] == sorted(waits[1:6])  # each later run waited for a later slot
+    assert deferred, "a turn more than MAX_PACE_WAIT_S away is deferred, not slept through"
+    assert len(posts_in(stack, channel)) == len(clocks)
+
+
+def test_a_429_moves_the_whole_line_once_and_every_run_keeps_its_place(
+    stack: DevStack, store: StateStore, web: WebClient
+) -> None:
+    channel = new_channel("LIMIT")
+    stack.set_slack_faults(rate_limited_for_s=3, retry_after_s=30)
+    deferrals: list[float] = []
+    for index in range(3):
+        with pytest.raises(Defer) as deferred:
+            deliver(asked(channel), run=Run(f"t-429-{channel}-{index}", LEASE_S), store=store, web=web, clock=Clock())
+        deferrals.append(deferred.value.delay_s)
+    stack.set_slack_faults(rate_limited_for_s=0)
+    pace = store.channel_pace("T0EFFECTS", channel)
+
+    assert pace.shift == 30  # three runs told to wait, the line moved once
+    assert deferrals == sorted(deferrals)  # in the order they came
+    assert all(29 <= delay <= 30 + 3 for delay in deferrals)
+    for index, delay in enumerate(deferrals):
+        run = Run(f"t-429-{channel}-{index}", LEASE_S, continuation=True)
+        assert deliver(asked(channel), run=run, store=store, web=web, clock=Clock(offset=delay)) is Delivery.POSTED
+    assert len(posts_in(stack, channel)) == 3
+
+
+def test_two_workers_told_429_at_once_move_the_line_once(stack: DevStack, store: StateStore) -> None:
+    channel = new_channel("BOTH")
+    both_posting = threading.Barrier(2, timeout=20)
+
+    class PostsTogether(WebClient):
+        def chat_postMessage(self, **kwargs: Any) -> Any:  # noqa: N802 - slack_sdk's name
+            both_posting.wait()  # both runs are past their checks and post at the same moment
+            return super().chat_postMessage(**kwargs)
+
+    web = PostsTogether(token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[])
+    stack.set_slack_faults(rate_limited_for_s=3, retry_after_s=30)
+    deferrals: list[float] = []
+
+    def run_copy(index: int) -> None:
+        try:
+            deliver(asked(channel), run=Run(f"t-both-{channel}-{index}", LEASE_S), store=store, web=web, clock=Clock())
+        except Defer as deferred:
+            deferrals.append(deferred.delay_s)
+
+    threads = [threading.Thread(target=run_copy, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(deferrals) == 2
+    assert store.channel_pace("T0EFFECTS", channel).shift == 30  # not 60: one pause, one move
+    assert posts_in(stack, channel) == []
+
+
+def test_an_ephemeral_answer_is_at_least_once_when_the_worker_dies_after_posting(
+    stack: DevStack, store: StateStore, web: WebClient
+) -> None:
+    """The documented limit: a response_url leaves nothing to look for, so the re-run posts again."""
+    key = f"eph-{next(_COUNTER)}"
+    request, clock = asked(new_channel("EPH"), response_url=stack.response_url(key)), Clock()
+
+    class DyingWebhook(WebhookClient):
+        def send(self, **kwargs: Any) -> Any:
+            super().send(**kwargs)
+            raise Crash
+
+    with pytest.raises(Crash):
+        deliver(request, run=Run("t-eph", LEASE_S), store=store, web=web, clock=clock, webhook_for=DyingWebhook)
+    clock.offset += LEASE_S + 1
+    assert deliver(request, run=Run("t-eph", LEASE_S), store=store, web=web, clock=clock) is Delivery.POSTED
+
+    answers = [r for r in stack.recorded() if r.get("kind") == "response_url" and key in str(r.get("path"))]
+    assert len(answers) == 2

@@ -1,0 +1,116 @@
+"""Sending a task's message again: later on its own queue, or now to its dead-letter queue.
+
+Both build the message with ``contract.wire`` (the same bytes the ingress sends) and keep the
+task id, so every copy of a task meets the same effect records. The caller acks the message in
+hand only after the copy was sent: a crash in between leaves two copies, never none.
+"""
+
+import logging
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contract.queues import QueueName
+from contract.wire import encode_task_message
+from workers.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+logger = logging.getLogger(__name__)
+
+# Headers of ours that travel with a task's copies (Celery hands them to the task as
+# ``request.<name>``): how often it failed, and why it was dead-lettered.
+FAILURES_HEADER = "charla_failures"
+DEAD_LETTER_REASON_HEADER = "charla_dead_letter_reason"
+
+
+class RedeliveryError(RuntimeError):
+    """The copy could not be sent: the message in hand must not be acked."""
+
+
+@cache
+def sqs_client() -> "SQSClient":
+    settings = get_settings()
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.sqs_endpoint_url, config=config)
+
+
+@cache
+def dead_letter_queue_url(queue_url: str) -> str:
+    """The URL of ``queue_url``'s dead-letter queue, from its redrive policy (read once per process).
+
+    Raises:
+        RedeliveryError: The queue has no redrive policy or it cannot be read.
+    """
+    import json
+
+    client = sqs_client()
+    try:
+        attributes = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+        target_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
+        return client.get_queue_url(QueueName=target_arn.rsplit(":", 1)[-1])["QueueUrl"]
+    except (KeyError, ValueError, BotoCoreError, ClientError) as error:
+        raise RedeliveryError(f"no dead-letter queue found for {queue_url}: {type(error).__name__}") from error
+
+
+def _send(queue_url: str, body: str, *, delay_s: int = 0) -> None:
+    try:
+        sqs_client().send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_s)
+    except (BotoCoreError, ClientError) as error:
+        raise RedeliveryError(f"send failed: {type(error).__name__}") from error
+
+
+def send_later(
+    *,
+    task: str,
+    task_id: str,
+    queue: QueueName,
+    kwargs: Mapping[str, Any],
+    delay_s: int,
+    retries: int,
+    failures: int,
+    ignore_result: bool,
+) -> None:
+    """Put a copy of the task on its queue, receivable after ``delay_s`` seconds (at most 900).
+
+    Raises:
+        RedeliveryError: SQS did not take it.
+    """
+    body = encode_task_message(
+        task=task,
+        kwargs=kwargs,
+        queue=queue,
+        task_id=task_id,
+        origin="charla-worker",
+        ignore_result=ignore_result,
+        retries=retries,
+        extra_headers={FAILURES_HEADER: failures},
+    )
+    _send(get_settings().queue_urls[queue], body, delay_s=delay_s)
+
+
+def dead_letter(
+    *, task: str, task_id: str, queue: QueueName, kwargs: Mapping[str, Any], reason: str, ignore_result: bool
+) -> None:
+    """Put a copy of the task in its queue's dead-letter queue, with the reason in a header.
+
+    The copy starts with no failures counted, so a redrive after the fix gets every retry again.
+
+    Raises:
+        RedeliveryError: SQS did not take it.
+    """
+    body = encode_task_message(
+        task=task,
+        kwargs=kwargs,
+        queue=queue,
+        task_id=task_id,
+        origin="charla-worker",
+        ignore_result=ignore_result,
+        extra_headers={DEAD_LETTER_REASON_HEADER: reason},
+    )
+    _send(dead_letter_queue_url(get_settings().queue_urls[queue]), body)
