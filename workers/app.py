@@ -6,6 +6,7 @@ from contract.celery_settings import MESSAGE_SETTINGS
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from contract.registry import RESULT_TASKS
 from contract.tasks import TASK_QUEUES
+from workers.heartbeat import Heartbeat
 from workers.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
 from workers.settings import WorkerSettings, get_settings
 
@@ -18,6 +19,9 @@ def transport_options(settings: WorkerSettings) -> dict[str, object]:
         "predefined_queues": {queue.value: {"url": url} for queue, url in settings.queue_urls.items()},
         "wait_time_seconds": settings.sqs_wait_time_seconds,
         "polling_interval": settings.sqs_polling_interval,
+        # SentTimestamp comes with each received message (no extra request): the task metrics'
+        # queue wait (workers/activity.py). ApproximateReceiveCount is kombu's own default.
+        "fetch_message_attributes": {"MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"]},
     }
 
 
@@ -58,6 +62,8 @@ def build_app(settings: WorkerSettings) -> Celery:
         worker_send_task_events=False,
         **MESSAGE_SETTINGS,
     )
+    # One heartbeat record per worker per interval (workers/heartbeat.py): what `charla workers` shows.
+    celery.steps["consumer"].add(Heartbeat)
     return celery
 
 

@@ -38,7 +38,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS, TASK_PAYLOADS
-from workers import redelivery
+from workers import activity, redelivery
 from workers.outcomes import Defer, Later, PermanentError, outcome_of
 
 logger = logging.getLogger("charla.refused")
@@ -106,6 +106,8 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
     """The worker's consumer (``worker_consumer``): refuses what the contract does not allow."""
 
     def _refuse(self, message: Any, reason: str) -> None:
+        headers = message.headers if isinstance(message.headers, dict) else {}
+        activity.refused(str(headers.get("task", "?")), str(headers.get("id", "?")))
         logger.error(
             "refused message %s content-type=%s: %s; %s",
             _describe(message),
@@ -124,6 +126,7 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
 
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         logger.error("refused message %s: no worker runs this task name; %s", _describe(message), _LEFT_FOR_DLQ)
+        activity.refused(str((message.headers or {}).get("task", "?")), str((message.headers or {}).get("id", "?")))
         # Celery's own handling: reject (no ack) and record NotRegistered for a waiting caller.
         super().on_unknown_task(body, message, exc)
 
@@ -176,6 +179,9 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
     propagates: Celery leaves the message unacked (``task_acks_on_failure_or_timeout=False``) and
     SQS delivers it again after its visibility timeout.
     """
+
+    # Counts each outcome in the worker's main process for the heartbeat and task metrics.
+    Request = "workers.activity:CountingRequest"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -1,0 +1,119 @@
+"""What this worker has done since it started, counted in the worker's main process.
+
+Celery's prefork pool runs tasks in child processes, so counters kept by task signals
+(``task_success``...) would be split across children and lost with them. The main process
+sees every task anyway: it builds a ``Request`` for each message it takes and gets each
+outcome back from the pool (success, failure, retry, rejection, a child killed mid-task).
+``CountingRequest`` (every charla task's ``Request``, set on ``ContractTask``) counts there,
+so one process holds the whole picture whatever the pool, and the heartbeat
+(``workers/heartbeat.py``) reads it without any cross-process traffic.
+
+Each outcome also prints one CloudWatch Embedded Metric Format line (``workers/metrics.py``):
+per task name, succeeded / failed / retried / refused, run time and time waited in the queue.
+"""
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery.exceptions import Ignore, Reject, Retry
+from celery.worker.request import Request
+
+from contract.heartbeats import COUNT_NAMES
+from workers import metrics
+
+
+@dataclass
+class WorkerActivity:
+    """Counts since start and the last failure; shared by the pool's callbacks (hence the lock)."""
+
+    started_at: float = field(default_factory=time.time)
+    counts: Counter[str] = field(default_factory=Counter)
+    last_failure: dict[str, Any] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, outcome: str, *, task: str = "?", task_id: str = "?", exception: str | None = None) -> None:
+        with self._lock:
+            self.counts[outcome] += 1
+            if outcome == "failed":
+                self.last_failure = {"task": task, "id": task_id, "exception": exception, "at": time.time()}
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "counts": {name: self.counts[name] for name in COUNT_NAMES},
+                "last_failure": dict(self.last_failure) if self.last_failure else None,
+            }
+
+
+ACTIVITY = WorkerActivity()
+
+
+def refused(task: str, task_id: str) -> None:
+    """A message the consumer refused before any task code ran (workers/consumer.py)."""
+    ACTIVITY.add("refused", task=task, task_id=task_id)
+    metrics.task_outcome(task, "refused", run_time_s=None, queue_wait_s=None)
+
+
+def outcome_of(exception: BaseException) -> str | None:
+    """How a task that raised ``exception`` ended: failed, retried or refused (None: ignored)."""
+    if isinstance(exception, Retry):
+        return "retried"
+    if isinstance(exception, Reject):
+        return "refused"
+    if isinstance(exception, Ignore):
+        return None
+    return "failed"
+
+
+def queue_wait_s(request: Request) -> float | None:
+    """From SQS's SentTimestamp (fetched with the message, no extra request) to the task's start."""
+    try:
+        sent_ms = int(request._message.delivery_info["sqs_message"]["Attributes"]["SentTimestamp"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    started = getattr(request, "time_start", None) or time.time()
+    return max(0.0, started - sent_ms / 1000)
+
+
+class CountingRequest(Request):  # type: ignore[misc]  # celery ships no type information
+    """Celery's request with its outcome counted (received, succeeded, retried, failed, refused).
+
+    Celery subclasses this per task (``create_request_cls``) and that subclass defines its own
+    ``on_success``, so the success path is wrapped per instance; failures, retries and
+    rejections all pass through ``on_failure``, which the subclass inherits from here.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ACTIVITY.add("received")
+        self._charla_wait_s: float | None = None
+        self.on_success = self._counted_success  # the pool calls back whatever this attribute is
+
+    def on_accepted(self, pid: int, time_accepted: float) -> None:
+        super().on_accepted(pid, time_accepted)
+        self._charla_wait_s = queue_wait_s(self)
+
+    def _counted_success(self, failed__retval__runtime: Any, **kwargs: Any) -> Any:
+        failed, _retval, runtime = failed__retval__runtime
+        if not failed:  # a failure is passed on to on_failure below, and counted there
+            ACTIVITY.add("succeeded", task=self.name, task_id=self.id)
+            metrics.task_outcome(self.name, "succeeded", run_time_s=runtime, queue_wait_s=self._charla_wait_s)
+        celery_on_success: Any = type(self).on_success  # the per-task subclass's own handler
+        return celery_on_success(self, failed__retval__runtime, **kwargs)
+
+    def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> Any:
+        exception = getattr(exc_info.exception, "exc", exc_info.exception)  # ExceptionWithTraceback
+        outcome = outcome_of(exception)
+        if outcome is not None:
+            ACTIVITY.add(outcome, task=self.name, task_id=self.id, exception=type(exception).__name__)
+            started = getattr(self, "time_start", None)
+            metrics.task_outcome(
+                self.name,
+                outcome,
+                run_time_s=(time.time() - started) if started else None,
+                queue_wait_s=self._charla_wait_s,
+            )
+        return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
