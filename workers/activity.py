@@ -101,7 +101,7 @@ class CountingRequest(Request):  # type: ignore[misc]  # celery ships no type in
         if not failed:  # a failure is passed on to on_failure below, and counted there
             ACTIVITY.add("succeeded", task=self.name, task_id=self.id)
             metrics.task_outcome(self.name, "succeeded", run_time_s=runtime, queue_wait_s=self._charla_wait_s)
-        celery_on_success: Any = type(self).on_success  # the per-task subclass's own handler
+        celery_on_success: Any = getattr(type(self), "on_success")  # noqa: B009 - the per-task subclass's handler
         return celery_on_success(self, failed__retval__runtime, **kwargs)
 
     def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> Any:
