@@ -9,7 +9,13 @@ read back with a single ``Query``. The writer is ``workers/heartbeat.py``; the r
 pk                    sk                           what
 ====================  ===========================  ============================================
 ``WORKER``            ``<hostname>#<pid>``         one live worker's latest heartbeat (TTL)
+``FAILURE#<id>``      ``LAST``                     why a message last failed or was refused (TTL)
 ====================  ===========================  ============================================
+
+``<id>`` of a failure note is the Celery task id, or the SQS message id when the message had
+no readable task id; ``charla dlq show`` looks up each dead letter's note by both. Notes are
+written with the next heartbeat (batched, only when something failed) and live as long as SQS
+keeps a dead letter (14 days).
 
 ``expires_at`` is ``written_at + ttl``: DynamoDB's TTL deletes a dead worker's record within
 days, so readers also drop any record whose ``expires_at`` has passed. A worker that stops
@@ -36,6 +42,16 @@ DEFAULT_TTL_FACTOR = 3
 #   counts {received, succeeded, retried, failed, refused},
 #   last_failure {task, id, exception, at} or null
 COUNT_NAMES = ("received", "succeeded", "retried", "failed", "refused")
+
+
+FAILURE_NOTE_TTL_S = 14 * 24 * 3600
+FAILURE_NOTE_BODY_ATTRIBUTE = "note"
+# Fields of a failure note's JSON body: id, task, outcome (failed/refused), reason, at, worker.
+
+
+def failure_note_key(task_or_message_id: str) -> dict[str, str]:
+    """Key of the failure note of one task (or SQS message) id."""
+    return {"pk": f"FAILURE#{task_or_message_id}", "sk": "LAST"}
 
 
 def heartbeat_key(hostname: str, pid: int) -> dict[str, str]:

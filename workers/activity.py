@@ -14,7 +14,7 @@ per task name, succeeded / failed / retried / refused, run time and time waited 
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,36 +24,74 @@ from celery.worker.request import Request
 from contract.heartbeats import COUNT_NAMES
 from workers import metrics
 
+HOUR_S = 3600.0
+REASON_MAX_CHARS = 300  # an exception's text is cut short: it may quote user input
+_NOTES_MAX = 100  # failure notes waiting for the next heartbeat; beyond that the oldest are dropped
+
 
 @dataclass
 class WorkerActivity:
-    """Counts since start and the last failure; shared by the pool's callbacks (hence the lock)."""
+    """Counts since start, the last failure and failure notes; shared by the pool's callbacks (hence the lock)."""
 
     started_at: float = field(default_factory=time.time)
     counts: Counter[str] = field(default_factory=Counter)
     last_failure: dict[str, Any] | None = None
+    _failure_times: deque[float] = field(default_factory=lambda: deque(maxlen=10_000), repr=False)
+    _notes: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=_NOTES_MAX), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, outcome: str, *, task: str = "?", task_id: str = "?", exception: str | None = None) -> None:
+    def add(
+        self,
+        outcome: str,
+        *,
+        task: str = "?",
+        task_id: str = "?",
+        exception: str | None = None,
+        reason: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        now = time.time()
         with self._lock:
             self.counts[outcome] += 1
             if outcome == "failed":
-                self.last_failure = {"task": task, "id": task_id, "exception": exception, "at": time.time()}
+                self.last_failure = {"task": task, "id": task_id, "exception": exception, "at": now}
+            if outcome in ("failed", "refused"):
+                self._failure_times.append(now)
+                note_id = task_id if task_id and task_id != "?" else message_id
+                if note_id:
+                    text = (reason or exception or outcome)[:REASON_MAX_CHARS]
+                    self._notes.append({"id": note_id, "task": task, "outcome": outcome, "reason": text, "at": now})
 
-    def snapshot(self) -> dict[str, Any]:
+    def take_notes(self) -> list[dict[str, Any]]:
+        """Failure notes since the last call (the heartbeat writes them)."""
         with self._lock:
+            notes = list(self._notes)
+            self._notes.clear()
+            return notes
+
+    def put_back(self, notes: list[dict[str, Any]]) -> None:
+        """Notes whose write failed, kept for the next heartbeat."""
+        with self._lock:
+            self._notes.extendleft(reversed(notes))
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        with self._lock:
+            while self._failure_times and self._failure_times[0] < now - HOUR_S:
+                self._failure_times.popleft()
             return {
                 "counts": {name: self.counts[name] for name in COUNT_NAMES},
                 "last_failure": dict(self.last_failure) if self.last_failure else None,
+                "failures_last_hour": len(self._failure_times),
             }
 
 
 ACTIVITY = WorkerActivity()
 
 
-def refused(task: str, task_id: str) -> None:
+def refused(task: str, task_id: str, *, reason: str, message_id: str | None) -> None:
     """A message the consumer refused before any task code ran (workers/consumer.py)."""
-    ACTIVITY.add("refused", task=task, task_id=task_id)
+    ACTIVITY.add("refused", task=task, task_id=task_id, reason=reason, message_id=message_id)
     metrics.task_outcome(task, "refused", run_time_s=None, queue_wait_s=None)
 
 
@@ -66,6 +104,13 @@ def outcome_of(exception: BaseException) -> str | None:
     if isinstance(exception, Ignore):
         return None
     return "failed"
+
+
+def sqs_message_id(message: Any) -> str | None:
+    try:
+        return str(message.delivery_info["sqs_message"]["MessageId"])
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def queue_wait_s(request: Request) -> float | None:
@@ -108,7 +153,14 @@ class CountingRequest(Request):  # type: ignore[misc]  # celery ships no type in
         exception = getattr(exc_info.exception, "exc", exc_info.exception)  # ExceptionWithTraceback
         outcome = outcome_of(exception)
         if outcome is not None:
-            ACTIVITY.add(outcome, task=self.name, task_id=self.id, exception=type(exception).__name__)
+            ACTIVITY.add(
+                outcome,
+                task=self.name,
+                task_id=self.id,
+                exception=type(exception).__name__,
+                reason=f"{type(exception).__name__}: {exception}",
+                message_id=sqs_message_id(self._message),
+            )
             started = getattr(self, "time_start", None)
             metrics.task_outcome(
                 self.name,

@@ -107,7 +107,12 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
 
     def _refuse(self, message: Any, reason: str) -> None:
         headers = message.headers if isinstance(message.headers, dict) else {}
-        activity.refused(str(headers.get("task", "?")), str(headers.get("id", "?")))
+        activity.refused(
+            str(headers.get("task", "?")),
+            str(headers.get("id", "?")),
+            reason=reason,
+            message_id=activity.sqs_message_id(message),
+        )
         logger.error(
             "refused message %s content-type=%s: %s; %s",
             _describe(message),
@@ -126,7 +131,13 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
 
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         logger.error("refused message %s: no worker runs this task name; %s", _describe(message), _LEFT_FOR_DLQ)
-        activity.refused(str((message.headers or {}).get("task", "?")), str((message.headers or {}).get("id", "?")))
+        headers = message.headers or {}
+        activity.refused(
+            str(headers.get("task", "?")),
+            str(headers.get("id", "?")),
+            reason="no worker runs this task name",
+            message_id=activity.sqs_message_id(message),
+        )
         # Celery's own handling: reject (no ack) and record NotRegistered for a waiting caller.
         super().on_unknown_task(body, message, exc)
 

@@ -144,11 +144,19 @@ class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships 
             now=time.time(),
         )
         try:
-            self._consumer_store().put(record)
+            store = self._consumer_store()
+            store.put(record)
         except Exception as error:  # botocore errors, settings errors: never stop the worker for this
             logger.warning("heartbeat not written: %s: %s", type(error).__name__, error)
             return
         metrics.heartbeat(queues, consumer.hostname)
+        notes = ACTIVITY.take_notes()
+        if notes:
+            try:
+                store.put_failure_notes(notes, consumer.hostname)
+            except Exception as error:  # kept for the next beat
+                ACTIVITY.put_back(notes)
+                logger.warning("failure notes not written: %s: %s", type(error).__name__, error)
 
     def _cancel(self) -> None:
         if self._timer_entry is not None:

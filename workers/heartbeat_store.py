@@ -7,13 +7,20 @@ worker's event loop, and a failed write only makes the worker look late in ``cha
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from contract.heartbeats import HEARTBEAT_BODY_ATTRIBUTE, HEARTBEAT_TTL_ATTRIBUTE, heartbeat_key
+from contract.heartbeats import (
+    FAILURE_NOTE_BODY_ATTRIBUTE,
+    FAILURE_NOTE_TTL_S,
+    HEARTBEAT_BODY_ATTRIBUTE,
+    HEARTBEAT_TTL_ATTRIBUTE,
+    failure_note_key,
+    heartbeat_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,6 +46,34 @@ class HeartbeatStore:
                 HEARTBEAT_TTL_ATTRIBUTE: {"N": str(int(record["expires_at"]))},
             },
         )
+
+    def put_failure_notes(self, notes: Sequence[Mapping[str, Any]], worker: str) -> None:
+        """Why each of these tasks failed or was refused, for ``charla dlq show`` (25 per batch).
+
+        Raises:
+            RuntimeError: DynamoDB left some notes unwritten (the caller keeps them for the next beat).
+        """
+        latest = {str(note["id"]): note for note in notes}  # one note per id: the last attempt's
+        items = list(latest.values())
+        for start in range(0, len(items), 25):
+            requests = []
+            for note in items[start : start + 25]:
+                key = failure_note_key(str(note["id"]))
+                body = json.dumps({**note, "worker": worker}, separators=(",", ":"), sort_keys=True)
+                requests.append(
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                **{name: {"S": value} for name, value in key.items()},
+                                FAILURE_NOTE_BODY_ATTRIBUTE: {"S": body},
+                                HEARTBEAT_TTL_ATTRIBUTE: {"N": str(int(float(note["at"]) + FAILURE_NOTE_TTL_S))},
+                            }
+                        }
+                    }
+                )
+            response = self._client.batch_write_item(RequestItems={self._table: requests})  # type: ignore[dict-item]
+            if response.get("UnprocessedItems"):
+                raise RuntimeError("some failure notes were not written (throttled)")
 
     def delete(self, hostname: str, pid: int) -> None:
         key = heartbeat_key(hostname, pid)
