@@ -12,7 +12,9 @@ Endpoints (Slack-shaped JSON):
     DELETE /_recorded            forget it
     POST /_faults                {"rate_limited_for_s": 5, "retry_after_s": 1}: answer 429 meanwhile;
                                  {"failing_channels": ["C1"]}: chat.postMessage there fails
-                                 (channel_not_found) until the list is emptied again
+                                 (channel_not_found) until the list is emptied again;
+                                 {"slow_channels": {"C1": 6}}: chat.postMessage there answers after
+                                 6 s (a slow task for `charla workers` tests)
 
 Posts faster than Slack's per-channel pace (more than 2 in any 1-second window, a little burst
 allowed) are counted as ``pace_violations`` in ``GET /_recorded``.
@@ -46,6 +48,7 @@ class Recorder:
     rejected_429: int = 0
     pace_violations: int = 0
     failing_channels: set[str] = field(default_factory=set)
+    slow_channels: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
@@ -144,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
                     recorder.retry_after_s = int(body.get("retry_after_s", 1))
                 if "failing_channels" in body:
                     recorder.failing_channels = set(body["failing_channels"])
+                if "slow_channels" in body:
+                    recorder.slow_channels = {str(k): float(v) for k, v in body["slow_channels"].items()}
             self._send(200, {"ok": True})
             return
         if self.path.startswith("/response/"):
@@ -183,6 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not channel or not (body.get("text") or body.get("blocks")):
             self._send(200, {"ok": False, "error": "no_text" if channel else "channel_not_found"})
             return
+        delay = recorder.slow_channels.get(channel)
+        if delay:
+            time.sleep(delay)  # this request's own thread (ThreadingHTTPServer): others go on
         if channel in recorder.failing_channels:
             self._send(200, {"ok": False, "error": "channel_not_found"})
             return
