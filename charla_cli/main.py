@@ -341,12 +341,15 @@ def main(
     *,
     out: TextIO | None = None,
     ask: Callable[[str], str] = input,
+    cwd: Path | None = None,
 ) -> int:
+    """Run one ``charla`` command; returns its exit status (``charla_cli/errors.py``)."""
     options = parser().parse_args(argv)
     out = out or sys.stdout
     try:
         endpoints = resolve(
             environ=os.environ if environ is None else environ,
+            cwd=cwd,
             stack_file=options.stack_file,
             stack_name=options.stack,
             region=options.region,
