@@ -46,7 +46,7 @@ def build_app(settings: WorkerSettings) -> Celery:
         task_reject_on_worker_lost=True,
         # Celery acks a task that raised even with acks_late, so SQS redrive would never see
         # it: a failure (after its bounded retries) is rejected instead, SQS redelivers it, and
-        # after maxReceiveCount receives it lands in the queue's DLQ for `scripts.queues redrive`.
+        # after maxReceiveCount receives it lands in the queue's DLQ for `charla dlq redrive`.
         task_acks_on_failure_or_timeout=False,
         task_ignore_result=True,
         # Waitable tasks (contract/registry.py) store their result in the results table when the

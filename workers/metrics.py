@@ -16,18 +16,16 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-NAMESPACE_VARIABLE = "CHARLA_METRICS_NAMESPACE"
-DEFAULT_NAMESPACE = "charla"
-# Metric names, also used by infra/constructs/monitoring.py (spelled there; infra imports no workers code).
-OUTCOME_METRICS = {
-    "succeeded": "TaskSucceeded",
-    "failed": "TaskFailed",
-    "retried": "TaskRetried",
-    "refused": "TaskRefused",
-}
-RUN_TIME = "TaskRunTime"
-QUEUE_WAIT = "TaskQueueWait"
-HEARTBEAT = "WorkerHeartbeat"
+from contract.metrics import (
+    DEFAULT_NAMESPACE,
+    HEARTBEAT,
+    NAMESPACE_VARIABLE,
+    OUTCOME_METRICS,
+    QUEUE_DIMENSION,
+    QUEUE_WAIT,
+    RUN_TIME,
+    TASK_DIMENSION,
+)
 
 
 def namespace() -> str:
@@ -69,10 +67,10 @@ def task_outcome(task: str, outcome: str, *, run_time_s: float | None, queue_wai
         values[RUN_TIME] = (round(run_time_s * 1000, 1), "Milliseconds")
     if queue_wait_s is not None:
         values[QUEUE_WAIT] = (round(queue_wait_s * 1000, 1), "Milliseconds")
-    _write(emf_line({"Task": task}, values, outcome=outcome))
+    _write(emf_line({TASK_DIMENSION: task}, values, outcome=outcome))
 
 
 def heartbeat(queues: list[str], hostname: str) -> None:
     """One line per consumed queue per heartbeat: the alarm's "a worker is alive" signal."""
     for queue in queues:
-        _write(emf_line({"Queue": queue}, {HEARTBEAT: (1, "Count")}, worker=hostname))
+        _write(emf_line({QUEUE_DIMENSION: queue}, {HEARTBEAT: (1, "Count")}, worker=hostname))

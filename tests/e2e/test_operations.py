@@ -179,7 +179,12 @@ def test_a_poison_message_shows_its_reason_and_comes_back_with_redrive(ops: tupl
         letters: list[dict[str, Any]] = json.loads(shown.stdout or "[]")
         return letters if len(letters) == 2 and all(letter["reason"] for letter in letters) else None
 
-    letters = wait_until(two_letters_with_reasons, timeout=90, interval=1, message=stack.logs)
+    letters = wait_until(
+        two_letters_with_reasons,
+        timeout=90,
+        interval=1,
+        message=lambda: f"two dead letters with reasons; logs:\n{stack.logs()}",
+    )
     by_id = {letter["task_id"]: letter for letter in letters}
     poison = next(letter for letter in letters if letter["task_id"] != refused_id)
     assert poison["task"] == TaskName.PING.value

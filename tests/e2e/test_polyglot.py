@@ -5,7 +5,6 @@ Real processes: moto server, the Slack stand-in, a real ``celery worker``; the N
 """
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -31,11 +30,19 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def charla_send(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
-    """``charla send ...`` (the installed console script when present, else the same module)."""
-    script = shutil.which("charla", path=str(Path(sys.executable).parent))
-    argv = [script] if script else [sys.executable, "-m", "scripts.cli"]
+    """``charla send ...`` as ``python -m charla_cli`` from this checkout.
+
+    Not the installed console script: an editable install points it at whichever checkout ran
+    ``pip install -e``, which need not be this one.
+    """
     return subprocess.run(
-        [*argv, "send", *args], env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "charla_cli", "send", *args],
+        env=stack.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
