@@ -71,7 +71,8 @@ class DevStack:
         sqs_through_fault_proxy: The ingress and workers reach SQS (only) through ``sqs_proxy``,
             a ``FaultProxy`` the fault suite takes down and brings back.
         endpoints_file: Write the stack's endpoints here (``charla_cli.endpoints`` format) once it
-            is up, for ``charla`` commands; removed at stop when this stack started its own moto.
+            is up, for ``charla`` commands. When this stack started its own moto, the file is put
+            back as it was at stop (removed, or e.g. ``make deploy-local``'s endpoints restored).
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class DevStack:
         self.sqs_proxy: FaultProxy | None = None
         self.endpoints_file = endpoints_file
         self._wrote_endpoints = False
+        self._previous_endpoints: str | None = None
         self.agenda_refresh_interval_s = agenda_refresh_interval_s
         self._own_log_dir = log_dir is None
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="charla-stack-"))
@@ -192,6 +194,8 @@ class DevStack:
             return
         from charla_cli.endpoints import write_stack_file
 
+        if self.endpoints_file.exists():
+            self._previous_endpoints = self.endpoints_file.read_text()
         write_stack_file(
             self.endpoints_file,
             source="make chat / make demo (DevStack)",
@@ -265,7 +269,10 @@ class DevStack:
             self.processes[name].stop()
         self.processes.clear()
         if self._wrote_endpoints and self.endpoints_file is not None:
-            self.endpoints_file.unlink(missing_ok=True)
+            if self._previous_endpoints is None:
+                self.endpoints_file.unlink(missing_ok=True)
+            else:
+                self.endpoints_file.write_text(self._previous_endpoints)
             self._wrote_endpoints = False
         if self.sqs_proxy is not None:
             self.sqs_proxy.close()

@@ -43,17 +43,25 @@ STATUS_FIELDS = {
 }
 QUEUE_FIELDS = {"queue", "url", "is_dlq", "visible", "in_flight", "delayed", "oldest_age_s"}
 DOCUMENTED_EXIT_CODES = {0, 5, 6}
+PREVIOUS_ENDPOINTS = '{"source": "make deploy-local"}\n'
 
 
 @pytest.fixture(scope="module")
 def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevStack, Path]]:
-    """The stack (two one-process workers on the replies queue) and the directory charla runs in."""
+    """The stack (two one-process workers on the replies queue) and the directory charla runs in.
+
+    An endpoints file is there before the stack starts (as ``make deploy-local`` leaves one): the
+    stack replaces it while it runs and puts it back when it stops.
+    """
     home = tmp_path_factory.mktemp("clone")
+    endpoints = home / ".stack" / "endpoints.json"
+    endpoints.parent.mkdir()
+    endpoints.write_text(PREVIOUS_ENDPOINTS)
     with DevStack(
         worker_queues=[],
         extra_env=HEARTBEAT_ENV,
         sqs_wait_time_seconds=1,
-        endpoints_file=home / ".stack" / "endpoints.json",
+        endpoints_file=endpoints,
         # A failing message reaches its DLQ after 2 receives, 8 s apart; slow tasks finish well within 8 s.
         queue_overrides={"visibility_timeout_s": 8, "max_receive_count": 2},
     ) as stack:
@@ -63,6 +71,7 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevStack, Pa
                 name, queues=[QueueName.REPLIES], concurrency=1, extra_args=["--prefetch-multiplier", "1"]
             )
         yield stack, home
+    assert endpoints.read_text() == PREVIOUS_ENDPOINTS
 
 
 def charla(home: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -118,6 +127,8 @@ def test_status_json_has_the_documented_fields_and_exit_0_when_all_is_well(ops: 
     assert report["workers"]["alive"] == 2
     assert report["dead_letters"] == 0
     assert report["source"].endswith("(make chat / make demo (DevStack))")
+    written = (home / ".stack" / "endpoints.json").read_text()
+    assert "SLACK" not in written and "xoxb" not in written  # moto's dummy keys only, never a Slack secret
 
 
 def test_two_workers_show_their_running_tasks_while_slow_tasks_run(ops: tuple[DevStack, Path]) -> None:
