@@ -242,8 +242,11 @@ def _with_reasons(endpoints: Endpoints, letters: list[queues.DeadLetter]) -> lis
     described = []
     for letter in letters:
         note = notes.get(letter.task_id or "") or notes.get(letter.message_id)
-        reason = f"{note['outcome']}: {note['reason']}" if note else None
-        described.append(replace(letter, reason=reason))
+        # The copy's own header, when the worker dead-lettered it itself, comes first.
+        if letter.reason is None and note is not None:
+            described.append(replace(letter, reason=f"{note['outcome']}: {note['reason']}"))
+        else:
+            described.append(letter)
     return described
 
 

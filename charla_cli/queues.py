@@ -6,6 +6,8 @@ receives its messages with a short visibility timeout and hands them straight ba
 Main queues are never peeked: a receive there counts toward ``maxReceiveCount``.
 """
 
+import base64
+import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +18,8 @@ from contract.queues import QueueName
 from contract.wire import decode_task_message
 
 PEEK_VISIBILITY_S = 30  # long enough to page through a DLQ without seeing a message twice
+# The header a worker puts on a copy it dead-letters itself (workers/redelivery.py writes it).
+DEAD_LETTER_REASON_HEADER = "charla_dead_letter_reason"
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class DeadLetter:
     task_id: str | None
     first_seen: float | None  # when it was first sent (SentTimestamp survives the move to the DLQ)
     receive_count: int
-    reason: str | None = None  # from the worker's failure note (contract/heartbeats.py)
+    reason: str | None = None  # the dead-letter header, else the worker's failure note (contract/heartbeats.py)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,6 +128,16 @@ def queue_status(client: Any, urls: Mapping[QueueName, str], *, cloudwatch: Any 
     return rows
 
 
+def dead_letter_reason(body: str) -> str | None:
+    """The reason a worker wrote on a copy it dead-lettered itself (None: SQS moved it, or not ours)."""
+    try:
+        envelope = json.loads(base64.b64decode(body, validate=True))
+        reason = envelope["headers"].get(DEAD_LETTER_REASON_HEADER)
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return str(reason) if reason else None
+
+
 def _describe(label: str, message: Mapping[str, Any]) -> DeadLetter:
     attributes = message.get("Attributes", {})
     task: str | None = None
@@ -141,6 +155,7 @@ def _describe(label: str, message: Mapping[str, Any]) -> DeadLetter:
         task_id=task_id,
         first_seen=int(sent) / 1000 if sent else None,
         receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
+        reason=(f"dead-lettered: {header}" if (header := dead_letter_reason(str(message["Body"]))) else None),
     )
 
 

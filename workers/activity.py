@@ -95,8 +95,24 @@ def refused(task: str, task_id: str, *, reason: str, message_id: str | None) -> 
     metrics.task_outcome(task, "refused", run_time_s=None, queue_wait_s=None)
 
 
+class Settled(Ignore):  # type: ignore[misc]  # celery ships no type information
+    """Raised by ``ContractTask`` once it settled a failed run (a delayed copy or a dead letter).
+
+    An ``Ignore`` to Celery (the message is acked, nothing else happens); its arguments travel
+    from the pool's child to the main process, which counts the outcome they name.
+    """
+
+    def __init__(self, outcome: str, reason: str, exception_type: str) -> None:
+        super().__init__(outcome, reason, exception_type)
+        self.outcome = outcome
+        self.reason = reason
+        self.exception_type = exception_type  # of the error that was settled, for the heartbeat
+
+
 def outcome_of(exception: BaseException) -> str | None:
     """How a task that raised ``exception`` ended: failed, retried or refused (None: ignored)."""
+    if isinstance(exception, Settled):
+        return exception.outcome
     if isinstance(exception, Retry):
         return "retried"
     if isinstance(exception, Reject):
@@ -157,8 +173,10 @@ class CountingRequest(Request):  # type: ignore[misc]  # celery ships no type in
                 outcome,
                 task=self.name,
                 task_id=self.id,
-                exception=type(exception).__name__,
-                reason=f"{type(exception).__name__}: {exception}",
+                exception=exception.exception_type if isinstance(exception, Settled) else type(exception).__name__,
+                reason=exception.reason
+                if isinstance(exception, Settled)
+                else f"{type(exception).__name__}: {exception}",
                 message_id=sqs_message_id(self._message),
             )
             started = getattr(self, "time_start", None)

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task
-from celery.exceptions import Ignore
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 from pydantic import TypeAdapter, ValidationError
@@ -198,10 +197,12 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
         try:
             return super().__call__(*args, **kwargs)
         except Exception as error:  # every way a run can fail is settled in one place
-            self._settle(error, kwargs)
-            raise Ignore() from None
+            outcome, reason = self._settle(error, kwargs)
+            # An Ignore (the message is settled) that tells the main process how, for its counts.
+            raise activity.Settled(outcome, reason, type(error).__name__) from None
 
-    def _settle(self, error: Exception, kwargs: dict[str, Any]) -> None:
+    def _settle(self, error: Exception, kwargs: dict[str, Any]) -> tuple[str, str]:
+        """Send the copy the outcome asks for; returns (retried | refused | failed, reason)."""
         request = self.request
         failures = int(getattr(request, redelivery.FAILURES_HEADER, 0) or 0)
         outcome = outcome_of(error, failures=failures)
@@ -221,7 +222,7 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
             log("task=%s id=%s again in %d s: %s", self.name, request.id, outcome.delay_s, outcome.reason)
             if outcome.about_result:
                 self._record(request.id, error, final=False)
-            return
+            return "retried", outcome.reason
         if isinstance(error, PayloadRefused):
             logger.error(
                 "refused message task=%s id=%s: %s; sent to the dead-letter queue", self.name, request.id, error
@@ -230,6 +231,7 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
             logger.error("task=%s id=%s dead-lettered: %s", self.name, request.id, outcome.reason)
         redelivery.dead_letter(**copy, reason=outcome.reason)
         self._record(request.id, error, final=True)
+        return ("refused" if isinstance(error, PayloadRefused) else "failed"), outcome.reason
 
     def _record(self, task_id: str, error: Exception, *, final: bool) -> None:
         """Tell a caller waiting on this task where it stands: ``RETRY`` until SQS gives up, then ``FAILURE``."""

@@ -200,8 +200,16 @@ def test_a_poison_message_shows_its_reason_and_comes_back_with_redrive(ops: tupl
     poison = next(letter for letter in letters if letter["task_id"] != refused_id)
     assert poison["task"] == TaskName.PING.value
     assert "channel_not_found" in poison["reason"]
-    assert poison["reason"].startswith("failed: ")
+    assert poison["reason"].startswith("dead-lettered: ")  # the worker parked it itself, reason in a header
     assert by_id[refused_id]["reason"].startswith("refused: payload does not match CommandRequest")
+    counted = wait_until(
+        lambda: [w for w in workers_json(home) if w["counts"]["failed"] and w["last_failure"]],
+        timeout=30,
+        message="the failure in a heartbeat",
+    )
+    assert counted[0]["last_failure"]["task"] == TaskName.PING.value
+    assert counted[0]["last_failure"]["exception"] != "Settled"  # the error's own type
+    assert sum(w["counts"]["refused"] for w in workers_json(home)) >= 1
     shown = charla(home, "dlq", "show")
     assert shown.returncode == 5
     assert "channel_not_found" in shown.stdout

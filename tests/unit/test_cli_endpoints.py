@@ -140,3 +140,22 @@ def test_status_exit_codes_a_cron_job_can_act_on(waiting: int, alive: int, dead:
     report = {"messages_waiting": waiting, "workers": {"alive": alive}, "dead_letters": dead}
 
     assert status_exit(report) == expected
+
+
+def test_dlq_show_reads_the_reason_header_the_workers_write() -> None:
+    from charla_cli import queues
+    from contract.wire import encode_task_message
+    from workers.redelivery import DEAD_LETTER_REASON_HEADER
+
+    body = encode_task_message(
+        task="charla.ping",
+        kwargs={},
+        queue="replies",
+        task_id="t1",
+        extra_headers={DEAD_LETTER_REASON_HEADER: "ReplyRefused: channel_not_found"},
+    )
+
+    assert queues.DEAD_LETTER_REASON_HEADER == DEAD_LETTER_REASON_HEADER
+    assert queues.dead_letter_reason(body) == "ReplyRefused: channel_not_found"
+    assert queues.dead_letter_reason(encode_task_message(task="charla.ping", kwargs={}, queue="replies")) is None
+    assert queues.dead_letter_reason("not base64 at all") is None

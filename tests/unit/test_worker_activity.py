@@ -9,7 +9,7 @@ from celery.exceptions import Reject, Retry
 
 from contract.heartbeats import COUNT_NAMES, default_ttl_s, heartbeat_key
 from workers import metrics
-from workers.activity import HOUR_S, WorkerActivity, outcome_of
+from workers.activity import HOUR_S, Settled, WorkerActivity, outcome_of
 from workers.heartbeat import build_record, intervals
 
 
@@ -48,7 +48,13 @@ def test_failure_notes_are_keyed_by_task_id_else_message_id_and_taken_once() -> 
 
 @pytest.mark.parametrize(
     ("exception", "outcome"),
-    [(RuntimeError("x"), "failed"), (Retry(), "retried"), (Reject("bad payload"), "refused")],
+    [
+        (RuntimeError("x"), "failed"),
+        (Retry(), "retried"),
+        (Reject("bad payload"), "refused"),
+        (Settled("retried", "SlackUnavailable: ratelimited", "SlackUnavailable"), "retried"),
+        (Settled("failed", "ReplyRefused: channel_not_found", "ReplyRefused"), "failed"),
+    ],
 )
 def test_outcomes(exception: BaseException, outcome: str) -> None:
     assert outcome_of(exception) == outcome
@@ -99,3 +105,16 @@ def test_emf_lines_follow_the_embedded_metric_format(monkeypatch: pytest.MonkeyP
     assert isinstance(task_line["_aws"]["Timestamp"], int)
     assert beat_line["Queue"] == "replies"
     assert beat_line["WorkerHeartbeat"] == 1
+
+
+def test_a_settled_outcome_survives_the_trip_from_the_pool_child() -> None:
+    import pickle
+
+    trip = pickle.dumps(Settled("failed", "ReplyRefused: channel_not_found", "ReplyRefused"))
+    settled = pickle.loads(trip)  # noqa: S301 - our own bytes, as billiard moves them between processes
+
+    assert (settled.outcome, settled.reason, settled.exception_type) == (
+        "failed",
+        "ReplyRefused: channel_not_found",
+        "ReplyRefused",
+    )
