@@ -14,7 +14,9 @@ Endpoints (Slack-shaped JSON):
                                  {"failing_channels": ["C1"]}: chat.postMessage there fails
                                  (channel_not_found) until the list is emptied again;
                                  {"slow_channels": {"C1": 6}}: chat.postMessage there answers after
-                                 6 s (a slow task for `charla workers` tests)
+                                 6 s (a slow task for `charla workers` tests);
+                                 {"token": "xoxb-new"}: only this token is accepted from now on
+                                 (a rotated token: the old one gets invalid_auth)
 
 Posts faster than Slack's per-channel pace (more than 2 in any 1-second window, a little burst
 allowed) are counted as ``pace_violations`` in ``GET /_recorded``.
@@ -149,6 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
                     recorder.failing_channels = set(body["failing_channels"])
                 if "slow_channels" in body:
                     recorder.slow_channels = {str(k): float(v) for k, v in body["slow_channels"].items()}
+                if "token" in body:
+                    recorder.token = str(body["token"])
             self._send(200, {"ok": True})
             return
         if self.path.startswith("/response/"):
