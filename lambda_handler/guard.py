@@ -150,10 +150,23 @@ def _parse_form(text: str) -> dict[str, str]:
     return form
 
 
+# Fields of an interaction payload that Slack always sends as objects (or null) and Bolt reads as
+# such, routing included: any other type made Bolt raise inside its dispatch (a 500).
+_INTERACTION_OBJECTS = ("team", "user", "enterprise", "view", "channel", "message", "container", "state")
+
+
 def _interaction(body: bytes, form: dict[str, str]) -> CheckedRequest:
     if set(form) - {"payload"}:
         raise RequestRejected("an interaction form carries only 'payload'")
     inner = _parse_json_object(form["payload"])
+    for name in _INTERACTION_OBJECTS:
+        if inner.get(name) is not None and not isinstance(inner[name], dict):
+            raise RequestRejected(f"interaction {name} is not an object")
+    if "view" in inner and not isinstance(inner["view"], dict):  # Bolt reads any "view" key present
+        raise RequestRejected("interaction view is not an object")
+    actions = inner.get("actions", [])
+    if not isinstance(actions, list) or not all(isinstance(action, dict) for action in actions):
+        raise RequestRejected("interaction actions is not a list of objects")
     team = inner.get("team")
     enterprise = inner.get("enterprise")
     return CheckedRequest(
