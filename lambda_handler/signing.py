@@ -41,12 +41,14 @@ REREAD_INTERVAL_S = 10.0
 def secrets_client() -> "SecretsManagerClient":
     """The Secrets Manager client, built at init (before a snapshot) and kept.
 
-    botocore's defaults (60 s timeouts, several retries) would outlast Slack's 3 s window.
+    botocore's defaults (60 s timeouts, several retries) would outlast Slack's 3 s window many
+    times over; here one retry, a second each for connect and read. A read that still fails is a
+    503, and Slack retries.
     """
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 2, "mode": "standard"})
     return boto3.client("secretsmanager", config=config)
 
 
