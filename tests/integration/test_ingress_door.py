@@ -281,3 +281,22 @@ def test_slash_command_request_factory_still_round_trips(door: DevStack) -> None
 
     assert response.status == 200
     assert [t.task for t in queued(door)] == [TaskName.PING]
+
+
+# -- Secrets Manager unreachable: Slack must retry, so never a 2xx and never a 500 ---------------
+
+
+def test_an_unreachable_secrets_manager_answers_503_and_queues_nothing(
+    door: DevStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.processes import free_port
+
+    with configured_like_the_lambda(door) as stack:
+        monkeypatch.setenv("CHARLA_SLACK_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{free_port()}")
+        body = json.dumps(event_callback(app_mention("ping", channel="C0NOSECRET"))).encode()
+
+        status = _via_lambda(stack, body, "application/json")
+
+    assert status == 503
+    assert queued(door) == []
