@@ -6,6 +6,7 @@ restored environment starts with them ready; the signing secret is read after re
 first request (``signing``).
 """
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from starlette.routing import Route
 
 from contract import environment as env
 from lambda_handler import enqueue, signing
-from lambda_handler.errors import IngressError, RequestRejected, http_status
+from lambda_handler.errors import IngressError, MissingSettingError, RequestRejected, http_status
 from lambda_handler.guard import CheckedRequest, RequestKind, check_request
 from lambda_handler.listeners import commands, events, interactions, members, schedule
 from lambda_handler.settings import get_settings
@@ -159,12 +160,15 @@ _http_handler = Mangum(app, lifespan="off")
 
 
 def _prepare_for_snapshot() -> None:
-    """Build the Bolt app and the AWS clients now, at init, so a SnapStart snapshot holds them.
+    """Build the Bolt app, the settings and the AWS clients now, at init, so a SnapStart snapshot
+    holds them (and the warning about serving any workspace is logged once, at start).
 
-    Without a region (an import outside AWS with an empty environment, as the bundle test does)
-    the clients are built on first use instead.
+    Without configuration or a region (an import outside AWS with an empty environment, as the
+    bundle test does) they are built on first use instead, where a missing value is reported.
     """
     bolt_app()
+    with contextlib.suppress(MissingSettingError):
+        get_settings()
     try:
         enqueue.sqs_client()
         if os.environ.get(env.SLACK_SECRET_ARN):

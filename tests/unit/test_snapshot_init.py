@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json
 import lambda_handler.main as main
-from lambda_handler import enqueue
+from lambda_handler import enqueue, settings
 try:
     from lambda_handler import signing
 except ImportError:
     signing = None
-report = {"bolt_app": main.bolt_app.cache_info().currsize, "sqs": enqueue.sqs_client.cache_info().currsize}
+report = {"bolt_app": main.bolt_app.cache_info().currsize, "sqs": enqueue.sqs_client.cache_info().currsize,
+          "settings": settings.get_settings.cache_info().currsize}
 if signing is not None:
     report["secrets_client"] = signing.secrets_client.cache_info().currsize
     report["secret_read"] = signing.signing_key.cache_info().currsize
@@ -54,6 +55,7 @@ def test_import_builds_the_bolt_app_and_aws_clients_and_reads_no_secret() -> Non
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report.get("bolt_app") == 1, report
     assert report.get("sqs") == 1, report
+    assert report.get("settings") == 1, report
     assert report.get("secrets_client") == 1, report
     assert report.get("secret_read") == 0, report  # read after restore, on the first request
     connect_s, read_s, attempts = report["timeouts"]
