@@ -4,7 +4,8 @@ stack (uvicorn ingress, a real ``celery worker``, moto, the Slack stand-in): eac
 a dead-letter queue, and every command among them is answered.
 
 Fixtures hold Slack's documented shapes (``source`` names the page); ``$RESPONSE_URL`` is replaced
-by a stand-in URL, as Slack would give a real one.
+by a stand-in URL, as Slack would give a real one. ``expect_answer: response_url`` marks the ones
+(slash commands, the "More" button) that must be answered there.
 """
 
 import json
@@ -23,6 +24,7 @@ from tests.conftest import EVENTS
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((EVENTS / "slack").glob("*.json"))
 FORM = "application/x-www-form-urlencoded"
 
@@ -42,13 +44,12 @@ def signed(fixture: dict[str, Any], secret: str) -> SignedRequest:
 
 
 def test_fixtures_cover_every_subscribed_event_and_surface() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yaml").read_text())
+    subscribed = manifest["settings"]["event_subscriptions"]["bot_events"]
     names = {path.stem for path in FIXTURES}
-    required = {
-        "event_app_mention",
-        "event_message_channels",
-        "event_message_groups",
-        "event_message_im",
-        "event_message_mpim",
+    required = {f"event_{event.replace('.', '_')}" for event in subscribed} | {
         "event_message_changed",
         "event_message_deleted",
         "event_message_bot_message",
@@ -94,12 +95,12 @@ def _dead_letter_depth(stack: DevStack, queue: QueueName) -> int:
 
 def test_every_real_shape_is_answered_runs_to_completion_and_never_dead_letters(stack: DevStack) -> None:
     statuses: dict[str, tuple[int, int]] = {}
-    commands: dict[str, str] = {}
+    by_url: dict[str, str] = {}
     for path in FIXTURES:
         response_url = stack.response_url(path.stem)
         fixture = load(path, response_url)
-        if fixture["body"].get("command") == "/charla":
-            commands[path.stem] = response_url
+        if fixture.get("expect_answer") == "response_url":  # /charla commands, the "More" button
+            by_url[path.stem] = response_url
         statuses[path.stem] = (stack.post(signed(fixture, stack.signing_secret)).status, fixture["expect_status"])
 
     unexpected = {name: got for name, (got, expected) in statuses.items() if got != expected}
@@ -110,14 +111,14 @@ def test_every_real_shape_is_answered_runs_to_completion_and_never_dead_letters(
     answered = wait_until(
         lambda: (
             found
-            if len(found := {r["path"] for r in stack.recorded() if r["kind"] == "response_url"}) >= len(commands)
+            if len(found := {r["path"] for r in stack.recorded() if r["kind"] == "response_url"}) >= len(by_url)
             else None
         ),
         timeout=30,
-        message=lambda: f"an answer to each of {sorted(commands)}; logs:\n{stack.logs()}",
+        message=lambda: f"an answer to each of {sorted(by_url)}; logs:\n{stack.logs()}",
     )
-    assert answered == {url.removeprefix(stack.slack_url) for url in commands.values()}
+    assert answered == {url.removeprefix(stack.slack_url) for url in by_url.values()}
     # The mentions (channel, thread, edited) and the DM commands are answered where they were asked.
-    posted = {r["channel"] for r in stack.wait_for_replies(len(commands) + 4) if r["kind"] == "chat.postMessage"}
+    posted = {r["channel"] for r in stack.wait_for_replies(len(by_url) + 4) if r["kind"] == "chat.postMessage"}
     assert {"C0MENTION1", "C0THREAD01", "C0EDITED01", "D0ALICEDM1"} <= posted
     assert "raised unexpected" not in stack.processes["worker"].log_text()
