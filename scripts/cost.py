@@ -483,12 +483,33 @@ def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
     }
 
 
+def at_rest_markdown(estimates: Mapping[str, Estimate]) -> str:
+    """The at-rest lines of each profile side by side, as the Markdown table docs/DEPLOY.md quotes."""
+    names = list(estimates)
+    lines = [key for key in next(iter(estimates.values())).at_rest]
+    rows = [
+        "| Line | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for line in lines:
+        values = [estimates[name].at_rest.get(line, 0.0) for name in names]
+        if any(round(value, 2) for value in values):
+            rows.append(f"| {line} | " + " | ".join(f"${value:.2f}" for value in values) + " |")
+    rows.append("| **total** | " + " | ".join(f"**${estimates[n].at_rest_total:.2f}**" for n in names) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--template", type=Path, help="a synthesized template (default: cdk.out/*.template.json)")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    parser.add_argument("--markdown", action="store_true", help="print the at-rest lines as a Markdown table")
     args = parser.parse_args()
-    result = report(load_shape(args.template))
+    shape = load_shape(args.template)
+    result = report(shape)
+    if args.markdown:
+        print(at_rest_markdown({"this deploy": charla_estimate(shape)}))
+        return
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -55,3 +55,19 @@ def synthesize(outdir: Path, context: dict[str, Any]) -> Synthesized:
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     """The app as ``cdk.json`` configures it, synthesized once."""
     yield synthesize(tmp_path_factory.mktemp("cdk-out"), cdk_json_context())
+
+
+@pytest.fixture(scope="session")
+def doc_synths(
+    tmp_path_factory: pytest.TempPathFactory, synth: Synthesized
+) -> dict[tuple[tuple[str, str], ...], Synthesized]:
+    """Every distinct context documented in docs/DEPLOY.md and README.md (examples and cost
+    profiles), synthesized in this process (the Lambda bundle is staged once), keyed by its sorted
+    ``-c`` pairs; ``()`` is the default deploy."""
+    from tests.infra.docs_examples import examples, profiles
+
+    keys = {example.key for example in examples()} | {tuple(sorted(p.context)) for p in profiles()}
+    result: dict[tuple[tuple[str, str], ...], Synthesized] = {(): synth}
+    for index, key in enumerate(sorted(keys - {()})):
+        result[key] = synthesize(tmp_path_factory.mktemp(f"cdk-out-doc-{index}"), {**cdk_json_context(), **dict(key)})
+    return result
