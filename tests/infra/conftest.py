@@ -61,13 +61,43 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
 def doc_synths(
     tmp_path_factory: pytest.TempPathFactory, synth: Synthesized
 ) -> dict[tuple[tuple[str, str], ...], Synthesized]:
-    """Every distinct context documented in docs/DEPLOY.md and README.md (examples and cost
-    profiles), synthesized in this process (the Lambda bundle is staged once), keyed by its sorted
-    ``-c`` pairs; ``()`` is the default deploy."""
+    """Every context documented in docs/DEPLOY.md and README.md, synthesized in this process and
+    keyed by its sorted ``-c`` pairs (``()`` is the default deploy).
+
+    Cost profiles are synthesized exactly as written. Other examples are grouped: one synthesis
+    carries several examples whose keys do not overlap and whose union is a valid config, so a
+    new example rarely adds a synthesis (each takes ~5-10 s).
+    """
+    from infra.config import CharlaConfig
     from tests.infra.docs_examples import examples, profiles
 
-    keys = {example.key for example in examples()} | {tuple(sorted(p.context)) for p in profiles()}
+    exact = {tuple(sorted(p.context)) for p in profiles()} - {()}
+    groups: list[dict[str, str]] = []
+    members: list[list[tuple[tuple[str, str], ...]]] = []
+    for key in sorted({e.key for e in examples()} - exact - {()}):
+        for group, keys in zip(groups, members, strict=True):
+            merged = {**group, **dict(key)}
+            if set(group).isdisjoint(dict(key)) and _valid(CharlaConfig, {**cdk_json_context(), **merged}):
+                group.update(dict(key))
+                keys.append(key)
+                break
+        else:
+            groups.append(dict(key))
+            members.append([key])
     result: dict[tuple[tuple[str, str], ...], Synthesized] = {(): synth}
-    for index, key in enumerate(sorted(keys - {()})):
-        result[key] = synthesize(tmp_path_factory.mktemp(f"cdk-out-doc-{index}"), {**cdk_json_context(), **dict(key)})
+    for index, key in enumerate(sorted(exact)):
+        result[key] = synthesize(
+            tmp_path_factory.mktemp(f"cdk-out-profile-{index}"), {**cdk_json_context(), **dict(key)}
+        )
+    for index, (group, keys) in enumerate(zip(groups, members, strict=True)):
+        synthesized = synthesize(tmp_path_factory.mktemp(f"cdk-out-examples-{index}"), {**cdk_json_context(), **group})
+        result.update(dict.fromkeys(keys, synthesized))
     return result
+
+
+def _valid(config_class: Any, context: dict[str, Any]) -> bool:
+    try:
+        config_class.from_context(context.get)
+    except ValueError:
+        return False
+    return True

@@ -106,6 +106,12 @@ def test_cheap_profiles_are_spot_on_x86_without_container_insights(doc_synths: S
         synth = doc_synths[tuple(sorted(profile.context))]
         assert synth.stack.config.fargate_spot and not synth.stack.config.arm64
         assert synth.stack.config.container_insights is False
+        # Without Container Insights no alarm may read RunningTaskCount: it would never have data.
+        alarms = json.dumps(synth.resources("AWS::CloudWatch::Alarm"))
+        assert "RunningTaskCount" not in alarms and "ApproximateNumberOfMessagesNotVisible" in alarms
+        synth.template.has_resource_properties(
+            "AWS::ECS::Cluster", {"ClusterSettings": [{"Name": "containerInsights", "Value": "disabled"}]}
+        )
 
 
 def test_the_walkthrough_names_each_first_deploy_step() -> None:
