@@ -220,6 +220,7 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
                 )
                 assert manifest["settings"]["event_subscriptions"]["request_url"] == shell.variables["URL"]
                 assert manifest["features"]["slash_commands"][0]["url"] == shell.variables["URL"]
+                assert "REQUEST_URL" not in json.dumps(manifest)
             elif step.number == 5:
                 stored = json.loads(secretsmanager.get_secret_value(SecretId="charla/dev/slack")["SecretString"])
                 assert stored == {env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token}

@@ -275,7 +275,6 @@ def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(sy
         (container,) = task["ContainerDefinitions"]
         variables = {item["Name"]: item["Value"] for item in container["Environment"]}
         assert expected_env <= set(variables)
-        assert TABLE_SPECS[TableName.DEDUPE].variable not in variables  # the ingress's table only
         waitable = any(queue_for(task) == queue_name for task in RESULT_TASKS)
         assert (TABLE_SPECS[TableName.RESULTS].variable in variables) == waitable
         assert variables[env.WORKER_QUEUES] == queue_name.value
