@@ -24,6 +24,9 @@ STOP_TIMEOUT_S = max(spec.time_limit_s for spec in QUEUE_SPECS.values()) + STOP_
 if STOP_TIMEOUT_S > FARGATE_MAX_STOP_TIMEOUT_S:  # pragma: no cover - a contract change would trip it
     raise ValueError(f"task time limits need a {STOP_TIMEOUT_S}s stop timeout; Fargate allows 120s")
 
+# Run in the container (WORKDIR /app, the venv on PATH); exit 1 when the prefork pool is short.
+HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "workers.healthcheck"]
+
 # How often the scaling alarms look at the backlog, and for how many periods it must hold.
 SCALING_PERIOD = Duration.minutes(1)
 SCALE_IN_PERIODS = 5  # five quiet minutes before a task goes away
@@ -103,6 +106,14 @@ class WorkerService(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix=queue_name.value, log_group=log_group),
             stop_timeout=Duration.seconds(STOP_TIMEOUT_S),
             readonly_root_filesystem=False,
+            # Celery (PID 1) outlives a pool that cannot stay up; workers/healthcheck.py sees that.
+            health_check=ecs.HealthCheck(
+                command=HEALTH_CHECK_COMMAND,
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
         )
         # On-demand Fargate uses the launch type, so no capacity-provider association is involved.
         # Spot needs one, and the service must depend on the cluster's association (created by the

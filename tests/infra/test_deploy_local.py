@@ -2,7 +2,10 @@
 
 import contextlib
 import json
+import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,6 +171,33 @@ def test_up_leaves_the_deployed_stack_running_for_chat_and_down_stops_it(
         deploy_local.main(["down"])
     assert deploy_local.deployed_stack() is None
     assert not deploy_local.STATE_FILE.exists()
+
+
+def test_the_worker_health_check_passes_on_a_running_worker_and_fails_on_a_process_without_a_pool(
+    synth: Synthesized, moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    task = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))["Properties"]
+    (container,) = task["ContainerDefinitions"]
+    command = container["HealthCheck"]["Command"]
+    assert command[0] == "CMD" and command[1] == "python"  # the image's venv python, cwd /app
+    concurrency = {e["Name"]: e["Value"] for e in container["Environment"]}[env.WORKER_CONCURRENCY]
+
+    def check(pid: int) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, *command[2:], "--pid", str(pid)]
+        environment = {**os.environ, env.WORKER_CONCURRENCY: concurrency}
+        return subprocess.run(argv, check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30)
+
+    with DevStack(
+        moto_url=moto_url,
+        resources=deployment.resources,
+        sqs_wait_time_seconds=1,
+        worker_concurrency=int(concurrency),
+    ) as stack:
+        worker = stack.processes["worker"]
+        assert wait_until(lambda: check(worker.pid).returncode == 0, timeout=30, message="a healthy pool")
+        # A process without pool children (the ingress) is what a dead pool looks like.
+        failed = check(stack.processes["ingress"].pid)
+        assert failed.returncode == 1 and f"0 of {concurrency} pool processes" in failed.stderr
 
 
 # -- docs/DEPLOY.md, rehearsed: runs last in this module, because its final step tears down --------
