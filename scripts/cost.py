@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.environment import WORKER_QUEUES
+from contract.metrics import NAMESPACE_VARIABLE as METRICS_NAMESPACE_VARIABLE
 from contract.tasks import TaskName, queue_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,11 @@ INSIGHTS_RESOURCE_METRICS = 8
 INSIGHTS_CLUSTER_METRICS = INSIGHTS_RESOURCE_METRICS + 2  # + ServiceCount, TaskCount
 INSIGHTS_SERVICE_METRICS = INSIGHTS_RESOURCE_METRICS + 5  # + Desired/Running/Pending/Deployment/TaskSet
 INSIGHTS_TASK_FAMILY_METRICS = INSIGHTS_RESOURCE_METRICS
+# The workers' own EMF metrics at rest (contract/metrics.py): one WorkerHeartbeat per consumed queue
+# while a worker runs, and per task that runs (the scheduled refresh) its outcome, run time and
+# queue wait. Also billed per hour published.
+WORKER_HEARTBEAT_METRICS = 1
+TASK_RUN_METRICS = 3
 
 # One wake-up of a service at zero (the hourly agenda refresh): the wake alarm's 1-minute period,
 # ~1 minute to place the task and pull the image, ~1 minute of work, then the scale-in alarm's
@@ -151,6 +157,8 @@ class DeployShape:
     alarm_metrics: int = 7  # what alarms are billed by: one per plain alarm, one per metric read
     dashboards: int = 0
     container_insights: bool = False
+    worker_metrics: bool = False  # workers emit EMF metrics (heartbeats, task outcomes; contract/metrics.py)
+    scheduled_runs_per_month: float = 0.0  # scheduled tasks (the agenda refresh)
     nat_gateways: int = 0
     interface_endpoint_azs: int = 0
     image_gb: float = 0.2  # the worker image in ECR
@@ -291,6 +299,12 @@ def shape_from_template(template: Mapping[str, Any], *, source: str) -> DeploySh
         alarms=len(by_type.get("AWS::CloudWatch::Alarm", [])),
         alarm_metrics=sum(_alarm_metrics(p) for _, p in by_type.get("AWS::CloudWatch::Alarm", [])),
         dashboards=len(by_type.get("AWS::CloudWatch::Dashboard", [])),
+        worker_metrics=any(
+            METRICS_NAMESPACE_VARIABLE
+            in {v.get("Name") for c in t.get("ContainerDefinitions", []) for v in c.get("Environment", [])}
+            for t in task_definitions.values()
+        ),
+        scheduled_runs_per_month=wakeups,
         container_insights=any(
             setting.get("Name") == "containerInsights" and setting.get("Value") in ("enabled", "enhanced")
             for _, p in by_type.get("AWS::ECS::Cluster", [])
@@ -400,16 +414,26 @@ def charla_estimate(shape: DeployShape, usage: Usage = Usage(), *, design: str =
         hours * (s.hourly() + (p["public_ipv4_hour"] if s.public_ip else 0.0))
         for s, hours in zip(woken, wake_hours, strict=True)
     )
-    # Metrics are billed for each hour they are published in: a service woken at least hourly
-    # publishes every hour, so it pays the month like a warm one.
-    hourly = [s for s in shape.services if s.min_tasks > 0 or s.wakeups_per_month >= HOURS_PER_MONTH]
+    # Custom metrics are billed for each hour they are published in: a warm service all month, a
+    # service woken by the schedule for the share of hours that see a wake-up (all of them when
+    # hourly or more often).
+    published = [
+        1.0 if svc.min_tasks > 0 else min(1.0, svc.wakeups_per_month / HOURS_PER_MONTH) for svc in shape.services
+    ]
     insights_metrics = (
-        (INSIGHTS_CLUSTER_METRICS if hourly else 0)
-        + len(hourly) * (INSIGHTS_SERVICE_METRICS + INSIGHTS_TASK_FAMILY_METRICS)
+        INSIGHTS_CLUSTER_METRICS * max(published, default=0.0)
+        + sum(published) * (INSIGHTS_SERVICE_METRICS + INSIGHTS_TASK_FAMILY_METRICS)
         if shape.container_insights
-        else 0
+        else 0.0
     )
     rest["Container Insights metrics"] = insights_metrics * p["cloudwatch_custom_metric_month"]
+    worker_metrics = (
+        sum(published) * WORKER_HEARTBEAT_METRICS
+        + min(1.0, shape.scheduled_runs_per_month / HOURS_PER_MONTH) * TASK_RUN_METRICS
+        if shape.worker_metrics
+        else 0.0
+    )
+    rest["worker metrics (heartbeats, scheduled task)"] = worker_metrics * p["cloudwatch_custom_metric_month"]
     rest["NAT gateways"] = shape.nat_gateways * p["nat_gateway_hour"] * HOURS_PER_MONTH
     rest["interface endpoints"] = shape.interface_endpoint_azs * p["interface_endpoint_hour"] * HOURS_PER_MONTH
     # An idle worker holds one 20 s long poll open per consumed queue: 180 receives an hour.

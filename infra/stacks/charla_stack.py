@@ -214,6 +214,12 @@ class CharlaStack(Stack):
             always_on_queues=[name for name in self.queues.queues if config.scaling_for(name).min_tasks >= 1],
         )
 
+        self._add_outputs()
+        suppress_reviewed_findings(self)
+
+    def _add_outputs(self) -> None:
+        """What the operator needs after a deploy (docs/DEPLOY.md reads each by name)."""
+        config, cluster = self.config, self.cluster
         CfnOutput(
             self,
             "SlackRequestUrl",
@@ -252,8 +258,6 @@ class CharlaStack(Stack):
             value=self.to_json_string(self.resource_environment),
             description="Queue URL and table name variables (JSON), as the ingress and workers read them",
         )
-
-        suppress_reviewed_findings(self)
 
 
 def _worker_result_tables(
