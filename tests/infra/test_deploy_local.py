@@ -273,7 +273,7 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
                     cluster=shell.variables["CLUSTER"], services=[shell.variables["REPLIES"], shell.variables["BULK"]]
                 )["services"]
                 assert len(services) == 2
-            elif step.number == 8:
+            elif step.number == 9:
                 assert stack is not None
                 assert stack.post_event(app_mention("ping")).status == 200
                 (reply,) = stack.wait_for_replies(1, timeout=30)
