@@ -59,6 +59,10 @@ class BenchContext:
             self._moto = None
         self.start_moto()
 
+    def log_dir_path(self) -> Path:
+        """Where processes the figures start themselves keep their logs."""
+        return self._log_dir
+
     def moto_alive(self) -> bool:
         return self._moto is not None and self._moto.alive()
 
