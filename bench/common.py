@@ -183,6 +183,41 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by named process groups, this process, and the rest of the machine, over a window."""
+
+    def __init__(self, groups: Mapping[str, int]) -> None:
+        self.groups = dict(groups)
+        self._start: dict[str, float] = {}
+        self._at = 0.0
+
+    def _read(self) -> dict[str, float]:
+        times = os.times()
+        return {
+            **{name: group_cpu_seconds(pgid) for name, pgid in self.groups.items()},
+            "bench (senders)": times.user + times.system,
+            "machine": machine_busy_seconds(),
+        }
+
+    def start(self) -> None:
+        self._start, self._at = self._read(), time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        """CPU-seconds per wall second of each, plus ``other processes`` (the machine minus ours)."""
+        end, elapsed = self._read(), max(time.monotonic() - self._at, 1e-9)
+        used = {name: (end[name] - self._start[name]) / elapsed for name in end}
+        machine = used.pop("machine")
+        used["other processes on the machine"] = max(0.0, machine - sum(used.values()))
+        return {name: round(value, 2) for name, value in used.items()}
+
+
 # -- counting proxy -------------------------------------------------------------------------------
 
 

@@ -63,6 +63,10 @@ class BenchContext:
         """Where processes the figures start themselves keep their logs."""
         return self._log_dir
 
+    def moto_pid(self) -> int | None:
+        """The shared moto server's process (group) id, for CPU accounting."""
+        return self._moto.pid if self._moto is not None else None
+
     def moto_alive(self) -> bool:
         return self._moto is not None and self._moto.alive()
 
