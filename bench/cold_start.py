@@ -221,8 +221,9 @@ def run(ctx: BenchContext) -> Figure:
             f"({extra_ms:+.0f} ms). AWS calls before the first 200, counted at a proxy: charla "
             f"{_calls(calls['charla'])}, floor {_calls(calls['floor'])}"
             + (
-                ", the same call: the difference is the boto3 import charla defers plus building the Bolt app "
-                "(listeners, authorize), Starlette/Mangum's first request and the hand-built Celery message"
+                ", the same call; beyond it charla's first request imports boto3 (deferred from import time), "
+                "builds the Bolt app (listeners, authorize) and runs Mangum/Starlette's first request and the "
+                "hand-built Celery message"
                 if calls["charla"] == calls["floor"]
                 else ""
             )

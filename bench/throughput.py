@@ -227,7 +227,12 @@ def run(ctx: BenchContext) -> Figure:
             f"{ratio(best_row['tasks_per_s'], floor_row['tasks_per_s'])}x the floor), same-effects floor "
             f"{same_row['tasks_per_s']} tasks/s.",
             f"Per CPU-second: the design's effects cost {design_per_core}x (same-effects floor / floor); the "
-            f"framework's tax is {per_core_same}x (charla default / same-effects floor).",
+            f"framework's tax is {per_core_same}x (charla default / same-effects floor). Wall clock: charla "
+            f"default {ratio(default_row['tasks_per_s'], same_row['tasks_per_s'])}x and best "
+            f"{ratio(best_row['tasks_per_s'], same_row['tasks_per_s'])}x the same-effects floor's tasks/s, which "
+            f"is {ratio(same_row['tasks_per_s'], floor_row['tasks_per_s'])}x the physical floor's (the same-effects "
+            f"loop kept {same_row['cpu_s'] / max(same_row['elapsed_s'], 1e-9):.0%} of one core busy: the rest of "
+            "its time it waited on moto).",
             f"Best settings found: {best_settings.label} ({best_per_core}x the floor per CPU-second).",
             f"{total} tasks per run, not the issue's 5,000: moto 5.2 deep-copies a DynamoDB table on every "
             "TransactWriteItems (each ping counts its command in one), so a 5,000-task run grew moto past 15 GB and "
