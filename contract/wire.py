@@ -13,7 +13,7 @@ import base64
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CONTENT_TYPE = "application/json"
@@ -109,6 +109,8 @@ class DecodedTask:
     content_type: str
     retries: int
     ignore_result: bool = True
+    # Every header, for executors that read more than the above (e.g. a failure count).
+    headers: Mapping[str, Any] = field(default_factory=dict)
 
 
 def decode_task_message(message_body: str) -> DecodedTask:
@@ -136,6 +138,7 @@ def decode_task_message(message_body: str) -> DecodedTask:
             content_type=content_type,
             retries=int(headers.get("retries") or 0),
             ignore_result=bool(headers.get("ignore_result", True)),
+            headers=dict(headers),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"not a JSON Celery task message: {error}") from error

@@ -73,6 +73,8 @@ class DevStack:
         endpoints_file: Write the stack's endpoints here (``charla_cli.endpoints`` format) once it
             is up, for ``charla`` commands. When this stack started its own moto, the file is put
             back as it was at stop (removed, or e.g. ``make deploy-local``'s endpoints restored).
+        lambda_queues: Queues run by the Lambda executor instead of the celery worker: each gets
+            ``scripts.sqs_event_source`` (the local event source mapping) and no worker consumes it.
     """
 
     def __init__(
@@ -89,8 +91,10 @@ class DevStack:
         queue_overrides: Mapping[str, int] | None = None,
         sqs_through_fault_proxy: bool = False,
         endpoints_file: Path | None = None,
+        lambda_queues: Sequence[QueueName] = (),
     ) -> None:
-        self.worker_queues = list(worker_queues)
+        self.lambda_queues = list(lambda_queues)
+        self.worker_queues = [queue for queue in worker_queues if queue not in self.lambda_queues]
         self.worker_concurrency = worker_concurrency
         self.sqs_wait_time_seconds = sqs_wait_time_seconds
         self._resources = dict(resources or {})
@@ -174,6 +178,8 @@ class DevStack:
         self._write_endpoints(resources)
         if self.worker_queues:
             self.start_worker()
+        for queue in self.lambda_queues:
+            self.start_event_source(queue)
         if self.agenda_refresh_interval_s is not None:
             scheduler = ManagedProcess(
                 "scheduler",
@@ -244,6 +250,29 @@ class DevStack:
             timeout=STARTUP_TIMEOUT_S,
             message=lambda: f"{name} to be ready; log:\n{process.log_tail()}",
         )
+        return process
+
+    def start_event_source(self, queue: QueueName, *, batch_size: int = 1) -> ManagedProcess:
+        """Run ``queue`` on the Lambda executor: start its local event source mapping and wait for it."""
+        name = f"lambda-{queue}"
+        argv = python_module(
+            "scripts.sqs_event_source",
+            "--queue",
+            queue.value,
+            "--batch-size",
+            str(batch_size),
+            "--wait",
+            str(self.sqs_wait_time_seconds),
+        )
+        process = ManagedProcess(name, argv, env=self.env, log_dir=self.log_dir, cwd=ROOT)
+        self.processes[name] = process
+
+        def ready() -> bool:
+            if not process.alive():
+                raise RuntimeError(f"{name} exited early; log:\n{process.log_tail()}")
+            return "event source ready" in process.log_text()
+
+        wait_until(ready, timeout=STARTUP_TIMEOUT_S, message=lambda: f"{name} to be ready; log:\n{process.log_tail()}")
         return process
 
     @staticmethod

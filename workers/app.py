@@ -29,9 +29,9 @@ def build_app(settings: WorkerSettings) -> Celery:
     """A Celery app configured from ``settings`` and the contract."""
     # ContractTask/ContractConsumer: a message the contract refuses is rejected to the DLQ, never
     # run and never silently acked (workers/consumer.py).
-    celery = Celery(
-        "charla", include=["workers.tasks", "workers.tasks_results"], task_cls="workers.consumer:ContractTask"
-    )
+    # The tasks themselves are plain functions (workers/registry.py); workers.celery_tasks makes
+    # one Celery task of each.
+    celery = Celery("charla", include=["workers.celery_tasks"], task_cls="workers.consumer:ContractTask")
     celery.conf.update(
         broker_url=settings.broker_url,
         # kombu's SQS transport with a fix for endpoint outages (workers/sqs_transport.py).

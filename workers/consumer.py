@@ -28,71 +28,34 @@ header is forced to ``true`` so the hot path never writes to the results table.
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from celery import Task
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
-from pydantic import TypeAdapter, ValidationError
 
 from contract.queues import QueueName
-from contract.registry import RESULT_TASKS, TASK_PAYLOADS
+from contract.registry import RESULT_TASKS
 from workers import activity, redelivery
-from workers.outcomes import Defer, Later, PermanentError, outcome_of
+from workers.outcomes import Defer, Later, outcome_of
+
+# The check itself is Celery-free (workers/payloads.py), shared with the Lambda executor;
+# re-exported here for the callers that import it from the consumer.
+from workers.payloads import PAYLOADS as _PAYLOADS
+from workers.payloads import PayloadRefused, parse_payload, payload_problem, validation_summary
 
 logger = logging.getLogger("charla.refused")
-T = TypeVar("T")
+__all__ = [
+    "ContractConsumer",
+    "ContractTask",
+    "PayloadRefused",
+    "parse_payload",
+    "payload_problem",
+    "validation_summary",
+]
 
 _LEFT_FOR_DLQ = "not run; left on the queue for its dead-letter queue"
-_PAYLOADS: dict[str, TypeAdapter[Any]] = {task.value: TypeAdapter(kind) for task, kind in TASK_PAYLOADS.items()}
-_PAYLOAD_NAMES: dict[str, str] = {task.value: kind.__name__ for task, kind in TASK_PAYLOADS.items()}
 _WAITABLE: frozenset[str] = frozenset(task.value for task in RESULT_TASKS)
-
-
-class PayloadRefused(PermanentError, ValueError):
-    """The message's arguments do not match the task's payload in the contract."""
-
-
-def parse_payload(adapter: TypeAdapter[T], payload: dict[str, Any]) -> T:
-    """``payload`` as the contract's type; only this check's failure refuses the message.
-
-    Raises:
-        PayloadRefused: The payload does not match (a ``ValidationError`` raised later, inside
-            the task's own work, is an ordinary failure and is retried).
-    """
-    try:
-        return adapter.validate_python(payload)
-    except ValidationError as error:
-        raise PayloadRefused(f"payload does not match the contract: {validation_summary(error)}") from None
-
-
-def validation_summary(error: ValidationError) -> str:
-    """``field: problem`` for each error, without the offending values (they may be user text)."""
-    problems = [
-        f"{'.'.join(str(part) for part in item['loc']) or '(payload)'}: {item['msg']}"
-        for item in error.errors(include_input=False, include_url=False)
-    ]
-    return "; ".join(problems)
-
-
-def payload_problem(task: str, body: Any) -> str | None:
-    """Why ``body`` (the decoded ``[args, kwargs, embed]``) cannot run as ``task``; ``None`` if it can.
-
-    Tasks without a registered payload are not checked here (the task itself validates).
-    """
-    adapter = _PAYLOADS.get(task)
-    if adapter is None:
-        return None
-    if not (isinstance(body, list | tuple) and len(body) == 3 and isinstance(body[1], dict)):
-        return "body is not [args, kwargs, embed]"
-    args, kwargs, _embed = body
-    if args:
-        return f"{len(args)} positional argument(s); charla tasks take keyword arguments only"
-    try:
-        adapter.validate_python(kwargs)
-    except ValidationError as error:
-        return f"payload does not match {_PAYLOAD_NAMES[task]}: {validation_summary(error)}"
-    return None
 
 
 def _describe(message: Any) -> str:

@@ -1,57 +1,44 @@
-"""Celery tasks: parse the payload, call a service, done.
+"""The tasks: parse the payload, call a service, done. Plain functions in the registry
+(``workers/registry.py``); the Celery worker and the Lambda executor both run them.
 
-How a run ends is settled in one place, ``workers.consumer.ContractTask`` with the rules of
-``workers/outcomes.py``: a deferral or a failure sends the message again with an SQS delay (a
-bounded number of failures), a permanent failure dead-letters it. Every effect is keyed, so any
-copy of a task is harmless: answers by the reply state machine (``workers/services/replies.py``),
-archive writes by their message key. A bad agenda source is not a failure: logged, kept (the next
-scheduled refresh tries again).
+How a run ends is settled by the executor with the rules of ``workers/outcomes.py``: a
+deferral or a failure sends the message again with an SQS delay (a bounded number of failures),
+a permanent failure dead-letters it. Every effect is keyed, so any copy of a task is harmless:
+answers by the reply state machine (``workers/services/replies.py``), archive writes by their
+message key. A bad agenda source is not a failure: logged, kept (the next scheduled refresh
+tries again).
 """
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 import boto3
-from celery import Task
 from pydantic import TypeAdapter
 
 from contract.commands import COMMAND_NAMES, is_known_command, language_of, mentioned_user
-from contract.queues import QUEUE_SPECS, QueueName
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
-from workers.app import app
-from workers.consumer import parse_payload
+from workers.payloads import parse_payload
+from workers.registry import TaskContext, task
 from workers.services import agenda, answers, replies
 from workers.settings import get_settings
 from workers.slack import reader_client, web_client, webhook_client
 from workers.store import get_store
 
 logger = logging.getLogger(__name__)
-# Celery's decorator is untyped; this names what it returns so mypy checks the task bodies.
-task = cast(Callable[..., Callable[[Callable[..., Any]], Task]], app.task)
 _command_request = TypeAdapter(CommandRequest)
 _archived_message = TypeAdapter(ArchivedMessage)
 _agenda_refresh = TypeAdapter(AgendaRefresh)
 _search_page = TypeAdapter(SearchPage)
 _member_joined = TypeAdapter(MemberJoined)
 
-# The app's default limits are the replies queue's; bulk tasks get their own queue's.
-_BULK_LIMITS: dict[str, Any] = {
-    "soft_time_limit": QUEUE_SPECS[QueueName.BULK].soft_time_limit_s,
-    "time_limit": QUEUE_SPECS[QueueName.BULK].time_limit_s,
-}
 
-
-def _run(running: Task, effect_id: str | None = None) -> replies.Run:
+def _run(running: TaskContext, effect_id: str | None = None) -> replies.Run:
     """This execution, as the reply state machine sees it (the effect is the task's, unless named)."""
-    queue = QueueName((running.request.delivery_info or {}).get("routing_key") or QueueName.REPLIES)
     return replies.Run(
-        task_id=effect_id or str(running.request.id),
-        lease_s=QUEUE_SPECS[queue].lease_s,
-        continuation=bool(running.request.retries),
+        task_id=effect_id or running.task_id, lease_s=running.spec.lease_s, continuation=running.continuation
     )
 
 
@@ -68,7 +55,7 @@ def _lang(request: CommandRequest) -> str:
 
 
 def _answer(
-    running: Task,
+    running: TaskContext,
     command_task: TaskName | None,
     request: CommandRequest,
     answer: answers.Answer,
@@ -86,7 +73,7 @@ def _answer(
         webhook_for=webhook_client,
         store=get_store(),
     )
-    logger.info("answer %s task_id=%s correlation_id=%s", outcome, running.request.id, request.correlation_id)
+    logger.info("answer %s task_id=%s correlation_id=%s", outcome, running.task_id, request.correlation_id)
 
 
 def _parse(payload: dict[str, Any]) -> CommandRequest:
@@ -99,50 +86,50 @@ def _s3_client() -> Any:
     return boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
 
 
-@task(name=TaskName.PING, bind=True)
-def ping(self: Task, **payload: Any) -> dict[str, Any]:
+@task(TaskName.PING)
+def ping(ctx: TaskContext, **payload: Any) -> dict[str, Any]:
     """Liveness: answer who ran the task and how long it waited (also the result a caller waits on)."""
     request = _parse(payload)
     delay_ms = max(0.0, (time.time() - request.requested_at) * 1000)
-    worker = str(self.request.hostname)
-    _answer(self, TaskName.PING, request, answers.pong(worker=worker, queue_delay_ms=delay_ms, lang=_lang(request)))
+    worker = ctx.worker
+    _answer(ctx, TaskName.PING, request, answers.pong(worker=worker, queue_delay_ms=delay_ms, lang=_lang(request)))
     return {"worker": worker, "queue_delay_ms": round(delay_ms, 1), "correlation_id": request.correlation_id}
 
 
-@task(name=TaskName.HELP, bind=True)
-def help_(self: Task, **payload: Any) -> None:
+@task(TaskName.HELP)
+def help_(ctx: TaskContext, **payload: Any) -> None:
     """The command list, or one command explained (also the answer to anything not understood)."""
     request = _parse(payload)
-    _answer(self, TaskName.HELP, request, answers.help_text(request.command, request.args, lang=_lang(request)))
+    _answer(ctx, TaskName.HELP, request, answers.help_text(request.command, request.args, lang=_lang(request)))
 
 
-@task(name=TaskName.NEXT_EVENT, bind=True)
-def next_event(self: Task, **payload: Any) -> None:
+@task(TaskName.NEXT_EVENT)
+def next_event(ctx: TaskContext, **payload: Any) -> None:
     """The next agenda item after now."""
     request = _parse(payload)
     items = agenda.load_items(get_store())
     upcoming = agenda.next_item(items or [], datetime.now(UTC))
     _answer(
-        self, TaskName.NEXT_EVENT, request, answers.next_event(upcoming, agenda_empty=not items, lang=_lang(request))
+        ctx, TaskName.NEXT_EVENT, request, answers.next_event(upcoming, agenda_empty=not items, lang=_lang(request))
     )
 
 
-@task(name=TaskName.SEARCH_AGENDA, bind=True)
-def search_agenda(self: Task, **payload: Any) -> None:
+@task(TaskName.SEARCH_AGENDA)
+def search_agenda(ctx: TaskContext, **payload: Any) -> None:
     """Agenda items whose title contains the text."""
     request = _parse(payload)
     if not request.args.strip():
         _answer(
-            self, TaskName.SEARCH_AGENDA, request, answers.search_results("", [], lang=_lang(request))
+            ctx, TaskName.SEARCH_AGENDA, request, answers.search_results("", [], lang=_lang(request))
         )  # asks for a word
         return
     items = agenda.load_items(get_store())
     matches = agenda.search(items, request.args, datetime.now(UTC)) if items else None
-    _answer(self, TaskName.SEARCH_AGENDA, request, answers.search_results(request.args, matches, lang=_lang(request)))
+    _answer(ctx, TaskName.SEARCH_AGENDA, request, answers.search_results(request.args, matches, lang=_lang(request)))
 
 
-@task(name=TaskName.SEARCH_MORE, bind=True)
-def search_more(self: Task, **payload: Any) -> None:
+@task(TaskName.SEARCH_MORE)
+def search_more(ctx: TaskContext, **payload: Any) -> None:
     """The next page of a search, after someone pressed "More" (posted to the action's response_url)."""
     page = parse_payload(_search_page, payload)
     request = CommandRequest(
@@ -158,34 +145,34 @@ def search_more(self: Task, **payload: Any) -> None:
     )
     items = agenda.load_items(get_store())
     matches = agenda.search(items, page.query, datetime.now(UTC)) if items else None
-    _answer(self, None, request, answers.search_results(page.query, matches, lang=page.lang, offset=page.offset))
+    _answer(ctx, None, request, answers.search_results(page.query, matches, lang=page.lang, offset=page.offset))
 
 
-@task(name=TaskName.COUNT_MESSAGES, bind=True)
-def count_messages(self: Task, **payload: Any) -> None:
+@task(TaskName.COUNT_MESSAGES)
+def count_messages(ctx: TaskContext, **payload: Any) -> None:
     """How many messages the mentioned user (default: the asker) wrote in this workspace."""
     request = _parse(payload)
     named = mentioned_user(request.args)
     if request.args.strip() and named is None:
         # ``cuenta bob``: not a mention, so we cannot tell who; say so rather than count the asker.
-        _answer(self, TaskName.COUNT_MESSAGES, request, answers.not_a_mention(request.args, lang=_lang(request)))
+        _answer(ctx, TaskName.COUNT_MESSAGES, request, answers.not_a_mention(request.args, lang=_lang(request)))
         return
     user = named or request.user
     count = get_store().message_count(team_id=request.team_id, user=user)
     answer = answers.message_count(user=user, count=count, asker=request.user, lang=_lang(request))
-    _answer(self, TaskName.COUNT_MESSAGES, request, answer)
+    _answer(ctx, TaskName.COUNT_MESSAGES, request, answer)
 
 
-@task(name=TaskName.STATS, bind=True)
-def stats(self: Task, **payload: Any) -> None:
+@task(TaskName.STATS)
+def stats(ctx: TaskContext, **payload: Any) -> None:
     """The most used commands in this workspace."""
     request = _parse(payload)
     counts = get_store().command_counts(team_id=request.team_id)
-    _answer(self, TaskName.STATS, request, answers.stats(counts, lang=_lang(request)))
+    _answer(ctx, TaskName.STATS, request, answers.stats(counts, lang=_lang(request)))
 
 
-@task(name=TaskName.WELCOME, bind=True)
-def welcome(self: Task, **payload: Any) -> None:
+@task(TaskName.WELCOME)
+def welcome(ctx: TaskContext, **payload: Any) -> None:
     """Welcome someone who joined a channel, once per person and channel, if a text is configured."""
     joined = parse_payload(_member_joined, payload)
     greeting = get_settings().welcome_text_for(joined.channel)
@@ -208,12 +195,12 @@ def welcome(self: Task, **payload: Any) -> None:
     # the effect record posts it once even if two joins race; the marker makes it once for good
     # (effect records expire; someone leaving and rejoining later gets no second welcome).
     effect_id = f"welcome:{joined.team_id}:{joined.channel}:{joined.user}"
-    _answer(self, None, request, answers.welcome(greeting, user=joined.user), effect_id=effect_id)
+    _answer(ctx, None, request, answers.welcome(greeting, user=joined.user), effect_id=effect_id)
     store.mark_welcomed(team_id=joined.team_id, channel=joined.channel, user=joined.user)
 
 
-@task(name=TaskName.ARCHIVE_MESSAGE, **_BULK_LIMITS)
-def archive_message(**payload: Any) -> None:
+@task(TaskName.ARCHIVE_MESSAGE)
+def archive_message(ctx: TaskContext, **payload: Any) -> None:
     """Keep one message event; count it once if a person wrote it."""
     message = parse_payload(_archived_message, payload)
     stored = get_store().archive_message(message)
@@ -225,8 +212,8 @@ def archive_message(**payload: Any) -> None:
     )
 
 
-@task(name=TaskName.REFRESH_AGENDA, **_BULK_LIMITS)
-def refresh_agenda(**payload: Any) -> None:
+@task(TaskName.REFRESH_AGENDA)
+def refresh_agenda(ctx: TaskContext, **payload: Any) -> None:
     """Reload the agenda and swap it in; a bad source keeps the old one."""
     request = parse_payload(_agenda_refresh, payload)
     source = request.source or get_settings().agenda_source

@@ -1,6 +1,8 @@
 """Every command as a user meets it, through real processes: signed Slack request -> uvicorn ingress
--> SQS (moto server) -> celery worker -> DynamoDB (moto) -> Slack stand-in. One stack for the module
-(a welcome is configured for one channel), shared by every test here to keep CI time small.
+-> SQS (moto server) -> celery worker -> DynamoDB (moto) -> Slack stand-in. One stack per executor
+(a welcome is configured for one channel), shared by every test here to keep CI time small: every
+test runs once with replies on the celery worker and once on the Lambda executor (through
+``scripts.sqs_event_source``, the local event source mapping).
 """
 
 import functools
@@ -40,14 +42,23 @@ WELCOME_CHANNEL = "C0WELCOME"
 WELCOME = "¡Bienvenida, {user}! Escribe `@charla ayuda` para ver qué sé hacer."
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[DevStack]:
-    """The whole stack, one worker on every queue, a welcome configured for ``WELCOME_CHANNEL`` only."""
-    with DevStack(extra_env={env.WELCOME_TEXTS: json.dumps({WELCOME_CHANNEL: WELCOME})}) as running:
+@pytest.fixture(scope="module", params=["celery", "lambda"])
+def stack(request: pytest.FixtureRequest) -> Iterator[DevStack]:
+    """The whole stack, a welcome configured for ``WELCOME_CHANNEL`` only; the replies queue runs on
+    the executor named by the parameter (a celery worker, or the Lambda executor), bulk on a worker."""
+    lambda_queues = [QueueName.REPLIES] if request.param == "lambda" else []
+    with DevStack(
+        extra_env={env.WELCOME_TEXTS: json.dumps({WELCOME_CHANNEL: WELCOME})}, lambda_queues=lambda_queues
+    ) as running:
         yield running
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def worker_prefix(stack: DevStack) -> str:
+    """How ``ping`` names whoever ran it on this stack."""
+    return "lambda:" if QueueName.REPLIES in stack.lambda_queues else "worker@"
 
 
 def _reply(stack: DevStack, match: Any, what: str) -> dict[str, Any]:
@@ -203,9 +214,10 @@ def test_an_unknown_word_gets_help_naming_it_in_the_language_it_looks_like(stack
 
 def test_ping_and_ve_answer_with_the_worker_and_the_queue_delay(stack: DevStack) -> None:
     english = mention(stack, "ping")
-    assert english.startswith("pong (worker worker@") and english.endswith("ms in the queue)")
+    assert english.startswith(f"pong (worker {worker_prefix(stack)}") and english.endswith("ms in the queue)")
     spanish = mention(stack, "VÉ")
-    assert spanish.startswith("Por lo pronto vas bien (worker worker@") and spanish.endswith("ms en la cola)")
+    assert spanish.startswith(f"Por lo pronto vas bien (worker {worker_prefix(stack)}")
+    assert spanish.endswith("ms en la cola)")
 
 
 # -- the agenda ---------------------------------------------------------------------------------

@@ -1,0 +1,153 @@
+"""The local stand-in for an SQS event source mapping: long-polls one queue and invokes the
+Lambda executor's ``handler`` (``workers/lambda_executor.py``) with the event AWS would send.
+
+As in AWS: a batch of up to ``--batch-size`` records (``messageId``, ``receiptHandle``, ``body``,
+``attributes.ApproximateReceiveCount``, ``eventSourceARN``, ...); the records the handler does not
+name in ``batchItemFailures`` are deleted; the named ones, and the whole batch if the handler
+raises, are left to reappear after the visibility timeout (and reach the dead-letter queue after
+``maxReceiveCount`` receives). The handler runs in this process, which stays warm between
+batches like a Lambda execution environment. Concurrency is one (a reserved concurrency of 1).
+
+Run with the stack's environment (queue URLs, AWS endpoint, Slack):
+``python -m scripts.sqs_event_source --queue replies``.
+"""
+
+import argparse
+import hashlib
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from contract import environment as env
+
+FUNCTION_NAME = "charla-local-executor"
+Handler = Callable[[Mapping[str, Any], Any], Mapping[str, Any]]
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object the executor reads."""
+
+    function_name: str = FUNCTION_NAME
+    timeout_s: float = 30.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
+
+
+def sqs_record(message: Mapping[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """One ReceiveMessage result as a Lambda SQS event record."""
+    body = str(message["Body"])
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+            "SenderId": attributes.get("SenderId", "000000000000"),
+            "ApproximateFirstReceiveTimestamp": attributes.get(
+                "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+            ),
+        },
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class EventSource:
+    """One queue polled for one handler, as an event source mapping does."""
+
+    def __init__(
+        self, *, queue_url: str, handler: Handler, batch_size: int = 1, wait_s: int = 5, timeout_s: float = 30.0
+    ) -> None:
+        self.queue_url = queue_url
+        self.handler = handler
+        self.batch_size = batch_size
+        self.wait_s = wait_s
+        self.timeout_s = timeout_s
+        self.sqs = boto3.client("sqs")
+        self.region = self.sqs.meta.region_name
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+
+    def poll_once(self) -> tuple[int, int]:
+        """Receive one batch and invoke the handler; returns (records, failures reported)."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_s,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0, 0
+        records = [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in messages]
+        started = time.monotonic()
+        try:
+            response = self.handler({"Records": records}, LambdaContext(timeout_s=self.timeout_s))
+        except Exception as error:  # a failed invocation: AWS leaves the whole batch to reappear
+            print(f"invocation failed: {type(error).__name__}: {error}; {len(records)} record(s) left", flush=True)
+            return len(records), len(records)
+        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        elapsed_ms = (time.monotonic() - started) * 1000
+        print(f"invoked records={len(records)} failures={len(failed)} ms={elapsed_ms:.0f}", flush=True)
+        return len(records), len(failed)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as error:  # an SQS hiccup: keep polling, as the mapping does
+                print(f"poll failed: {type(error).__name__}: {error}", flush=True)
+                stop.wait(1.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--queue", default="replies", help="charla queue name to consume")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--wait", type=int, default=5, help="long-poll seconds per receive")
+    args = parser.parse_args()
+    from contract.queues import QUEUE_SPECS, QueueName
+
+    queue = QueueName(args.queue)
+    started = time.monotonic()
+    from workers.lambda_executor import handler  # the environment is read at first use
+
+    import_ms = (time.monotonic() - started) * 1000
+    source = EventSource(
+        queue_url=os.environ[env.queue_url_variable(queue)],
+        handler=handler,
+        batch_size=args.batch_size,
+        wait_s=args.wait,
+        timeout_s=QUEUE_SPECS[queue].time_limit_s,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"event source ready queue={queue} import_ms={import_ms:.0f}", flush=True)
+    source.run(stop)
+
+
+if __name__ == "__main__":
+    main()

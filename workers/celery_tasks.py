@@ -1,0 +1,42 @@
+"""The Celery executor's tasks: one Celery task per registry entry (``workers/registry.py``).
+
+Names and routes are the contract's, the base class is ``ContractTask`` (``workers/consumer.py``
+settles every way a run ends) and the time limits are those of the task's queue. The Celery
+request becomes the executor-neutral ``TaskContext`` the task function takes.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task
+
+from contract.queues import QUEUE_SPECS, QueueName
+from workers.app import app
+from workers.registry import TaskContext, TaskEntry, load
+
+
+def context_of(request: Any) -> TaskContext:
+    """A Celery request as the task function sees it."""
+    queue = QueueName((request.delivery_info or {}).get("routing_key") or QueueName.REPLIES)
+    return TaskContext(
+        task_id=str(request.id), queue=queue, retries=int(request.retries or 0), worker=str(request.hostname)
+    )
+
+
+def _celery_task(entry: TaskEntry) -> Task:
+    function: Callable[..., Any] = entry.function
+
+    def run(self: Task, **payload: Any) -> Any:
+        return function(context_of(self.request), **payload)
+
+    run.__name__ = run.__qualname__ = function.__name__
+    run.__doc__ = function.__doc__
+    run.__module__ = function.__module__
+    spec = QUEUE_SPECS[entry.queue]
+    made: Task = app.task(
+        name=entry.name.value, bind=True, soft_time_limit=spec.soft_time_limit_s, time_limit=spec.time_limit_s
+    )(run)
+    return made
+
+
+CELERY_TASKS: dict[str, Task] = {name: _celery_task(entry) for name, entry in load().items()}

@@ -1,0 +1,98 @@
+"""Every task, registered once: name -> payload model -> function. Executors run this registry.
+
+A task is a plain function ``fn(context, **payload)``: it parses its payload, calls a service and
+returns (or raises, and the executor settles the run by ``workers/outcomes.py``). Nothing here
+knows Celery. Two executors read the registry:
+
+- the Celery worker: ``workers/celery_tasks.py`` makes one Celery task per entry (same names,
+  routes, limits and ``ContractTask`` base);
+- the Lambda executor: ``workers/lambda_executor.py`` runs an entry per SQS record.
+
+Both check the payload against ``contract.registry.TASK_PAYLOADS`` first; registering a name
+the contract does not know is an error at import.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from contract.queues import QUEUE_SPECS, QueueName, QueueSpec
+from contract.registry import TASK_PAYLOADS
+from contract.tasks import TaskName, queue_for
+
+F = TypeVar("F", bound=Callable[..., Any])
+# The modules whose import registers every task (kept here so both executors load the same set).
+TASK_MODULES = ("workers.tasks", "workers.tasks_results")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    """What a task may know about its run, whichever executor runs it.
+
+    Attributes:
+        task_id: The message's task id (the key of every effect the task makes).
+        queue: The queue the message came from.
+        retries: How many times this task was sent again (a copy is a continuation).
+        worker: Who runs it, for answers such as ``ping``'s (``celery@host``, ``lambda:<function>``).
+    """
+
+    task_id: str
+    queue: QueueName
+    retries: int = 0
+    worker: str = ""
+
+    @property
+    def continuation(self) -> bool:
+        """The message is a copy an earlier run sent again (deferred or retried)."""
+        return self.retries > 0
+
+    @property
+    def spec(self) -> QueueSpec:
+        return QUEUE_SPECS[self.queue]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEntry:
+    """One registered task.
+
+    Attributes:
+        name: Its ``TaskName`` (the Celery task name on the wire).
+        function: ``function(context, **payload)``.
+        payload: The contract's payload dataclass for it.
+        queue: The queue the contract routes it to (its time limits are that queue's).
+    """
+
+    name: TaskName
+    function: Callable[..., Any]
+    payload: type[Any]
+    queue: QueueName
+
+
+TASKS: dict[str, TaskEntry] = {}
+
+
+def task(name: TaskName) -> Callable[[F], F]:
+    """Register the decorated function as the task ``name``; the function itself is unchanged.
+
+    Raises:
+        ValueError: ``name`` is registered twice or has no payload in the contract.
+    """
+
+    def register(function: F) -> F:
+        if name.value in TASKS:
+            raise ValueError(f"task {name} is registered twice")
+        if name not in TASK_PAYLOADS:
+            raise ValueError(f"task {name} has no payload in contract.registry.TASK_PAYLOADS")
+        TASKS[name.value] = TaskEntry(name, function, TASK_PAYLOADS[name], queue_for(name))
+        return function
+
+    return register
+
+
+def load() -> Mapping[str, TaskEntry]:
+    """Import every task module and return the registry (name -> entry)."""
+    import importlib
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    return TASKS
