@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from contract.queues import QueueName
+from infra.profiles import DEFAULT_EXECUTOR, Executor, executors, with_profile
 
 # Context keys read by from_context (a typo in cdk.json is an error, not a silent default).
 CONTEXT_KEYS = (
@@ -37,6 +38,7 @@ CONTEXT_KEYS = (
     "welcome_texts",
     "slack_team_ids",
     "slack_app_id",
+    "executor",
 )
 
 
@@ -113,6 +115,8 @@ class CharlaConfig:
     # unset: any (set both once the app is installed; docs/DEPLOY.md).
     slack_team_ids: str | None = None
     slack_app_id: str | None = None
+    # Per queue: "fargate" (Celery workers) or "lambda" (the Lambda executor); infra/profiles.py.
+    executor: Mapping[QueueName, Executor] = field(default_factory=lambda: executors(None))
 
     def __post_init__(self) -> None:
         if self.fargate_spot and self.worker_arm64:
@@ -134,6 +138,9 @@ class CharlaConfig:
     def scaling_for(self, queue: QueueName) -> QueueScaling:
         return self.scaling.get(queue, FALLBACK_SCALING)
 
+    def executor_for(self, queue: QueueName) -> Executor:
+        return self.executor.get(queue, DEFAULT_EXECUTOR)
+
     @classmethod
     def from_context(cls, context: Callable[[str], Any]) -> "CharlaConfig":
         """Build from ``node.try_get_context``; values given with ``-c`` arrive as strings.
@@ -141,6 +148,7 @@ class CharlaConfig:
         Raises:
             ValueError: A value cannot be read as its field's type.
         """
+        context = with_profile(context, context("profile"))  # -c profile=small (infra/profiles.py)
         values: dict[str, Any] = {}
         for key in CONTEXT_KEYS:
             raw = context(key)
@@ -226,5 +234,8 @@ PARSERS: dict[Any, Callable[[str, Any], Any]] = {
     Mapping[str, str] | None: _channel_texts,
 }
 # Fields whose context value has a shape of its own, beyond their type.
-KEY_PARSERS: dict[str, Callable[[str, Any], Any]] = {"slack_team_ids": _comma_separated}
+KEY_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "slack_team_ids": _comma_separated,
+    "executor": lambda _key, raw: executors(raw),
+}
 _FIELD_TYPES = get_type_hints(CharlaConfig)

@@ -69,6 +69,17 @@ def suppress_reviewed_findings(stack: "CharlaStack") -> None:
                 )
             ],
         )
+    for executor in getattr(stack, "lambda_executors", {}).values():
+        NagSuppressions.add_resource_suppressions(
+            executor.function,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-L1",
+                    reason="python3.12 on purpose: the executor runs the worker's task code, which the worker "
+                    "image and the tests run on 3.12; its bundle is built from cp312 arm64 wheels.",
+                )
+            ],
+        )
     for worker in stack.workers.values():
         NagSuppressions.add_resource_suppressions(
             worker.task_definition,

@@ -26,6 +26,7 @@ from infra.bundling import ROOT
 from infra.config import CharlaConfig
 from infra.constructs.agenda_schedule import AgendaSchedule
 from infra.constructs.bot_secrets import BotSecrets
+from infra.constructs.lambda_executor import LambdaExecutor
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.slack_ingress import SlackIngress
 from infra.constructs.state_tables import StateTables
@@ -152,7 +153,13 @@ class CharlaStack(Stack):
         # Workers get the token at start; they read the secret again only when Slack refuses it.
         worker_secrets = {env.SLACK_BOT_TOKEN: ecs.Secret.from_secrets_manager(self.secret, env.SECRET_KEY_BOT_TOKEN)}
         self.workers: dict[QueueName, WorkerService] = {}
-        for name, queue in self.queues.queues.items():
+        # Queues whose cdk.json executor is "lambda" run on the Lambda executor instead of a service.
+        self.lambda_executors: dict[QueueName, LambdaExecutor] = {
+            name: self._lambda_executor(name, worker_environment, retention)
+            for name in self.queues.queues
+            if config.executor_for(name) == "lambda"
+        }
+        for name, queue in [(n, q) for n, q in self.queues.queues.items() if n not in self.lambda_executors]:
             result_tables = _worker_result_tables(self.tables.tables, name)
             worker = WorkerService(
                 self,
@@ -211,11 +218,50 @@ class CharlaStack(Stack):
             alarm_email=config.alarm_email,
             metrics_namespace=metrics_namespace,
             # Queues scaled to zero at rest wait for a worker by design; the rest must always have one.
-            always_on_queues=[name for name in self.queues.queues if config.scaling_for(name).min_tasks >= 1],
+            # A queue on the Lambda executor has no worker to beat: the event source mapping is always on.
+            always_on_queues=[
+                name
+                for name in self.queues.queues
+                if config.scaling_for(name).min_tasks >= 1 and config.executor_for(name) == "fargate"
+            ],
         )
 
         self._add_outputs()
         suppress_reviewed_findings(self)
+
+    def _lambda_executor(
+        self, name: QueueName, worker_environment: dict[str, str], retention: logs.RetentionDays
+    ) -> LambdaExecutor:
+        """The Lambda executor for queue ``name``, granted what a Fargate worker's task role is."""
+        queue = self.queues.queues[name]
+        result_tables = _worker_result_tables(self.tables.tables, name)
+        environment = {k: v for k, v in worker_environment.items() if k != "AWS_REGION"}  # Lambda sets it
+        environment.update({TABLE_SPECS[t].variable: table.table_name for t, table in result_tables.items()})
+        environment[env.SLACK_SECRET_ARN] = self.secret.secret_arn  # the token is read at cold start
+        scaling = self.config.scaling_for(name)
+        executor = LambdaExecutor(
+            self,
+            f"{name.name.title()}Executor",
+            queue_name=name,
+            queue=queue,
+            environment=environment,
+            max_concurrency=scaling.max_tasks * self.config.worker_concurrency,
+            log_retention=retention,
+        )
+        role = executor.role
+        # As for a worker: copies go back to any queue, final failures to its own DLQ.
+        for other in self.queues.queues.values():
+            other.grant_send_messages(role)
+        self.queues.dead_letter_queues[name].grant_send_messages(role)
+        self.tables.tables[TableName.STATE].grant_read_write_data(role)
+        for table in result_tables.values():
+            table.grant_read_write_data(role)  # the executor writes waitable tasks' results
+        self.secret.grant_read(role)
+        if name == queue_for(TaskName.REFRESH_AGENDA) and self.config.agenda_source:
+            agenda_object = _s3_object_arn(self, self.config.agenda_source)
+            if agenda_object:
+                role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[agenda_object]))
+        return executor
 
     def _add_outputs(self) -> None:
         """What the operator needs after a deploy (docs/DEPLOY.md reads each by name)."""

@@ -1,0 +1,71 @@
+"""Which executor runs each queue, and the named deploy profiles (``-c profile=small``).
+
+``executor`` in ``cdk.json`` (or ``-c executor='{"replies": "lambda"}'``) picks, per queue, the
+Fargate service of Celery workers (the default for every queue) or the Lambda executor
+(``infra/constructs/lambda_executor.py``). Both run the same task registry under the same rules;
+producers see no difference, and switching is one deploy: the queues, tables and messages stay.
+
+A profile is a named set of context values applied over ``cdk.json``'s (the values it names win;
+every other key keeps its value). ``small``: one small workspace at the lowest cost at rest:
+replies on Lambda (no warm container), bulk on Fargate Spot from zero tasks, built for x86_64
+(Fargate Spot has no arm64 capacity).
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from contract.queues import QueueName
+
+Executor = Literal["fargate", "lambda"]
+EXECUTORS: tuple[Executor, ...] = ("fargate", "lambda")
+DEFAULT_EXECUTOR: Executor = "fargate"
+
+PROFILES: Mapping[str, Mapping[str, Any]] = {
+    "small": {
+        "executor": {QueueName.REPLIES.value: "lambda", QueueName.BULK.value: "fargate"},
+        "fargate_spot": True,
+        "worker_arm64": False,
+        "scaling": {QueueName.BULK.value: {"min_tasks": 0}},
+    },
+}
+
+
+def executors(raw: Any) -> dict[QueueName, Executor]:
+    """Per-queue executors from context (a JSON object or its text); unnamed queues run on Fargate.
+
+    Raises:
+        ValueError: An unknown queue or executor name.
+    """
+    given = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    result: dict[QueueName, Executor] = dict.fromkeys(QueueName, DEFAULT_EXECUTOR)
+    for name, kind in given.items():
+        queue = QueueName(name)  # ValueError names an unknown queue
+        if kind not in EXECUTORS:
+            raise ValueError(f"context 'executor': {name} must run on one of {', '.join(EXECUTORS)}, got {kind!r}")
+        result[queue] = kind
+    return result
+
+
+def with_profile(context: Any, profile: str | None) -> Any:
+    """A context lookup where ``profile``'s values replace the given ones (``None``: unchanged).
+
+    Raises:
+        ValueError: An unknown profile name.
+    """
+    if not profile:
+        return context
+    if profile not in PROFILES:
+        raise ValueError(f"context 'profile': unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    overrides = PROFILES[profile]
+
+    def lookup(key: str) -> Any:
+        if key == "scaling" and key in overrides:
+            given = context(key)
+            merged = dict(json.loads(given) if isinstance(given, str) else (given or {}))
+            for queue, bounds in overrides[key].items():
+                merged[queue] = {**merged.get(queue, {}), **bounds}
+            return merged
+        return overrides[key] if key in overrides else context(key)
+
+    return lookup
