@@ -14,6 +14,7 @@ Run with the stack's environment (queue URLs, AWS endpoint, Slack):
 
 import argparse
 import hashlib
+import logging
 import os
 import signal
 import threading
@@ -128,6 +129,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--wait", type=int, default=5, help="long-poll seconds per receive")
     args = parser.parse_args()
+    # Lambda sends a function's log lines to CloudWatch; here they go to stderr, INFO and up.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from contract.queues import QUEUE_SPECS, QueueName
 
     queue = QueueName(args.queue)

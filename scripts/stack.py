@@ -252,9 +252,12 @@ class DevStack:
         )
         return process
 
-    def start_event_source(self, queue: QueueName, *, batch_size: int = 1) -> ManagedProcess:
-        """Run ``queue`` on the Lambda executor: start its local event source mapping and wait for it."""
-        name = f"lambda-{queue}"
+    def start_event_source(self, queue: QueueName, *, batch_size: int = 1, name: str | None = None) -> ManagedProcess:
+        """Run ``queue`` on the Lambda executor: start its local event source mapping and wait for it.
+
+        Each one is one execution environment (concurrency 1); start more under other names.
+        """
+        name = name or f"lambda-{queue}"
         argv = python_module(
             "scripts.sqs_event_source",
             "--queue",

@@ -210,8 +210,10 @@ def _store_result(message: DecodedTask, status: str, result: Any) -> None:
     A courtesy to the caller, like the Celery executor's: a result store outage is logged and
     never changes how the message is settled.
     """
+    if message.task not in _WAITABLE or message.ignore_result:
+        return
     table = get_settings().table_results
-    if message.task not in _WAITABLE or message.ignore_result or not table:
+    if not table:
         return
     now = time.time()
     done = status in (SUCCESS, FAILURE)
