@@ -20,6 +20,7 @@ from bench import (
     budget,
     cold_start,
     cost_model,
+    lambda_executor,
     reply_latency,
     sqs_requests,
     sustained,
@@ -42,6 +43,7 @@ FIGURES: dict[str, ModuleType] = {
     "sustained": sustained,
     "cost_model": cost_model,
     "budget": budget,
+    "lambda_executor": lambda_executor,
 }
 
 

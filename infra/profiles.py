@@ -8,7 +8,8 @@ producers see no difference, and switching is one deploy: the queues, tables and
 A profile is a named set of context values applied over ``cdk.json``'s (the values it names win;
 every other key keeps its value). ``small``: one small workspace at the lowest cost at rest:
 replies on Lambda (no warm container), bulk on Fargate Spot from zero tasks, built for x86_64
-(Fargate Spot has no arm64 capacity).
+(Fargate Spot has no arm64 capacity), the ingress without SnapStart (its snapshot cache is billed
+every second it exists).
 """
 
 import json
@@ -25,6 +26,9 @@ PROFILES: Mapping[str, Mapping[str, Any]] = {
     "small": {
         "executor": {QueueName.REPLIES.value: "lambda", QueueName.BULK.value: "fargate"},
         "fargate_spot": True,
+        # SnapStart keeps a snapshot cached for the ingress: about $1/month at 256 MB, half the goal
+        # at rest; without it a cold ack takes longer but stays well inside Slack's 3 s.
+        "lambda_snap_start": False,
         "worker_arm64": False,
         "scaling": {QueueName.BULK.value: {"min_tasks": 0}},
     },

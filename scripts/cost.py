@@ -493,6 +493,78 @@ def bolt_lambda_estimate(usage: Usage = Usage(), *, memory_mb: int = 256, arm64:
     return estimate
 
 
+@dataclass(frozen=True)
+class ExecutorUsage:
+    """Per-reply inputs of the Lambda executor (``profile=small``); assumptions, dated."""
+
+    billed_ms: float = 200.0  # one reply: the Slack round trip plus the effect record's writes (2026-11)
+    # SendMessage (ingress) + the event source's ReceiveMessage and DeleteMessageBatch, batch size 1.
+    sqs_requests_per_task: float = 3.0
+    # An idle SQS event source keeps about 5 pollers long-polling (20 s): 15 receives a minute (2026-11).
+    idle_pollers: int = 5
+
+
+def small_shape() -> DeployShape:
+    """``-c profile=small`` as infra/config.py builds it, for when no template is synthesized.
+
+    Replies run on the Lambda executor (no service); bulk is one Fargate Spot x86_64 service from
+    zero tasks; alarms as in the default shape minus the replies service's two scaling alarms.
+    """
+    from infra.config import CharlaConfig
+
+    config = CharlaConfig.from_context({"profile": "small"}.get)
+    services = tuple(
+        WorkerService(
+            name=str(queue),
+            cpu_units=config.worker_cpu,
+            memory_mb=config.worker_memory_mb,
+            min_tasks=config.scaling_for(queue).min_tasks,
+            max_tasks=config.scaling_for(queue).max_tasks,
+            arm64=config.worker_arm64,
+            spot=config.fargate_spot,
+        )
+        for queue, kind in config.executor.items()
+        if kind == "fargate"
+    )
+    return DeployShape(
+        source="profile=small (infra/profiles.py; no template given)",
+        lambda_memory_mb=config.lambda_memory_mb,
+        lambda_snap_start=config.lambda_snap_start,
+        services=services,
+        alarms=5,
+    )
+
+
+def small_profile_estimate(
+    shape: DeployShape,
+    usage: Usage = Usage(),
+    executor: ExecutorUsage = ExecutorUsage(),
+    *,
+    executor_memory_mb: int = 512,
+    event_sources: int = 1,
+) -> Estimate:
+    """charla with replies on the Lambda executor: nothing warm at rest but the event source's polls.
+
+    Per event: the ingress as in ``charla_estimate``, then the executor's invocation instead of a
+    Fargate worker's task time, and the event source's SQS requests.
+    """
+    p = {name: price.value for name, price in PRICES.items()}
+    estimate = charla_estimate(shape, usage, design="charla profile=small (replies on the Lambda executor)")
+    estimate.at_rest["SQS event source idle polls"] = (
+        event_sources * executor.idle_pollers * 3 * 60 * HOURS_PER_MONTH * p["sqs_per_million_requests"] / 1e6
+    )
+    per = estimate.per_million_events
+    per.pop("Fargate task time (scale-out)", None)
+    per["SQS requests"] = executor.sqs_requests_per_task * p["sqs_per_million_requests"]
+    gb = executor_memory_mb / 1024
+    per["Executor Lambda requests"] = p["lambda_per_million_requests"]
+    per["Executor Lambda duration"] = 1e6 * gb * executor.billed_ms / 1000 * _lambda_gb_second(True)
+    per["Executor cold starts"] = (
+        1e6 * usage.cold_start_fraction * gb * usage.cold_init_ms / 1000 * _lambda_gb_second(True)
+    )
+    return estimate
+
+
 def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
     """The three designs the benchmarks compare, with the shape, inputs and prices used."""
     return {
@@ -501,6 +573,7 @@ def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
         "prices": {name: asdict(price) for name, price in PRICES.items()},
         "default": charla_estimate(shape, usage, design="charla default deploy").to_json(),
         "scale_to_zero": charla_estimate(shape.scaled_to_zero(), usage, design="charla, workers min 0").to_json(),
+        "small_profile": small_profile_estimate(small_shape(), usage).to_json(),
         "bolt_lambda": bolt_lambda_estimate(
             usage, memory_mb=shape.lambda_memory_mb, arm64=shape.lambda_arm64
         ).to_json(),
@@ -538,7 +611,7 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     print(f"shape: {result['shape']['source']}")
-    for key in ("default", "scale_to_zero", "bolt_lambda"):
+    for key in ("default", "scale_to_zero", "small_profile", "bolt_lambda"):
         item = result[key]
         print(
             f"{item['design']:<45} at rest ${item['at_rest_usd_month']:>7.2f}/month   "

@@ -252,7 +252,9 @@ class DevStack:
         )
         return process
 
-    def start_event_source(self, queue: QueueName, *, batch_size: int = 1, name: str | None = None) -> ManagedProcess:
+    def start_event_source(
+        self, queue: QueueName, *, batch_size: int = 1, name: str | None = None, wait_s: int | None = None
+    ) -> ManagedProcess:
         """Run ``queue`` on the Lambda executor: start its local event source mapping and wait for it.
 
         Each one is one execution environment (concurrency 1); start more under other names.
@@ -265,7 +267,7 @@ class DevStack:
             "--batch-size",
             str(batch_size),
             "--wait",
-            str(self.sqs_wait_time_seconds),
+            str(self.sqs_wait_time_seconds if wait_s is None else wait_s),
         )
         process = ManagedProcess(name, argv, env=self.env, log_dir=self.log_dir, cwd=ROOT)
         self.processes[name] = process

@@ -1,0 +1,40 @@
+"""``profile=small`` priced: nothing warm at rest (goal <= $2/month), and per 1M events line by line
+beside the Bolt-on-Lambda alternative."""
+
+from scripts import cost
+
+
+def test_small_profile_costs_under_two_dollars_a_month_at_rest() -> None:
+    estimate = cost.small_profile_estimate(cost.small_shape())
+    assert estimate.at_rest_total <= 2.0, estimate.at_rest
+    assert estimate.at_rest["fargate workers"] == 0.0  # bulk is Spot from zero, replies on Lambda
+    assert estimate.at_rest["public IPv4 (running tasks)"] == 0.0
+    assert estimate.at_rest["Lambda SnapStart cache"] == 0.0
+    assert estimate.at_rest["SQS event source idle polls"] > 0  # the one thing that runs at rest
+
+
+def test_small_shape_is_what_the_profile_deploys() -> None:
+    shape = cost.small_shape()
+    (bulk,) = shape.services
+    assert bulk.name == "bulk" and bulk.spot and not bulk.arm64 and bulk.min_tasks == 0
+    assert not shape.lambda_snap_start
+
+
+def test_per_million_events_prices_the_executor_instead_of_fargate_task_time() -> None:
+    estimate = cost.small_profile_estimate(cost.small_shape())
+    per = estimate.per_million_events
+    assert "Fargate task time (scale-out)" not in per
+    assert per["Executor Lambda requests"] == cost.PRICES["lambda_per_million_requests"].value
+    assert (
+        per["SQS requests"]
+        == cost.ExecutorUsage().sqs_requests_per_task * cost.PRICES["sqs_per_million_requests"].value
+    )
+    # Against Bolt-on-Lambda the difference is the queue (SQS) and the executor's larger memory.
+    bolt = cost.bolt_lambda_estimate()
+    gap = estimate.per_million_total - bolt.per_million_total
+    assert gap < per["SQS requests"] + per["Executor Lambda duration"]
+
+
+def test_the_report_lists_the_small_profile() -> None:
+    report = cost.report(cost.default_shape())
+    assert report["small_profile"]["at_rest_usd_month"] <= 2.0
