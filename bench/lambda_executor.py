@@ -15,6 +15,7 @@ zero tasks has no comparable "cold" figure here: it waits for a CloudWatch alarm
 periods) and a task start, 1-3 minutes in AWS; that is what ``profile=small`` avoids.
 """
 
+import functools
 import time
 from typing import Any
 
@@ -23,11 +24,16 @@ from bench.context import BenchContext
 from bench.reply_latency import PRODUCTION_WAIT_S, ReplyWatcher, paced
 from contract.queues import QueueName
 from scripts import cost
+from scripts.processes import ManagedProcess, wait_until
 from scripts.slack_requests import app_mention
 from scripts.stack import DevStack
 
 COLD_GOAL_MS = 1000.0  # "still answers in a second", from a cold start
 COLD_POLL_S = 1  # the message is already waiting: a short long poll changes nothing but the cleanup
+
+
+def _invoked_line(process: ManagedProcess) -> str | None:
+    return next((line for line in process.log_text().splitlines() if line.startswith("invoked ")), None)
 
 
 def _cold(stack: DevStack, watcher: ReplyWatcher, count: int) -> tuple[list[float], list[float], list[float]]:
@@ -43,7 +49,9 @@ def _cold(stack: DevStack, watcher: ReplyWatcher, count: int) -> tuple[list[floa
         latencies.append((float(reply["received_at"]) - sent_at) * 1000)
         ready = next(line for line in process.log_text().splitlines() if "event source ready" in line)
         imports.append(float(ready.rsplit("import_ms=", 1)[1]))
-        invoked = next(line for line in process.log_text().splitlines() if line.startswith("invoked "))
+        invoked = wait_until(  # printed once the handler returned and the record was deleted
+            functools.partial(_invoked_line, process), timeout=30, message="the invocation's log line"
+        )
         first_runs.append(float(invoked.rsplit("ms=", 1)[1]))
         process.stop()
         del stack.processes["lambda-cold"]

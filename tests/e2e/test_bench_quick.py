@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = 8
+FIGURES = 9  # 9: the Lambda executor (bench/lambda_executor.py)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
