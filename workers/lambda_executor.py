@@ -44,7 +44,7 @@ from contract.queues import QueueName
 from contract.registry import RESULT_TASKS
 from contract.results import FAILURE, RESULT_TTL_S, RESULT_VALUE_ATTRIBUTE, SUCCESS, result_key
 from contract.wire import DecodedTask, decode_task_message
-from workers import redelivery
+from workers import metrics, redelivery
 from workers.outcomes import Defer, Later, describe, outcome_of
 from workers.payloads import PayloadRefused, payload_problem
 from workers.registry import TaskContext, TaskEntry, load
@@ -116,12 +116,44 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, 
     return {"batchItemFailures": failures}
 
 
+# The task metrics' outcome (contract/metrics.py) of each way a record ends, as the worker counts them.
+_METRIC_OUTCOME = {DONE: "succeeded", LATER: "retried", DEAD_LETTERED: "failed", REFUSED: "refused"}
+
+
 def run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], worker: str) -> str:
     """Run or refuse one record and settle it; returns what happened (``DONE``, ``LATER``, ...).
+
+    Emits the same task metrics (EMF lines on stdout) as the Celery worker, so the dashboard and
+    alarms read both executors alike.
 
     Raises:
         RecordNotSettled: The outcome could not be made durable (a copy was not sent).
     """
+    started = time.time()
+    outcome = _run_record(record, tasks=tasks, worker=worker)
+    task = _task_name(record["body"])
+    run_time = None if outcome == REFUSED else time.time() - started
+    metrics.task_outcome(
+        task, _METRIC_OUTCOME[outcome], run_time_s=run_time, queue_wait_s=_queue_wait_s(record, started)
+    )
+    return outcome
+
+
+def _task_name(body: str) -> str:
+    try:
+        return decode_task_message(body).task
+    except ValueError:
+        return "?"
+
+
+def _queue_wait_s(record: Mapping[str, Any], started: float) -> float | None:
+    try:
+        return max(0.0, started - int(record["attributes"]["SentTimestamp"]) / 1000)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], worker: str) -> str:
     queue = queue_of(record["eventSourceARN"])
     body = str(record["body"])
     try:

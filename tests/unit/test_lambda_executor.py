@@ -7,6 +7,7 @@ header, until ``MAX_TASK_FAILURES`` sends it to the dead-letter queue; the recor
 in each case, and handed back to SQS only when the copy could not be sent.
 """
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,3 +137,15 @@ def test_success_reports_no_failure(sent: Sent, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(lambda_executor, "_prepare", lambda: None)
     assert lambda_executor.handler({"Records": [record()]}, None) == {"batchItemFailures": []}
     assert sent.later == [] and sent.dead == []
+
+
+def test_each_record_is_one_task_metric_like_the_workers(sent: Sent, capfd: pytest.CaptureFixture[str]) -> None:
+    """The dashboard and alarms read the same EMF lines from both executors."""
+    lambda_executor.run_record(record(), tasks=registry_raising(None), worker="w")
+    lambda_executor.run_record(record(), tasks=registry_raising(Defer(1, "busy")), worker="w")
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(line["Task"], line["outcome"]) for line in lines] == [
+        (TaskName.PING.value, "succeeded"),
+        (TaskName.PING.value, "retried"),
+    ]
+    assert all("TaskRunTime" in line for line in lines)
