@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
+from charla_cli.queues import dead_letter_url, matcher, redrive
 from contract.queues import QueueName
 from contract.tasks import TaskName
 from contract.wire import encode_task_message, task_id_for
 from scripts.processes import wait_until
-from scripts.queues import dead_letter_url, redrive, task_filter
 from scripts.slack_requests import TEAM_ID, next_ts
 from scripts.stack import DevStack, http
 from tests.faults.conftest import ScenarioReport
@@ -167,7 +167,16 @@ def test_l3_a_refused_answer_is_dead_lettered_with_its_reason_and_answered_once_
     stack.set_slack_faults(failing_channels=[])  # the fix
     dlq = dead_letter_url(client, url)
     assert dlq
-    moved = redrive(client, source_url=url, dlq_url=dlq, matches=task_filter("charla.ping"), limit=10)
+    moved = len(
+        redrive(
+            client,
+            source_url=url,
+            dlq_url=dlq,
+            label="replies-dlq",
+            matches=matcher(task="charla.ping", ids=set()),
+            limit=10,
+        )
+    )
     wait_until(lambda: replies_by_thread(stack, "CLDLQ"), timeout=60, message="the answer after the redrive")
     stack.wait_until_drained(QueueName.REPLIES, timeout=60)
     seen = replies_by_thread(stack, "CLDLQ")

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
+from charla_cli.endpoints import resolve
+from charla_cli.queues import dead_letter_url
+from charla_cli.send import wait_for_result
 from contract.queues import QueueName
 from contract.tasks import TaskName
 from contract.wire import encode_task_message
-from scripts import cli
 from scripts.processes import free_port
-from scripts.queues import dead_letter_url
 from scripts.sqs_event_source import EventSource, LambdaContext, sqs_record
 from scripts.stack import DevStack
 
@@ -158,7 +159,7 @@ def test_a_caller_waiting_on_ping_reads_the_lambda_executors_answer(stack: DevSt
         task=TaskName.PING, kwargs=ping_payload(), queue="replies", task_id=task_id, ignore_result=False
     )
     assert invoke(stack, executor, body) == (1, 0)
-    result = cli.wait_for_result(task_id, timeout_s=10, environ=stack.env)
+    result = wait_for_result(task_id, timeout_s=10, endpoints=resolve(environ=stack.env))
     assert result["worker"] == "lambda:charla-local-executor"
     reply = next(r for r in stack.recorded() if r.get("channel") == "C0LAMBDA")
     assert reply["text"].startswith("pong (worker lambda:charla-local-executor")
