@@ -9,7 +9,7 @@ A profile is a named set of context values applied over ``cdk.json``'s (the valu
 every other key keeps its value). ``small``: one small workspace at the lowest cost at rest:
 replies on Lambda (no warm container), bulk on Fargate Spot from zero tasks, built for x86_64
 (Fargate Spot has no arm64 capacity), the ingress without SnapStart (its snapshot cache is billed
-every second it exists).
+every second it exists), no Container Insights, and the agenda refreshed once a day.
 """
 
 import json
@@ -29,6 +29,12 @@ PROFILES: Mapping[str, Mapping[str, Any]] = {
         # SnapStart keeps a snapshot cached for the ingress: about $1/month at 256 MB, half the goal
         # at rest; without it a cold ack takes longer but stays well inside Slack's 3 s.
         "lambda_snap_start": False,
+        # Its metrics are billed for every hour a task publishes them; scaling reads queue metrics.
+        "container_insights": False,
+        # Each refresh wakes the bulk service from zero (a Spot task for minutes, its metrics for
+        # that hour): hourly that is most of the bill at rest. A small team's agenda can wait a day
+        # (an immediate refresh is one `charla send charla.refresh_agenda` away).
+        "agenda_refresh_minutes": 1440,
         "worker_arm64": False,
         "scaling": {QueueName.BULK.value: {"min_tasks": 0}},
     },

@@ -21,6 +21,7 @@ from typing import Any
 
 from contract.environment import WORKER_QUEUES
 from contract.metrics import NAMESPACE_VARIABLE as METRICS_NAMESPACE_VARIABLE
+from contract.queues import QueueName
 from contract.tasks import TaskName, queue_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -493,6 +494,12 @@ def bolt_lambda_estimate(usage: Usage = Usage(), *, memory_mb: int = 256, arm64:
     return estimate
 
 
+# The small template's alarms (DLQs, oldest message, ingress, API, bulk scaling) and the metrics
+# they are billed by.
+SMALL_ALARMS = 10
+SMALL_ALARM_METRICS = 12
+
+
 @dataclass(frozen=True)
 class ExecutorUsage:
     """Per-reply inputs of the Lambda executor (``profile=small``); assumptions, dated."""
@@ -508,11 +515,13 @@ def small_shape() -> DeployShape:
     """``-c profile=small`` as infra/config.py builds it, for when no template is synthesized.
 
     Replies run on the Lambda executor (no service); bulk is one Fargate Spot x86_64 service from
-    zero tasks; alarms as in the default shape minus the replies service's two scaling alarms.
+    zero tasks, woken by each agenda refresh. Alarms and the dashboard as the synthesized small
+    template has them (tests/infra/test_lambda_executor.py compares the two estimates).
     """
     from infra.config import CharlaConfig
 
     config = CharlaConfig.from_context({"profile": "small"}.get)
+    refreshes = HOURS_PER_MONTH * 60 / config.agenda_refresh_minutes
     services = tuple(
         WorkerService(
             name=str(queue),
@@ -520,8 +529,9 @@ def small_shape() -> DeployShape:
             memory_mb=config.worker_memory_mb,
             min_tasks=config.scaling_for(queue).min_tasks,
             max_tasks=config.scaling_for(queue).max_tasks,
-            arm64=config.worker_arm64,
+            arm64=config.arm64,
             spot=config.fargate_spot,
+            wakeups_per_month=refreshes if queue == QueueName.BULK else 0.0,
         )
         for queue, kind in config.executor.items()
         if kind == "fargate"
@@ -531,7 +541,12 @@ def small_shape() -> DeployShape:
         lambda_memory_mb=config.lambda_memory_mb,
         lambda_snap_start=config.lambda_snap_start,
         services=services,
-        alarms=5,
+        alarms=SMALL_ALARMS,
+        alarm_metrics=SMALL_ALARM_METRICS,
+        dashboards=1,
+        container_insights=config.container_insights,
+        worker_metrics=True,
+        scheduled_runs_per_month=refreshes,
     )
 
 

@@ -168,6 +168,16 @@ def test_executor_bundle_holds_the_tasks_and_their_clients_but_not_celery(small:
         assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
 
 
+@pytest.mark.slow
+def test_the_cost_model_prices_the_small_template_as_the_profile_says(small: Synthesized) -> None:
+    from scripts import cost
+
+    from_template = cost.small_profile_estimate(cost.shape_from_template(small.template_json, source="small"))
+    from_config = cost.small_profile_estimate(cost.small_shape())
+    assert from_template.at_rest == pytest.approx(from_config.at_rest, abs=0.01)
+    assert from_template.at_rest_total - from_template.at_rest["dashboards"] <= 2.0
+
+
 # -- config -----------------------------------------------------------------------------------
 
 
@@ -198,6 +208,8 @@ def test_the_small_profile_wins_over_cdk_json_and_an_unknown_profile_is_an_error
     assert config.executor_for(QueueName.REPLIES) == "lambda"
     assert config.executor_for(QueueName.BULK) == "fargate"
     assert config.fargate_spot and not config.worker_arm64
+    assert not config.lambda_snap_start and not config.container_insights
+    assert config.agenda_refresh_minutes == 24 * 60
     assert config.scaling_for(QueueName.BULK).min_tasks == 0
     assert config.scaling_for(QueueName.BULK).max_tasks == context["scaling"]["bulk"]["max_tasks"]  # merged
     assert set(PROFILES) == {"small"}
