@@ -39,6 +39,7 @@ CONTEXT_KEYS = (
     "slack_team_ids",
     "slack_app_id",
     "executor",
+    "profile",
 )
 
 
@@ -117,6 +118,8 @@ class CharlaConfig:
     slack_app_id: str | None = None
     # Per queue: "fargate" (Celery workers) or "lambda" (the Lambda executor); infra/profiles.py.
     executor: Mapping[QueueName, Executor] = field(default_factory=lambda: executors(None))
+    # The named profile this deploy was built with (its values are applied in from_context).
+    profile: str | None = None
 
     def __post_init__(self) -> None:
         if self.fargate_spot and self.worker_arm64:
@@ -232,10 +235,8 @@ PARSERS: dict[Any, Callable[[str, Any], Any]] = {
     bool | None: _optional_boolean,
     Mapping[QueueName, QueueScaling]: _scaling,
     Mapping[str, str] | None: _channel_texts,
+    Mapping[QueueName, Executor]: lambda _key, raw: executors(raw),
 }
 # Fields whose context value has a shape of its own, beyond their type.
-KEY_PARSERS: dict[str, Callable[[str, Any], Any]] = {
-    "slack_team_ids": _comma_separated,
-    "executor": lambda _key, raw: executors(raw),
-}
+KEY_PARSERS: dict[str, Callable[[str, Any], Any]] = {"slack_team_ids": _comma_separated}
 _FIELD_TYPES = get_type_hints(CharlaConfig)
