@@ -109,8 +109,6 @@ def run(ctx: BenchContext) -> Figure:
         min=round(cold_stats["min"], 1),
         median=round(cold_stats["median"], 1),
         p95=round(cold_stats["p95"], 1),
-        alternative=round(celery_stats["median"], 1),
-        ratio_to_alternative=ratio(warm_stats["median"], celery_stats["median"]),
         limits="" if goal_met else "the interpreter start and the executor's imports (see the import median below)",
         table=[
             row("Lambda executor, cold (fresh process: imports, clients, first run)", cold_stats),
@@ -122,8 +120,8 @@ def run(ctx: BenchContext) -> Figure:
             "or pycurl: tests/unit/test_lambda_executor_imports.py), its first invocation (settings, boto3 and "
             f"Slack clients, the run) {summary(first_runs)['median']:.0f} ms; the rest is the interpreter start, "
             "the ingress and the stand-in, on this shared machine.",
-            "The alternative column is the celery worker's warm median; ratio_to_alternative compares the "
-            "two warm medians.",
+            f"Warm, the executor's median is {ratio(warm_stats['median'], celery_stats['median'])}x the celery "
+            "worker's (figure 3 compares the worker with Bolt-on-Lambda).",
             f"profile=small priced (scripts/cost.py): ${small.at_rest_total}/month at rest (goal <= $2), "
             f"${small.per_million_total} per 1M events vs Bolt-on-Lambda ${bolt.per_million_total}: the difference "
             f"is the queue (SQS ${small.per_million_events['SQS requests']:.2f}) and the executor's 512 MB "
