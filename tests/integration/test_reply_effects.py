@@ -218,8 +218,8 @@ def test_two_runs_at_once_post_once(stack: DevStack, store: StateStore, web: Web
         start.wait()
         try:
             result: object = deliver(request, run=Run(task_id, LEASE_S), store=store, web=web, clock=Clock())
-        except Defer as deferred:
-            result = deferred
+        except Exception as error:
+            result = error
         with lock:
             outcomes.append(result)
 
@@ -233,7 +233,10 @@ def test_two_runs_at_once_post_once(stack: DevStack, store: StateStore, web: Web
 
     assert [len(posts_in(stack, channel)) for channel in channels] == [1] * len(channels)
     assert sum(1 for outcome in outcomes if outcome is Delivery.POSTED) == len(channels)
-    assert all(outcome is Delivery.POSTED or isinstance(outcome, Defer) for outcome in outcomes)
+    # The other copy met the winner's hold (defers) or, if it came late, its DONE.
+    assert all(
+        outcome in (Delivery.POSTED, Delivery.ALREADY_DONE) or isinstance(outcome, Defer) for outcome in outcomes
+    ), outcomes
 
 
 def test_a_busy_channel_posts_one_a_second_and_a_far_turn_is_deferred_keeping_its_place(
