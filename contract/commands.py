@@ -1,5 +1,6 @@
 """Turning what a user typed into a task name: English names, Spanish aliases, any case/accents."""
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -25,10 +26,44 @@ COMMAND_WORDS: dict[str, TaskName] = {
     "estadisticas": TaskName.STATS,
 }
 
+# Command words that are Spanish: a command given with one of these is answered in Spanish.
+SPANISH_WORDS: frozenset[str] = frozenset(
+    {"ayuda", "ve", "siguiente", "busca", "buscar", "cuenta", "contar", "estadisticas"}
+)
+# Words that give away a Spanish speaker who typed something we do not know ("hola", "¿qué?").
+_SPANISH_HINTS = frozenset({"hola", "que", "como", "donde", "cuando", "gracias", "por", "favor", "quien", "hay"})
+_SPANISH_MARKS = frozenset("ñ¿¡áéíóú")
+
 # The English name of each command task: the first word listed for it above.
 COMMAND_NAMES: dict[TaskName, str] = {}
 for _word, _task in COMMAND_WORDS.items():
     COMMAND_NAMES.setdefault(_task, _word)
+
+# The "More" button under a search answer: its action id and the value it carries (the search and
+# where the next page starts), written by the workers and read back by the ingress on a press.
+SEARCH_MORE_ACTION = "charla_search_more"
+MAX_BUTTON_QUERY_CHARS = 200  # Slack caps a button's value at 2,000 characters
+
+
+def more_button_value(query: str, offset: int, lang: str) -> str:
+    """The value of a "More" button: the search text, the next page's first index, the language."""
+    return json.dumps({"q": query[:MAX_BUTTON_QUERY_CHARS], "o": offset, "l": lang}, ensure_ascii=False)
+
+
+def read_more_button_value(value: str) -> tuple[str, int, str]:
+    """``(query, offset, lang)`` from a "More" button's value.
+
+    Raises:
+        ValueError: Not a value this bot wrote.
+    """
+    data = json.loads(value)
+    if not isinstance(data, dict):
+        raise ValueError("button value is not an object")
+    query, offset, lang = data.get("q"), data.get("o"), data.get("l")
+    if not isinstance(query, str) or not isinstance(offset, int) or offset < 0 or lang not in ("en", "es"):
+        raise ValueError("button value has the wrong shape")
+    return query, offset, lang
+
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -58,6 +93,18 @@ def mentioned_user(text: str) -> str | None:
     """The user id of the first ``<@U123>`` (or ``<@U123|name>``) mention in ``text``, if any."""
     match = _USER_MENTION.search(text)
     return match.group(1) if match else None
+
+
+def language_of(command: str, args: str = "") -> str:
+    """``"es"`` for a Spanish command word (or, for a word we do not know, Spanish-looking text),
+    ``"en"`` otherwise. Both rooms derive the answer's language from what the user typed."""
+    word = fold(command)
+    if word in COMMAND_WORDS:
+        return "es" if word in SPANISH_WORDS else "en"
+    typed = f"{command} {args}".casefold()
+    if any(mark in typed for mark in _SPANISH_MARKS) or any(w in _SPANISH_HINTS for w in fold(typed).split()):
+        return "es"
+    return "en"
 
 
 def is_known_command(command: str) -> bool:

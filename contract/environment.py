@@ -15,6 +15,9 @@ AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it natively; set locally 
 WORKER_QUEUES = "CHARLA_WORKER_QUEUES"
 WORKER_CONCURRENCY = "CHARLA_WORKER_CONCURRENCY"  # read by workers/docker-entrypoint.sh
 AGENDA_SOURCE = "CHARLA_AGENDA_SOURCE"  # https:// URL or s3://bucket/key; unset: the sample agenda
+ARCHIVE_RETENTION_DAYS = "CHARLA_ARCHIVE_RETENTION_DAYS"  # archived messages expire (TTL) after this
+WELCOME_TEXT = "CHARLA_WELCOME_TEXT"  # greeting for newcomers in any channel; unset: no welcome
+WELCOME_TEXTS = "CHARLA_WELCOME_TEXTS"  # JSON {"<channel id>": "greeting"}: per channel, beats the global one
 
 
 def queue_url_variable(queue: QueueName) -> str:

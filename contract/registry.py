@@ -9,7 +9,15 @@ when a ``TaskName`` has no payload here.
 from typing import Any
 
 from contract.results import HealthCheck
-from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, TaskName, queue_for
+from contract.tasks import (
+    AgendaRefresh,
+    ArchivedMessage,
+    CommandRequest,
+    MemberJoined,
+    SearchPage,
+    TaskName,
+    queue_for,
+)
 
 # The dataclass each task's kwargs must validate against (kwargs = the dataclass's fields).
 TASK_PAYLOADS: dict[TaskName, type[Any]] = {
@@ -21,6 +29,8 @@ TASK_PAYLOADS: dict[TaskName, type[Any]] = {
     TaskName.STATS: CommandRequest,
     TaskName.ARCHIVE_MESSAGE: ArchivedMessage,
     TaskName.REFRESH_AGENDA: AgendaRefresh,
+    TaskName.SEARCH_MORE: SearchPage,
+    TaskName.WELCOME: MemberJoined,
     TaskName.HEALTH: HealthCheck,
 }
 

@@ -23,6 +23,8 @@ class TaskName(StrEnum):
     STATS = "charla.stats"
     ARCHIVE_MESSAGE = "charla.archive_message"
     REFRESH_AGENDA = "charla.refresh_agenda"
+    SEARCH_MORE = "charla.search_more"  # the "More" button under a search answer
+    WELCOME = "charla.welcome"  # someone joined a channel the bot is in
     HEALTH = "charla.health"  # callers (charla send, Node) wait on its result; no Slack post
 
 
@@ -106,6 +108,62 @@ class ArchivedMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SearchPage:
+    """Someone pressed "More" under a search answer: post the next page of the same search.
+
+    Attributes:
+        correlation_id: The action's trigger id (a re-delivered press carries the same one).
+        team_id: Workspace of the press.
+        channel: Channel the search answer is in (where to answer if ``response_url`` fails).
+        user: Who pressed the button.
+        query: The text searched for, as the first answer shows it.
+        offset: Index of the first result of this page.
+        lang: Language of the search (``en``, ``es``): the page answers in it.
+        response_url: The action's response URL: the page is posted there (ephemeral).
+        thread_ts: Thread of the search answer, if any.
+        requested_at: Epoch seconds when the ingress accepted the press.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    team_id: str
+    channel: str
+    user: str
+    query: str
+    offset: int
+    lang: str = "en"
+    response_url: str | None = None
+    thread_ts: str | None = None
+    requested_at: float
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberJoined:
+    """A person joined a channel the bot is in (``member_joined_channel``): welcome them once.
+
+    Attributes:
+        correlation_id: The Slack event id.
+        team_id: Workspace.
+        channel: The channel joined.
+        user: Who joined.
+        requested_at: Epoch seconds when the ingress accepted the event.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    team_id: str
+    channel: str
+    user: str
+    requested_at: float
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgendaRefresh:
     """Reload the agenda from its source and swap it in, or keep the old one if the source is bad.
 
@@ -137,6 +195,8 @@ TASK_QUEUES: dict[TaskName, QueueName] = {
     TaskName.STATS: QueueName.REPLIES,
     TaskName.ARCHIVE_MESSAGE: QueueName.BULK,
     TaskName.REFRESH_AGENDA: QueueName.BULK,
+    TaskName.SEARCH_MORE: QueueName.REPLIES,
+    TaskName.WELCOME: QueueName.REPLIES,
     TaskName.HEALTH: QueueName.REPLIES,
 }
 

@@ -31,6 +31,9 @@ CONTEXT_KEYS = (
     "agenda_refresh_minutes",
     "alarm_email",
     "agenda_source",
+    "archive_retention_days",
+    "welcome_text",
+    "welcome_texts",
 )
 
 
@@ -92,6 +95,12 @@ class CharlaConfig:
     agenda_refresh_minutes: int = 60
     alarm_email: str | None = None  # subscribed to the alarm topic when given
     agenda_source: str | None = None  # https://... or s3://bucket/key the agenda refresh reads
+    # Archived messages expire (DynamoDB TTL) this many days after they were written; 0 keeps them.
+    archive_retention_days: int = 365
+    # Welcome people who join a channel the bot is in: one greeting for every channel, and/or one
+    # per channel id (JSON object); "{user}" becomes a mention of the newcomer. Unset: no welcome.
+    welcome_text: str | None = None
+    welcome_texts: Mapping[str, str] | None = None
 
     @property
     def stack_name(self) -> str:
@@ -116,6 +125,11 @@ class CharlaConfig:
             current = getattr(defaults, key)
             if key == "scaling":
                 values[key] = _scaling(raw)
+            elif key == "welcome_texts":
+                given = json.loads(raw) if isinstance(raw, str) else raw
+                if not isinstance(given, dict):
+                    raise ValueError("context 'welcome_texts': expected a JSON object of channel id -> text")
+                values[key] = {str(channel): str(greeting) for channel, greeting in given.items()}
             elif isinstance(current, bool):
                 values[key] = _boolean(key, raw)
             elif isinstance(current, int) or key == "lambda_reserved_concurrency":

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from lambda_handler.errors import IngressError, RequestRejected, http_status
 from lambda_handler.guard import APP_RATE_LIMITED, EVENT_CALLBACK, CheckedRequest, check_request
-from lambda_handler.listeners import commands, events, schedule
+from lambda_handler.listeners import commands, events, interactions, members, schedule
 from lambda_handler.settings import get_settings
 
 logger = logging.getLogger("charla.ingress")
@@ -53,6 +53,8 @@ def bolt_app() -> App:
     app.error(_on_listener_error)
     events.register(app)
     commands.register(app)
+    interactions.register(app)
+    members.register(app)
     return app
 
 

@@ -1,7 +1,11 @@
 """``make chat``: start the local stack and talk to the bot at a prompt.
 
 Type a message to mention the bot in #general; ``/charla <command>`` for the slash command;
-``/dm <text>`` for a direct message; ``/quit`` (or Ctrl-D / Ctrl-C) to stop everything.
+``/dm <text>`` for a direct message; ``/say <text>`` for a plain message in #general;
+``/press more`` to press the last answer's button; ``@bob`` becomes a mention of bob;
+``/quit`` (or Ctrl-D / Ctrl-C) to stop everything. Each answer says where it went (in the
+thread, ephemeral, in the DM). With stdin piped (``make chat < script.txt``) each input line
+is echoed, so the output reads as a conversation.
 
 After ``make deploy-local``, chat talks to the queues and tables that CloudFormation created in
 that moto server (and leaves them up); otherwise it provisions its own.
@@ -23,12 +27,20 @@ def main() -> int:
         if deployed:
             say(f"Using the stack deployed by `make deploy-local` in {deployed[0]}.")
         conversation = Conversation(stack)
-        say("Talk to charla. Try: help, ping, /charla ping, /dm ayuda. /quit to stop.")
+        say("Talk to charla. Try: help, busca python, /press more, count @bob, /charla ve, /dm ayuda. /quit to stop.")
+        piped = not sys.stdin.isatty()
         while True:
-            try:
-                text = input(PROMPT).strip()
-            except EOFError:
-                break
+            if piped:
+                line = sys.stdin.readline()
+                if not line:
+                    break
+                text = line.strip()
+                say(f"{PROMPT}{text}")
+            else:
+                try:
+                    text = input(PROMPT).strip()
+                except EOFError:
+                    break
             if text in ("/quit", "/exit"):
                 break
             if text:

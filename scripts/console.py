@@ -1,5 +1,6 @@
 """What demo and chat share: start the stack with progress lines, send as a user, show the answer."""
 
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -7,8 +8,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from contract.commands import fold
 from scripts.processes import Timeout, wait_until
-from scripts.slack_requests import app_mention, channel_message, direct_message, next_ts, signed_slash_command
+from scripts.slack_requests import (
+    app_mention,
+    block_action,
+    channel_message,
+    direct_message,
+    next_ts,
+    signed_block_action,
+    signed_slash_command,
+)
 from scripts.slack_standin import BOT_USER_ID
 from scripts.stack import DevStack
 
@@ -49,22 +59,88 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
         say("Stopped.")
 
 
+# People in the local workspace: ``@bob`` typed at the prompt becomes ``<@U0BOB>``.
+PEOPLE = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "charla": BOT_USER_ID}
+_TYPED_MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w.-]*)")
+_SLACK_DATE = re.compile(r"<!date\^[0-9]+\^[^|>]*\|([^>]*)>")
+_SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+_SLACK_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def user_id(name: str) -> str:
+    """The user id a typed ``@name`` stands for (a made-up ``U0NAME`` for anyone new)."""
+    return PEOPLE.get(name.lower(), "U0" + re.sub(r"[^A-Z0-9]", "", name.upper()))
+
+
+def with_mentions(text: str) -> str:
+    """Turn each typed ``@name`` into the mention Slack would send, ``<@U…>``."""
+    return _TYPED_MENTION.sub(lambda match: f"<@{user_id(match.group(1))}>", text)
+
+
+def readable(mrkdwn: str) -> str:
+    """Slack markup as a terminal shows it: dates by their fallback, links as ``label (url)``, ``@names``."""
+    names = {uid: name for name, uid in PEOPLE.items()}
+    text = _SLACK_DATE.sub(lambda m: m.group(1), mrkdwn)
+    text = _SLACK_LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
+    text = _SLACK_MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def render(record: dict[str, Any]) -> list[str]:
+    """An answer's lines: its Block Kit blocks (sections, context, buttons), else its text."""
+    blocks = record.get("blocks") or []
+    if not blocks:
+        return readable(str(record.get("text") or "")).splitlines() or [""]
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "section":
+            lines += readable(str((block.get("text") or {}).get("text", ""))).splitlines()
+        elif kind == "context":
+            lines.append("  " + " · ".join(readable(str(e.get("text", ""))) for e in block.get("elements", [])))
+        elif kind == "actions":
+            buttons = [e for e in block.get("elements", []) if e.get("type") == "button"]
+            lines.append("  " + "  ".join(f"[ {b['text']['text']} ]" for b in buttons) + "   (/press <label>)")
+        else:
+            lines.append(f"  ({kind} block)")
+    return lines
+
+
+def _buttons(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in record.get("blocks") or []
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+        if element.get("type") == "button"
+    ]
+
+
 @dataclass
 class Conversation:
-    """A person talking to the bot in one channel, one DM and through the slash command."""
+    """A person talking to the bot in one channel, one DM and through the slash command.
+
+    Every answer comes back as the stand-in recorded it, with ``where`` added: ``in the
+    thread``, ``ephemeral`` (a slash command's or a button's response_url) or ``in the DM``.
+    """
 
     stack: DevStack
     channel: str = "C0GENERAL"
     dm_channel: str = "D0ALICE"
     user: str = "U0ALICE"
+    last_with_buttons: dict[str, Any] | None = None
 
-    def send(self, text: str) -> list[str]:
-        """Send ``text`` as Slack would and return the bot's answers (empty if none came in time).
+    def send(self, typed: str) -> list[dict[str, Any]]:
+        """Send what was typed as Slack would and return the bot's answers (empty if none came in time).
 
-        ``/charla <cmd>`` is a slash command; ``/dm <text>`` a direct message; anything else a
-        mention of the bot in the channel.
+        ``/charla <cmd>`` is a slash command; ``/dm <text>`` a direct message; ``/say <text>`` a
+        plain message in the channel (archived and counted, not a command); ``/press <label>``
+        presses a button of the last answer that had one; anything else mentions the bot.
         """
+        text = with_mentions(typed.strip())
         before = len(self.stack.recorded())
+        if text.startswith("/press"):
+            return self.press(text.removeprefix("/press").strip())
         if text.startswith("/charla"):
             key = next_ts().replace(".", "-")
             url = self.stack.response_url(key)
@@ -84,8 +160,15 @@ class Conversation:
 
             def mine(record: dict[str, Any]) -> bool:
                 return record.get("channel") == self.dm_channel
+        elif text.startswith("/say "):
+            message = channel_message(text[5:], channel=self.channel, user=self.user)
+            status = self.stack.post_event(message).status
+            if status != 200:
+                return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
+            return [{"where": "no answer to a plain message", "text": f"(archived in {self.channel} and counted)"}]
         else:
             ts = next_ts()
+            text = text.removeprefix(f"<@{BOT_USER_ID}>").strip()
             status = self.stack.post_event(app_mention(text, channel=self.channel, user=self.user, ts=ts)).status
             # Slack also delivers a mention as a message.channels event: that one is archived.
             twin = channel_message(f"<@{BOT_USER_ID}> {text}", channel=self.channel, user=self.user, ts=ts)
@@ -95,25 +178,69 @@ class Conversation:
                 return record.get("thread_ts") == ts
 
         if status != 200:
-            return [f"(the ingress answered HTTP {status})"]
+            return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
+        return self._answers(before, mine)
+
+    def press(self, label: str) -> list[dict[str, Any]]:
+        """Press the button labelled ``label`` (or whose action id names it, e.g. ``more``)."""
+        record = self.last_with_buttons
+        wanted = fold(label)
+        button = next(
+            (
+                b
+                for b in (_buttons(record) if record else [])
+                if not wanted or fold(b["text"]["text"]) == wanted or wanted in b.get("action_id", "")
+            ),
+            None,
+        )
+        if record is None or button is None:
+            return [{"where": "error", "text": "(no button like that in the last answers)"}]
+        key = f"press-{next_ts().replace('.', '-')}"
+        payload = block_action(
+            {"type": "button", "block_id": "actions", "action_id": button["action_id"], "value": button["value"]},
+            response_url=self.stack.response_url(key),
+            channel=str(record.get("channel") or self.channel),
+            user=self.user,
+            message_ts=str(record.get("ts") or next_ts()),
+            thread_ts=record.get("thread_ts"),
+        )
+        before = len(self.stack.recorded())
+        status = self.stack.post(signed_block_action(payload, self.stack.signing_secret)).status
+        if status != 200:
+            return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
+        return self._answers(before, lambda r: r.get("path") == f"/response/{key}")
+
+    def _answers(self, before: int, mine: Any) -> list[dict[str, Any]]:
         try:
-            answers = wait_until(
+            found: list[dict[str, Any]] = wait_until(
                 lambda: [r for r in self.stack.recorded()[before:] if mine(r)],
                 timeout=ANSWER_TIMEOUT_S,
                 message="the bot's answer",
             )
         except Timeout:
             return []
-        return [str(a.get("text", "")) for a in answers]
+        answers = [{**record, "where": self._where(record)} for record in found]
+        for answer in answers:
+            if _buttons(answer):
+                self.last_with_buttons = answer
+        return answers
+
+    def _where(self, record: dict[str, Any]) -> str:
+        if record.get("kind") == "response_url":
+            return "ephemeral, only you see it"
+        if record.get("channel") == self.dm_channel:
+            return "in the DM"
+        if record.get("thread_ts"):
+            return "in the thread"
+        return f"in {record.get('channel')}"
 
 
-def show(answers: list[str]) -> None:
+def show(answers: list[dict[str, Any]]) -> None:
     if not answers:
         say("charla  (no answer within 20 s; see the worker log)")
     for answer in answers:
-        lines = answer.splitlines() or [""]
-        say(f"charla  {lines[0]}")
-        for line in lines[1:]:
+        say(f"charla  ({answer.get('where', '?')})")
+        for line in render(answer):
             say(f"        {line}")
 
 

@@ -1,12 +1,13 @@
 """``make demo``: the whole bot on this machine, one signed "ping" mention, the reply, then stop."""
 
 import sys
+from typing import Any
 
 from scripts.console import AGENDA_REFRESH_INTERVAL_S, Conversation, running_stack, say, show
 
 
 def main() -> int:
-    answers: list[str] = []
+    answers: list[dict[str, Any]] = []
     with running_stack(agenda_refresh_interval_s=AGENDA_REFRESH_INTERVAL_S) as stack:
         conversation = Conversation(stack)
         say("alice   @charla ping            (in #general)")

@@ -165,3 +165,54 @@ def to_api_gateway_event(template: dict[str, Any], request: SignedRequest) -> di
     event["body"] = request.body.decode()
     event["isBase64Encoded"] = False
     return event
+
+
+def block_action(
+    action: dict[str, Any],
+    *,
+    response_url: str,
+    channel: str = "C0GENERAL",
+    user: str = "U0ALICE",
+    message_ts: str | None = None,
+    thread_ts: str | None = None,
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """The ``block_actions`` payload Slack sends when someone presses a button in a message."""
+    container: dict[str, Any] = {"type": "message", "message_ts": message_ts or next_ts(), "channel_id": channel}
+    if thread_ts:
+        container["thread_ts"] = thread_ts
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID,
+        "token": "unused",
+        "container": container,
+        "trigger_id": trigger_id or f"{next(_counter)}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
+        "team": {"id": TEAM_ID, "domain": "local"},
+        "channel": {"id": channel, "name": "general"},
+        "message": {
+            "type": "message",
+            "ts": container["message_ts"],
+            **({"thread_ts": thread_ts} if thread_ts else {}),
+        },
+        "response_url": response_url,
+        "actions": [{"action_ts": f"{time.time():.6f}", **action}],
+    }
+
+
+def signed_block_action(payload: dict[str, Any], signing_secret: str) -> SignedRequest:
+    """A signed interactivity request: the form field ``payload`` holding the JSON document."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    return sign(body, signing_secret, content_type="application/x-www-form-urlencoded")
+
+
+def member_joined(*, channel: str = "C0GENERAL", user: str = "U0NEWBIE") -> dict[str, Any]:
+    """A ``member_joined_channel`` event."""
+    return {
+        "type": "member_joined_channel",
+        "user": user,
+        "channel": channel,
+        "channel_type": "C",
+        "team": TEAM_ID,
+        "event_ts": next_ts(),
+    }

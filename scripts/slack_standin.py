@@ -6,7 +6,8 @@ Endpoints (Slack-shaped JSON):
     GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded,
                                  paged like Slack: ``limit`` and ``cursor`` in,
                                  ``has_more`` and ``response_metadata.next_cursor`` out
-    POST /response/<key>         a slash command's response_url; ``/response/expired-*`` answers 404
+    POST /response/<key>         a slash command's or an interaction's response_url (text, blocks...
+                                 recorded as sent); ``/response/expired-*`` answers 404
     GET  /_recorded              everything recorded so far (tests and the chat simulator read it)
     GET  /_recorded?since=N      records from index N on, and the total count (benchmarks)
     GET  /_count                 how many records so far
@@ -264,8 +265,11 @@ class _Handler(BaseHTTPRequestHandler):
         metadata = body.get("metadata")
         if isinstance(metadata, str):  # form posts carry it as JSON text
             metadata = json.loads(metadata)
+        blocks = body.get("blocks")
+        if isinstance(blocks, str):  # form posts carry it as JSON text
+            blocks = json.loads(blocks)
         fields = {k: body.get(k) for k in ("channel", "text", "thread_ts")}
-        entry = recorder.record_post({**fields, "metadata": metadata})
+        entry = recorder.record_post({**fields, "blocks": blocks, "metadata": metadata})
         if recorder.take_reset():
             self._reset_connection()
             return

@@ -1,10 +1,11 @@
 """Worker settings from the environment (pydantic-settings), with one clear error for what is missing."""
 
+import json
 import os
 from functools import cache
 from urllib.parse import quote, urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import environment as env
@@ -41,6 +42,22 @@ class WorkerSettings(BaseSettings):
     agenda_source: str | None = Field(None, validation_alias=env.AGENDA_SOURCE)
     # Results of waitable tasks (contract/registry.py RESULT_TASKS); unset: no result backend.
     table_results: str | None = Field(None, validation_alias=TABLE_SPECS[TableName.RESULTS].variable)
+    # Archived messages expire this many days after they were written (DynamoDB TTL); 0 keeps them.
+    archive_retention_days: int = Field(365, ge=0, validation_alias=env.ARCHIVE_RETENTION_DAYS)
+    # Welcome newcomers: a greeting per channel (JSON object) or for every channel; neither: off.
+    welcome_text: str | None = Field(None, validation_alias=env.WELCOME_TEXT)
+    welcome_texts: dict[str, str] = Field(default_factory=dict, validation_alias=env.WELCOME_TEXTS)
+
+    @field_validator("welcome_texts", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    def welcome_text_for(self, channel: str) -> str | None:
+        """The greeting for newcomers to ``channel``: its own, else the global one, else ``None``."""
+        return self.welcome_texts.get(channel) or self.welcome_text or None
 
     @property
     def queue_urls(self) -> dict[QueueName, str]:

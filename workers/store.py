@@ -5,18 +5,23 @@ Single-table design, string keys ``pk``/``sk``, TTL attribute ``expires_at``:
 ====================================  ==================================  ==========================
 pk                                    sk                                  what
 ====================================  ==================================  ==========================
-``MSG#<team>#<channel>``              ``<ts>#<kind>#<event_ts>``          one archived message event
+``MSG#<team>#<channel>``              ``MSG#<ts>``                        one archived message (TTL)
 ``COUNT#<team>``                      ``USER#<user>``                     messages a person wrote
-``COMMANDS#<team>``                   ``CMD#<command>``                   times a command was used
-``COMMANDS#<team>``                   ``SEEN#<correlation_id>``           a counted request (TTL)
+``CHANNELS#<team>``                   ``<channel>``                       command counters and post pacing
 ``AGENDA``                            ``CURRENT``                         pointer: the live version
-``AGENDA``                            ``V#<version>#<index>``             one agenda item (old: TTL)
-``REPLY#<reply key>``                 ``LEDGER``                          one answer: pending/done (TTL)
-``PACE#<channel>``                    ``NEXT``                            the channel's next free post slot
+``AGENDA``                            ``V#<version>#<index>``             one agenda item (TTL unless live)
+``EFFECT#<effect id>``                ``EFFECT``                          one answer's claim (TTL)
+``WELCOME#<team>#<channel>``          ``USER#<user>``                     this person was welcomed here
 ====================================  ==================================  ==========================
 
+An archived message is one record that its events (new, edited, deleted) update in whatever order
+they arrive: ``posted_at`` says the original was applied (and counted), ``edited_at`` which edit
+the text is from, ``deleted_at`` that the text is gone for good.
+
 Every write that adds to a counter is a transaction with a conditional put of the record that
-justifies it, so a redelivered event or task adds nothing the second time.
+justifies it, so a redelivered event or task adds nothing the second time. The answer's claim,
+its command counter and its channel's post slot are that one transaction
+(``workers/services/replies.py`` owns the state machine; this module only knows the keys).
 """
 
 import logging
@@ -46,6 +51,10 @@ AGENDA_POINTER_SK = "CURRENT"
 # A replaced agenda version stays readable this long (a reader that fetched the old pointer
 # just before the swap still finds its items), then DynamoDB's TTL removes it.
 OLD_AGENDA_TTL_S = 24 * 3600
+# A new version's items carry this TTL until the version is live and settled: a refresh that dies
+# half-way leaves nothing that lives forever. Long enough that the next refresh (hourly by
+# default) settles a version whose refresh died between its swap and clearing the TTL.
+PENDING_AGENDA_TTL_S = 24 * 3600
 # Subtypes a person writes; joins, topic changes and the like are archived but not counted.
 COUNTED_SUBTYPES: frozenset[str | None] = frozenset({None, "file_share", "thread_broadcast", "me_message"})
 _RETRYABLE_CODES = frozenset(
@@ -176,11 +185,16 @@ def channel_archive_pk(team_id: str, channel: str) -> str:
 
 
 def message_key(message: ArchivedMessage) -> dict[str, str]:
-    """Key of one archived message event: the same event always gets the same key."""
-    return {
-        "pk": channel_archive_pk(message.team_id, message.channel),
-        "sk": f"{message.ts}#{message.kind}#{message.event_ts}",
-    }
+    """Key of one archived message: its new, edited and deleted events all land on this record."""
+    return archived_message_key(message.team_id, message.channel, message.ts)
+
+
+def archived_message_key(team_id: str, channel: str, ts: str) -> dict[str, str]:
+    return {"pk": channel_archive_pk(team_id, channel), "sk": f"MSG#{ts}"}
+
+
+def welcome_key(team_id: str, channel: str, user: str) -> dict[str, str]:
+    return {"pk": f"WELCOME#{team_id}#{channel}", "sk": f"USER#{user}"}
 
 
 def user_count_key(team_id: str, user: str) -> dict[str, str]:
@@ -301,36 +315,134 @@ class StateStore:
         StoreError: Refused for good.
     """
 
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table: str, *, archive_retention_days: int = 365) -> None:
         self._client = client
         self._table = table
+        self._archive_retention_s = archive_retention_days * 24 * 3600
 
     # -- archive and counters --------------------------------------------------------------
 
     def archive_message(self, message: ArchivedMessage, *, now: float | None = None) -> bool:
-        """Keep ``message``; if a person wrote it, add one to their count, in one transaction.
+        """Apply one message event to the message's record; count a new message a person wrote.
+
+        One record per message (see the module docstring): a new message is one conditional put,
+        in the same transaction as its author's count; an edit replaces the text (only if it is
+        newer than the last edit applied); a deletion removes the text and keeps who and when.
+        Events may arrive in any order: a deletion leaves a tombstone that no later original or
+        edit brings text back to, and an original arriving after an edit keeps the edited text.
 
         Returns:
-            ``True`` if it was new; ``False`` if this event was already archived (nothing changed).
+            ``True`` if the event changed the record; ``False`` if it was a redelivery or is
+            older than what the record already holds (nothing changed, nothing counted).
         """
-        record = _item(
-            message_key(message),
-            event_id=_s(message.event_id),
-            kind=_s(message.kind),
-            user=_s(message.user),
-            text=_s(message.text),
-            is_bot={"BOOL": message.is_bot},
-            archived_at=_n(now if now is not None else time.time()),
+        now = time.time() if now is None else now
+        if message.kind == MessageKind.EDITED:
+            return self._apply_edit(message, now)
+        if message.kind == MessageKind.DELETED:
+            return self._apply_deletion(message, now)
+        return self._apply_new(message, now)
+
+    def _archive_expiry(self, message: ArchivedMessage) -> dict[str, Any]:
+        """``expires_at`` of a message's record: its own time plus the retention (none when 0)."""
+        if not self._archive_retention_s:
+            return {}
+        try:
+            written = float(message.ts)
+        except ValueError:
+            written = time.time()
+        return {"expires_at": _n(written + self._archive_retention_s)}
+
+    def _apply_new(self, message: ArchivedMessage, now: float) -> bool:
+        key = message_key(message)
+        about = {
+            "event_id": _s(message.event_id),
+            "user": _s(message.user),
+            "posted_at": _s(message.event_ts),
+            "is_bot": {"BOOL": message.is_bot},
+            "archived_at": _n(now),
             **({"subtype": _s(message.subtype)} if message.subtype else {}),
             **({"thread_ts": _s(message.thread_ts)} if message.thread_ts else {}),
             **({"channel_type": _s(message.channel_type)} if message.channel_type else {}),
+            **self._archive_expiry(message),
+        }
+        counter = (
+            [self._add_one(user_count_key(message.team_id, message.user), "messages")] if is_counted(message) else []
         )
-        writes: list[dict[str, Any]] = [
-            {"Put": {"TableName": self._table, "Item": record, "ConditionExpression": "attribute_not_exists(pk)"}}
-        ]
-        if is_counted(message):
-            writes.append(self._add_one(user_count_key(message.team_id, message.user), "messages"))
-        return self._transact(writes, what="archive message")
+        # The common case: nothing is known of this message yet. One put (and the count).
+        put = {
+            "TableName": self._table,
+            "Item": _item(key, text=_s(message.text), **about),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        if self._transact([{"Put": put}, *counter], what="archive"):
+            return True
+        # An edit or deletion got here first (out-of-order delivery), or this is a redelivery.
+        for _ in range(3):
+            existing = self._get(key) or {}
+            if "posted_at" in existing:
+                return False  # the original was applied before: a redelivery
+            keeps_text = "deleted_at" in existing or "edited_at" in existing
+            names = {f"#{name}": name for name in about}
+            values = {f":{name}": value for name, value in about.items()}
+            assignments = [f"#{name} = :{name}" for name in about]
+            condition = "attribute_not_exists(posted_at)"
+            if not keeps_text:
+                names["#text"], values[":text"] = "text", _s(message.text)
+                assignments.append("#text = :text")
+                condition += " AND attribute_not_exists(deleted_at) AND attribute_not_exists(edited_at)"
+            update = {
+                "TableName": self._table,
+                "Key": {name: _s(value) for name, value in key.items()},
+                "UpdateExpression": "SET " + ", ".join(assignments),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+            if self._transact([{"Update": update}, *counter], what="archive"):
+                return True
+            # A deletion or edit landed between the read and the write: look again.
+        raise StoreUnavailableError("archive: message record changing under us")
+
+    def _apply_edit(self, message: ArchivedMessage, now: float) -> bool:
+        expiry = self._archive_expiry(message)
+        update = {
+            "TableName": self._table,
+            "Key": {name: _s(value) for name, value in message_key(message).items()},
+            "UpdateExpression": "SET #text = :text, edited_at = :at, #user = if_not_exists(#user, :user), "
+            "archived_at = :now" + (", expires_at = :expires" if expiry else ""),
+            # Never after a deletion; never an older edit over a newer one (Slack ts strings
+            # have a fixed width, so they compare in time order).
+            "ConditionExpression": "attribute_not_exists(deleted_at) AND "
+            "(attribute_not_exists(edited_at) OR edited_at < :at)",
+            "ExpressionAttributeNames": {"#text": "text", "#user": "user"},
+            "ExpressionAttributeValues": {
+                ":text": _s(message.text),
+                ":at": _s(message.event_ts),
+                ":user": _s(message.user),
+                ":now": _n(now),
+                **({":expires": expiry["expires_at"]} if expiry else {}),
+            },
+        }
+        return self._transact([{"Update": update}], what="archive edit")
+
+    def _apply_deletion(self, message: ArchivedMessage, now: float) -> bool:
+        expiry = self._archive_expiry(message)
+        update = {
+            "TableName": self._table,
+            "Key": {name: _s(value) for name, value in message_key(message).items()},
+            "UpdateExpression": "SET deleted_at = :at, #user = if_not_exists(#user, :user), archived_at = :now"
+            + (", expires_at = :expires" if expiry else "")
+            + " REMOVE #text",
+            "ConditionExpression": "attribute_not_exists(deleted_at)",
+            "ExpressionAttributeNames": {"#text": "text", "#user": "user"},
+            "ExpressionAttributeValues": {
+                ":at": _s(message.event_ts),
+                ":user": _s(message.user),
+                ":now": _n(now),
+                **({":expires": expiry["expires_at"]} if expiry else {}),
+            },
+        }
+        return self._transact([{"Update": update}], what="archive deletion")
 
     def message_count(self, *, team_id: str, user: str) -> int:
         """Messages ``user`` wrote in the workspace (0 if none were archived)."""
@@ -354,6 +466,27 @@ class StateStore:
             for item in self._query(channel_archive_pk(team_id, channel), "")
         ]
 
+    def archived_message(self, *, team_id: str, channel: str, ts: str) -> dict[str, Any] | None:
+        """One archived message as plain values, or ``None`` if nothing is stored for it."""
+        item = self._get(archived_message_key(team_id, channel, ts))
+        return {name: next(iter(value.values())) for name, value in item.items()} if item else None
+
+    # -- welcomes ----------------------------------------------------------------------------
+
+    def was_welcomed(self, *, team_id: str, channel: str, user: str) -> bool:
+        """Whether ``user`` was welcomed to ``channel`` before."""
+        return self._get(welcome_key(team_id, channel, user)) is not None
+
+    def mark_welcomed(self, *, team_id: str, channel: str, user: str, now: float | None = None) -> bool:
+        """Remember that ``user`` was welcomed to ``channel`` (a conditional put: once for good).
+
+        Returns:
+            ``True`` if recorded now; ``False`` if it was recorded before.
+        """
+        item = _item(welcome_key(team_id, channel, user), welcomed_at=_n(time.time() if now is None else now))
+        put = {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        return self._transact([{"Put": put}], what="mark welcomed")
+
     # -- agenda ----------------------------------------------------------------------------
 
     def agenda_version(self) -> str | None:
@@ -375,9 +508,13 @@ class StateStore:
     def replace_agenda(self, records: Sequence[AgendaRecord], *, now: float | None = None) -> str:
         """Write ``records`` as a new version, then point readers at it in one conditional write.
 
-        Readers see the old agenda or the new one, never a mix. The replaced version gets a TTL.
-        If another refresh swapped the pointer meanwhile, this one loses: its items get a TTL and
-        StoreUnavailableError is raised (a retry reloads and swaps again).
+        Readers see the old agenda or the new one, never a mix. Every item is written with a TTL
+        (``PENDING_AGENDA_TTL_S``), so a refresh that fails half-way leaves nothing that lives
+        forever; only once the pointer names the version are its items' TTLs cleared and the
+        pointer marked ``settled``. If that clearing fails, the next refresh settles it first
+        (``settle_agenda``). The replaced version gets a TTL. If another refresh swapped the
+        pointer meanwhile, this one loses (its items expire) and StoreUnavailableError is raised
+        (a retry reloads and swaps again).
 
         Returns:
             The new version id.
@@ -385,16 +522,26 @@ class StateStore:
         now = time.time() if now is None else now
         previous = self.agenda_version()
         version = new_agenda_version(now)
+        pending = _n(now + PENDING_AGENDA_TTL_S)
         self._batch_put(
             [
                 _item(
-                    agenda_item_key(version, index), title=_s(r.title), start=_s(r.start), end=_s(r.end), url=_s(r.url)
+                    agenda_item_key(version, index),
+                    title=_s(r.title),
+                    start=_s(r.start),
+                    end=_s(r.end),
+                    url=_s(r.url),
+                    expires_at=pending,
                 )
                 for index, r in enumerate(records)
             ]
         )
         pointer = _item(
-            {"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK}, version=_s(version), items=_n(len(records)), swapped_at=_n(now)
+            {"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK},
+            version=_s(version),
+            items=_n(len(records)),
+            swapped_at=_n(now),
+            settled={"BOOL": False},
         )
         condition: dict[str, Any] = (
             {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -408,14 +555,67 @@ class StateStore:
             self._client.put_item(TableName=self._table, Item=pointer, **condition)
         except ClientError as error:
             if _error_code(error) == "ConditionalCheckFailedException":
-                self._expire_version(version, now)
                 raise StoreUnavailableError("agenda swapped by a concurrent refresh") from error
             raise _translate(error, "swap agenda") from error
         except BotoCoreError as error:
             raise _translate(error, "swap agenda") from error
+        self._settle(version)
         if previous is not None:
             self._expire_version(previous, now)
         return version
+
+    def settle_agenda(self) -> bool:
+        """Clear the TTL of the live version's items if the refresh that swapped it in did not.
+
+        Returns:
+            ``True`` if there was something to settle.
+        """
+        item = self._get({"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK})
+        if not item or item.get("settled", {}).get("BOOL", True):
+            return False
+        logger.warning("settling agenda version=%s left unsettled by an earlier refresh", item["version"]["S"])
+        self._settle(item["version"]["S"])
+        return True
+
+    def _settle(self, version: str) -> None:
+        """Make the live version's items permanent, then say so on the pointer."""
+        for item in self._query(AGENDA_PK, agenda_version_prefix(version)):
+            self._update({"pk": item["pk"]["S"], "sk": item["sk"]["S"]}, "REMOVE expires_at", {}, what="settle agenda")
+        self._update(
+            {"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK},
+            "SET settled = :true",
+            {":true": {"BOOL": True}, ":version": _s(version)},
+            condition="version = :version",
+            what="settle agenda",
+        )
+
+    def _update(
+        self,
+        key: Mapping[str, str],
+        expression: str,
+        values: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        what: str,
+    ) -> bool:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {name: _s(value) for name, value in key.items()},
+            "UpdateExpression": expression,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = dict(values)
+        if condition:
+            request["ConditionExpression"] = condition
+        try:
+            self._client.update_item(**request)
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise _translate(error, what) from error
+        except BotoCoreError as error:
+            raise _translate(error, what) from error
+        return True
 
     def _expire_version(self, version: str, now: float) -> None:
         expires = _n(now + OLD_AGENDA_TTL_S)
@@ -695,10 +895,12 @@ class StateStore:
         }
 
     def _transact(self, writes: list[dict[str, Any]], *, what: str) -> bool:
-        """Run ``writes`` all or nothing; ``False`` if the first (the keyed put) already existed."""
+        """Run ``writes`` all or nothing; ``False`` if the first (the keyed write)'s condition failed."""
         try:
-            if len(writes) == 1:
+            if len(writes) == 1 and "Put" in writes[0]:
                 self._client.put_item(**writes[0]["Put"])
+            elif len(writes) == 1:
+                self._client.update_item(**writes[0]["Update"])
             else:
                 self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
         except ClientError as error:
@@ -773,4 +975,8 @@ def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":
 def get_store() -> StateStore:
     """The store for this worker process, from its settings."""
     settings = get_settings()
-    return StateStore(dynamodb_client(settings.aws_endpoint_url, settings.aws_region), settings.table_state)
+    return StateStore(
+        dynamodb_client(settings.aws_endpoint_url, settings.aws_region),
+        settings.table_state,
+        archive_retention_days=settings.archive_retention_days,
+    )

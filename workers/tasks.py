@@ -19,9 +19,9 @@ import boto3
 from celery import Task
 from pydantic import TypeAdapter
 
-from contract.commands import COMMAND_NAMES, is_known_command, mentioned_user
+from contract.commands import COMMAND_NAMES, is_known_command, language_of, mentioned_user
 from contract.queues import QUEUE_SPECS, QueueName
-from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, TaskName
+from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
 from workers.app import app
 from workers.consumer import parse_payload
 from workers.services import agenda, answers, replies
@@ -35,6 +35,8 @@ task = cast(Callable[..., Callable[[Callable[..., Any]], Task]], app.task)
 _command_request = TypeAdapter(CommandRequest)
 _archived_message = TypeAdapter(ArchivedMessage)
 _agenda_refresh = TypeAdapter(AgendaRefresh)
+_search_page = TypeAdapter(SearchPage)
+_member_joined = TypeAdapter(MemberJoined)
 
 # The app's default limits are the replies queue's; bulk tasks get their own queue's.
 _BULK_LIMITS: dict[str, Any] = {
@@ -43,11 +45,11 @@ _BULK_LIMITS: dict[str, Any] = {
 }
 
 
-def _run(running: Task) -> replies.Run:
-    """This execution, as the reply state machine sees it."""
+def _run(running: Task, effect_id: str | None = None) -> replies.Run:
+    """This execution, as the reply state machine sees it (the effect is the task's, unless named)."""
     queue = QueueName((running.request.delivery_info or {}).get("routing_key") or QueueName.REPLIES)
     return replies.Run(
-        task_id=str(running.request.id),
+        task_id=effect_id or str(running.request.id),
         lease_s=QUEUE_SPECS[queue].lease_s,
         continuation=bool(running.request.retries),
     )
@@ -60,13 +62,25 @@ def _counted_as(command_task: TaskName, request: CommandRequest) -> str | None:
     return COMMAND_NAMES[command_task]
 
 
-def _answer(running: Task, command_task: TaskName, request: CommandRequest, text: str) -> None:
-    """Post the answer once per task id, in the channel's turn, counting the command with it."""
+def _lang(request: CommandRequest) -> str:
+    """The answer's language: the one the command word was typed in."""
+    return language_of(request.command, request.args)
+
+
+def _answer(
+    running: Task,
+    command_task: TaskName | None,
+    request: CommandRequest,
+    answer: answers.Answer,
+    *,
+    effect_id: str | None = None,
+) -> None:
+    """Post the answer once per task id (or ``effect_id``), in the channel's turn, counting the command with it."""
     outcome = replies.deliver(
         request,
-        text,
-        run=_run(running),
-        count_as=_counted_as(command_task, request),
+        answer,
+        run=_run(running, effect_id),
+        count_as=_counted_as(command_task, request) if command_task else None,
         web=web_client(),
         reader=reader_client(),
         webhook_for=webhook_client,
@@ -91,15 +105,15 @@ def ping(self: Task, **payload: Any) -> dict[str, Any]:
     request = _parse(payload)
     delay_ms = max(0.0, (time.time() - request.requested_at) * 1000)
     worker = str(self.request.hostname)
-    _answer(self, TaskName.PING, request, answers.pong(worker=worker, queue_delay_ms=delay_ms))
+    _answer(self, TaskName.PING, request, answers.pong(worker=worker, queue_delay_ms=delay_ms, lang=_lang(request)))
     return {"worker": worker, "queue_delay_ms": round(delay_ms, 1), "correlation_id": request.correlation_id}
 
 
 @task(name=TaskName.HELP, bind=True)
 def help_(self: Task, **payload: Any) -> None:
-    """The command list (also the answer to anything not understood)."""
+    """The command list, or one command explained (also the answer to anything not understood)."""
     request = _parse(payload)
-    _answer(self, TaskName.HELP, request, answers.help_text(request.command))
+    _answer(self, TaskName.HELP, request, answers.help_text(request.command, request.args, lang=_lang(request)))
 
 
 @task(name=TaskName.NEXT_EVENT, bind=True)
@@ -108,7 +122,9 @@ def next_event(self: Task, **payload: Any) -> None:
     request = _parse(payload)
     items = agenda.load_items(get_store())
     upcoming = agenda.next_item(items or [], datetime.now(UTC))
-    _answer(self, TaskName.NEXT_EVENT, request, answers.next_event(upcoming, agenda_empty=not items))
+    _answer(
+        self, TaskName.NEXT_EVENT, request, answers.next_event(upcoming, agenda_empty=not items, lang=_lang(request))
+    )
 
 
 @task(name=TaskName.SEARCH_AGENDA, bind=True)
@@ -116,27 +132,84 @@ def search_agenda(self: Task, **payload: Any) -> None:
     """Agenda items whose title contains the text."""
     request = _parse(payload)
     if not request.args.strip():
-        _answer(self, TaskName.SEARCH_AGENDA, request, answers.search_results("", []))  # the usage line
+        _answer(
+            self, TaskName.SEARCH_AGENDA, request, answers.search_results("", [], lang=_lang(request))
+        )  # asks for a word
         return
     items = agenda.load_items(get_store())
     matches = agenda.search(items, request.args, datetime.now(UTC)) if items else None
-    _answer(self, TaskName.SEARCH_AGENDA, request, answers.search_results(request.args, matches))
+    _answer(self, TaskName.SEARCH_AGENDA, request, answers.search_results(request.args, matches, lang=_lang(request)))
+
+
+@task(name=TaskName.SEARCH_MORE, bind=True)
+def search_more(self: Task, **payload: Any) -> None:
+    """The next page of a search, after someone pressed "More" (posted to the action's response_url)."""
+    page = parse_payload(_search_page, payload)
+    request = CommandRequest(
+        correlation_id=page.correlation_id,
+        team_id=page.team_id,
+        channel=page.channel,
+        user=page.user,
+        command="search",
+        args=page.query,
+        thread_ts=page.thread_ts,
+        response_url=page.response_url,
+        requested_at=page.requested_at,
+    )
+    items = agenda.load_items(get_store())
+    matches = agenda.search(items, page.query, datetime.now(UTC)) if items else None
+    _answer(self, None, request, answers.search_results(page.query, matches, lang=page.lang, offset=page.offset))
 
 
 @task(name=TaskName.COUNT_MESSAGES, bind=True)
 def count_messages(self: Task, **payload: Any) -> None:
     """How many messages the mentioned user (default: the asker) wrote in this workspace."""
     request = _parse(payload)
-    user = mentioned_user(request.args) or request.user
+    named = mentioned_user(request.args)
+    if request.args.strip() and named is None:
+        # ``cuenta bob``: not a mention, so we cannot tell who; say so rather than count the asker.
+        _answer(self, TaskName.COUNT_MESSAGES, request, answers.not_a_mention(request.args, lang=_lang(request)))
+        return
+    user = named or request.user
     count = get_store().message_count(team_id=request.team_id, user=user)
-    _answer(self, TaskName.COUNT_MESSAGES, request, answers.message_count(user=user, count=count, asker=request.user))
+    answer = answers.message_count(user=user, count=count, asker=request.user, lang=_lang(request))
+    _answer(self, TaskName.COUNT_MESSAGES, request, answer)
 
 
 @task(name=TaskName.STATS, bind=True)
 def stats(self: Task, **payload: Any) -> None:
     """The most used commands in this workspace."""
     request = _parse(payload)
-    _answer(self, TaskName.STATS, request, answers.stats(get_store().command_counts(team_id=request.team_id)))
+    counts = get_store().command_counts(team_id=request.team_id)
+    _answer(self, TaskName.STATS, request, answers.stats(counts, lang=_lang(request)))
+
+
+@task(name=TaskName.WELCOME, bind=True)
+def welcome(self: Task, **payload: Any) -> None:
+    """Welcome someone who joined a channel, once per person and channel, if a text is configured."""
+    joined = parse_payload(_member_joined, payload)
+    greeting = get_settings().welcome_text_for(joined.channel)
+    if not greeting:
+        logger.info("no welcome configured channel=%s correlation_id=%s", joined.channel, joined.correlation_id)
+        return
+    store = get_store()
+    if store.was_welcomed(team_id=joined.team_id, channel=joined.channel, user=joined.user):
+        logger.info("already welcomed correlation_id=%s", joined.correlation_id)
+        return
+    request = CommandRequest(
+        correlation_id=joined.correlation_id,
+        team_id=joined.team_id,
+        channel=joined.channel,
+        user=joined.user,
+        command="",
+        requested_at=joined.requested_at,
+    )
+    # One effect per person and channel, not per event (Slack sends a new event for every join):
+    # the effect record posts it once even if two joins race; the marker makes it once for good
+    # (effect records expire; someone leaving and rejoining later gets no second welcome).
+    effect_id = f"welcome:{joined.team_id}:{joined.channel}:{joined.user}"
+    _answer(self, None, request, answers.welcome(greeting, user=joined.user), effect_id=effect_id)
+    store.mark_welcomed(team_id=joined.team_id, channel=joined.channel, user=joined.user)
 
 
 @task(name=TaskName.ARCHIVE_MESSAGE, **_BULK_LIMITS)
@@ -158,6 +231,7 @@ def refresh_agenda(**payload: Any) -> None:
     request = parse_payload(_agenda_refresh, payload)
     source = request.source or get_settings().agenda_source
     store = get_store()
+    store.settle_agenda()  # a refresh that died after its swap left the live items a TTL: clear it
     try:
         result = agenda.refresh(store, source, s3_client=_s3_client, now=time.time())
     except agenda.AgendaSourceError as error:
@@ -170,9 +244,11 @@ def refresh_agenda(**payload: Any) -> None:
         )
         return
     logger.info(
-        "agenda refreshed source=%s items=%d version=%s correlation_id=%s",
+        "agenda refreshed source=%s items=%d rejected=%d%s version=%s correlation_id=%s",
         result.source,
         result.items,
+        result.rejected,
+        f" problems={result.problems!r}" if result.rejected else "",
         result.version,
         request.correlation_id,
     )

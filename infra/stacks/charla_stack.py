@@ -1,5 +1,6 @@
 """The one charla stack: composes the constructs and grants between them (all IAM is read here)."""
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,6 +122,11 @@ class CharlaStack(Stack):
         worker_environment = {**self.resource_environment, "AWS_REGION": self.region}
         if config.agenda_source:
             worker_environment[AGENDA_SOURCE_VARIABLE] = config.agenda_source
+        worker_environment[env.ARCHIVE_RETENTION_DAYS] = str(config.archive_retention_days)
+        if config.welcome_text:
+            worker_environment[env.WELCOME_TEXT] = config.welcome_text
+        if config.welcome_texts:
+            worker_environment[env.WELCOME_TEXTS] = json.dumps(dict(config.welcome_texts), ensure_ascii=False)
         # Workers call the Web API only: the signing secret stays with the ingress.
         worker_secrets = {env.SLACK_BOT_TOKEN: ecs.Secret.from_secrets_manager(self.secret, env.SECRET_KEY_BOT_TOKEN)}
         self.workers: dict[QueueName, WorkerService] = {}

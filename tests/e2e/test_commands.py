@@ -1,5 +1,6 @@
 """Every command as a user meets it, through real processes: signed Slack request -> uvicorn ingress
--> SQS (moto server) -> celery worker -> DynamoDB (moto) -> Slack stand-in. One stack for the module.
+-> SQS (moto server) -> celery worker -> DynamoDB (moto) -> Slack stand-in. One stack for the module
+(a welcome is configured for one channel), shared by every test here to keep CI time small.
 """
 
 import functools
@@ -15,16 +16,35 @@ from typing import Any
 
 import pytest
 
+from contract import environment as env
 from contract.queues import QueueName
 from scripts.processes import python_module, wait_until
 from scripts.provision import dynamodb
-from scripts.slack_requests import TEAM_ID, app_mention, direct_message, next_ts, signed_slash_command
+from scripts.slack_requests import (
+    TEAM_ID,
+    app_mention,
+    block_action,
+    direct_message,
+    member_joined,
+    next_ts,
+    signed_block_action,
+    signed_slash_command,
+)
 from scripts.stack import ROOT, DevStack
 from workers.store import StateStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SAMPLE = json.loads((ROOT / "workers" / "services" / "sample_agenda.json").read_text())["items"]
+WELCOME_CHANNEL = "C0WELCOME"
+WELCOME = "¡Bienvenida, {user}! Escribe `@charla ayuda` para ver qué sé hacer."
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[DevStack]:
+    """The whole stack, one worker on every queue, a welcome configured for ``WELCOME_CHANNEL`` only."""
+    with DevStack(extra_env={env.WELCOME_TEXTS: json.dumps({WELCOME_CHANNEL: WELCOME})}) as running:
+        yield running
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -39,11 +59,16 @@ def _reply(stack: DevStack, match: Any, what: str) -> dict[str, Any]:
     return found
 
 
-def mention(stack: DevStack, text: str, *, user: str = "U0ALICE", channel: str = "C0E2E") -> str:
-    """Mention the bot in a channel; the text of its answer in the mention's thread."""
+def mention_record(stack: DevStack, text: str, *, user: str = "U0ALICE", channel: str = "C0E2E") -> dict[str, Any]:
+    """Mention the bot in a channel; its answer (text, blocks...) as posted in the mention's thread."""
     ts = next_ts()
     assert stack.post_event(app_mention(text, channel=channel, user=user, ts=ts)).status == 200
-    return str(_reply(stack, lambda r: r.get("thread_ts") == ts, repr(text))["text"])
+    return _reply(stack, lambda r: r.get("thread_ts") == ts, repr(text))
+
+
+def mention(stack: DevStack, text: str, *, user: str = "U0ALICE", channel: str = "C0E2E") -> str:
+    """Mention the bot in a channel; the text of its answer in the mention's thread."""
+    return str(mention_record(stack, text, user=user, channel=channel)["text"])
 
 
 def dm(stack: DevStack, text: str, *, user: str = "U0ALICE") -> str:
@@ -137,33 +162,50 @@ def sample_agenda(stack: DevStack) -> DevStack:
 
 # -- help, unknown words, ping ----------------------------------------------------------------
 
-
-def test_help_and_ayuda_list_every_command(stack: DevStack) -> None:
-    for answer in (mention(stack, "help"), dm(stack, "AYUDA"), str(slash(stack, "Ayúda")["text"])):
-        assert answer.startswith("Commands (mention me, DM me, or use `/charla <command>`):")
-        for usage in (
-            "`help` (`ayuda`)",
-            "`ping` (`ve`)",
-            "`next` (`siguiente`)",
-            "`search <text>` (`busca",
-            "`count [@user]` (`cuenta",
-            "`stats`",
-        ):
-            assert usage in answer
+ENGLISH_HELP = "Commands (mention me, DM me, or use `/charla <command>`):"
+SPANISH_HELP = "Comandos (mencióname, escríbeme por mensaje directo o usa `/charla <comando>`):"
 
 
-def test_an_unknown_word_gets_help_naming_it(stack: DevStack) -> None:
-    answer = mention(stack, "bailar salsa")
+def test_help_lists_every_command_in_the_language_asked(stack: DevStack) -> None:
+    english = mention(stack, "help")
+    assert english.startswith(ENGLISH_HELP)
+    for usage in ("`help [command]` (`ayuda`)", "`ping` (`ve`)", "`next` (`siguiente`)", "`search <text>` (`busca"):
+        assert usage in english
+    assert "`count [@user]` (`cuenta" in english and "`stats` (`estadisticas`)" in english
+    assert english.endswith("`help <command>` explains one, with an example.")
 
-    assert answer.startswith("Sorry, I don't know `bailar`.")
+    for spanish in (dm(stack, "AYUDA"), str(slash(stack, "Ayúda")["text"])):
+        assert spanish.startswith(SPANISH_HELP)
+        for usage in ("`ayuda [comando]` (`help`)", "`ve` (`ping`)", "`siguiente` (`next`)", "`busca <texto>`"):
+            assert usage in spanish
+        assert "`cuenta [@usuario]`" in spanish and "`estadisticas` (`stats`)" in spanish
+
+
+def test_help_ping_explains_one_command_with_an_example(stack: DevStack) -> None:
+    assert mention(stack, "help ping") == (
+        "`ping` (`ve`): answers with the worker that ran it and how long your request waited in the queue.\n"
+        "Example: `ping`"
+    )
+    assert dm(stack, "ayuda busca").startswith("`busca <texto>` (`search <text>`): busca cursos cuyo título")
+    assert dm(stack, "ayuda busca").endswith("Ejemplo: `busca python`")
+    assert mention(stack, "help dance").startswith("I have no command `dance`. " + ENGLISH_HELP)
+
+
+def test_an_unknown_word_gets_help_naming_it_in_the_language_it_looks_like(stack: DevStack) -> None:
+    answer = mention(stack, "dance salsa")
+    assert answer.startswith("Sorry, I don't know `dance`. Try one of these:")
     assert "`next` (`siguiente`)" in answer
+
+    spanish = mention(stack, "hola, ¿qué tal?")
+    assert spanish.startswith("No te entiendo (`hola,`). Prueba uno de estos:")
+    assert "`siguiente` (`next`)" in spanish
 
 
 def test_ping_and_ve_answer_with_the_worker_and_the_queue_delay(stack: DevStack) -> None:
-    for word in ("ping", "VÉ"):
-        answer = mention(stack, word)
-        assert answer.startswith("pong (worker worker@")
-        assert "ms in the queue)" in answer
+    english = mention(stack, "ping")
+    assert english.startswith("pong (worker worker@") and english.endswith("ms in the queue)")
+    spanish = mention(stack, "VÉ")
+    assert spanish.startswith("Por lo pronto vas bien (worker worker@") and spanish.endswith("ms en la cola)")
 
 
 # -- the agenda ---------------------------------------------------------------------------------
@@ -178,21 +220,22 @@ def test_empty_agenda_nothing_upcoming_and_bad_sources_keep_the_old_agenda(
         "end": "2020-03-01T20:00:00+00:00",
         "url": "https://charla.example/agenda/pasado",
     }
-
-    fire_schedule(stack, agenda_files.serve("empty.json", {"items": []}))
-    assert mention(stack, "next") == "The agenda is empty right now."
-    assert dm(stack, "busca python") == "The agenda is empty right now."
+    if store_of(stack).agenda_version() is None:  # first in the module: nothing loaded yet
+        assert mention(stack, "next") == "The agenda is empty right now."
+        assert dm(stack, "busca python") == "La agenda está vacía por ahora."
 
     fire_schedule(stack, agenda_files.serve("past.json", {"items": [past]}))
-    assert mention(stack, "siguiente") == "Nothing upcoming on the agenda."
+    assert mention(stack, "siguiente") == "No hay ningún curso próximo en la agenda."
+    assert mention(stack, "next") == "Nothing upcoming on the agenda."
     assert "*Taller pasado de Python*" in mention(stack, "search PASADO")
 
     bad_sources = {
         agenda_files.url("missing.json"): "reason=HTTP 404",
         agenda_files.serve("broken.json", '{"items": [ {"title": '): "reason=invalid JSON",
+        agenda_files.serve("empty.json", {"items": []}): "reason=the document has no items",
         agenda_files.serve(
-            "bad-item.json", {"items": [past, {**past, "start": "next tuesday"}]}
-        ): "reason=invalid agenda",
+            "bad-items.json", {"items": [past, {**past, "start": "next tuesday"}, {**past, "url": "nope"}]}
+        ): "reason=invalid agenda (2 of 3 items invalid)",
     }
     for source, reason in bad_sources.items():
         fire_schedule(stack, source)
@@ -203,34 +246,125 @@ def test_empty_agenda_nothing_upcoming_and_bad_sources_keep_the_old_agenda(
     assert mention(stack, "next").startswith(f"Next up: *{expected_next()['title']}*")
 
 
-def test_next_and_siguiente_name_the_soonest_upcoming_item(sample_agenda: DevStack) -> None:
+def test_next_and_siguiente_name_the_soonest_upcoming_item_with_slack_dates(sample_agenda: DevStack) -> None:
     item = expected_next()
-    for answer in (
-        mention(sample_agenda, "next"),
-        dm(sample_agenda, "Siguiente"),
-        str(slash(sample_agenda, "SIGUIENTE")["text"]),
+    start = int(datetime.fromisoformat(item["start"]).timestamp())
+    for record, prefix in (
+        (mention_record(sample_agenda, "next"), "Next up: "),
+        (mention_record(sample_agenda, "Siguiente"), "El siguiente curso es "),
     ):
-        assert answer.startswith(f"Next up: *{item['title']}*, ")
-        assert f"<{item['url']}|details>" in answer
+        assert str(record["text"]).startswith(f"{prefix}*{item['title']}*, ")
+        sections = [b["text"]["text"] for b in record["blocks"] if b["type"] == "section"]
+        assert sections[1].startswith(
+            f"*<{item['url']}|{item['title']}>*\n<!date^{start}^{{date_short_pretty}} {{time}}|"
+        )
+    slashed = slash(sample_agenda, "SIGUIENTE")
+    assert str(slashed["text"]).startswith(f"El siguiente curso es *{item['title']}*")
+    assert f"<{item['url']}|detalles>" in str(slashed["text"])
+    assert slashed["blocks"][-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "Las horas se muestran en tu zona horaria."}],
+    }
 
 
-def test_search_and_busca_ignore_case_and_accents_and_are_capped(sample_agenda: DevStack) -> None:
+def test_search_and_busca_ignore_case_and_accents_and_page_with_a_more_button(sample_agenda: DevStack) -> None:
     python_titles = [item["title"] for item in SAMPLE if "python" in item["title"].lower()]
-    assert len(python_titles) > 5  # the sample is built to exceed the cap
+    assert len(python_titles) > 5  # the sample is built to exceed one page
 
-    capped = mention(sample_agenda, "busca PYTHON")
-    assert capped.splitlines()[0] == f"{len(python_titles)} on the agenda match “PYTHON”:"
-    assert sum(line.startswith("• ") for line in capped.splitlines()) == 5
-    assert capped.splitlines()[-1] == f"…and {len(python_titles) - 5} more."
+    capped = mention_record(sample_agenda, "busca PYTHON")
+    lines = str(capped["text"]).splitlines()
+    assert lines[0] == f"{len(python_titles)} en la agenda con “PYTHON”:"
+    assert sum(line.startswith("• ") for line in lines) == 5
+    assert lines[-1] == f"…y {len(python_titles) - 5} más."
+    (button,) = next(b for b in capped["blocks"] if b["type"] == "actions")["elements"]
+    assert button["text"]["text"] == "Más"
+    assert {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Mostrando 1-5 de {len(python_titles)}."}]} in (
+        capped["blocks"]
+    )
 
     for query in ("search ASINCRONO", "Búsca asíncrono", "buscar Asíncrono"):
         assert "*Taller: Python asíncrono sin miedo*" in dm(sample_agenda, query)
 
     assert mention(sample_agenda, "search karaoke") == "Nothing on the agenda matches “karaoke”."
-    assert mention(sample_agenda, "busca").startswith("Tell me what to look for")
+    assert mention(sample_agenda, "busca karaoke") == "Lo siento: no hay ningún curso con “karaoke”."
+    assert mention(sample_agenda, "busca") == "¿Qué busco? Escribe `busca <texto>`, por ejemplo `busca python`."
+    assert mention(sample_agenda, "search") == "Tell me what to look for: `search <text>`, e.g. `search python`."
+
+
+def _press(stack: DevStack, answer: dict[str, Any], *, trigger_id: str, action_ts: str) -> str:
+    """Press the answer's first button as Slack would; the response_url key the page goes to."""
+    (button,) = next(b for b in answer["blocks"] if b["type"] == "actions")["elements"]
+    key = f"press-{uuid.uuid4().hex[:8]}"
+    payload = block_action(
+        {"type": "button", "block_id": "b1", "action_id": button["action_id"], "value": button["value"]},
+        response_url=stack.response_url(key),
+        channel=str(answer["channel"]),
+        message_ts=str(answer["ts"]),
+        thread_ts=answer.get("thread_ts"),
+        trigger_id=trigger_id,
+    )
+    payload["actions"][0]["action_ts"] = action_ts
+    for _ in range(2):  # Slack re-sends a press it thinks failed: the page is posted once
+        assert stack.post(signed_block_action(payload, stack.signing_secret)).status == 200
+    return key
+
+
+def test_pressing_more_posts_the_next_page_through_the_response_url_once(sample_agenda: DevStack) -> None:
+    python_titles = [item["title"] for item in SAMPLE if "python" in item["title"].lower()]
+    first = mention_record(sample_agenda, "search python")
+    shown = [title for title in python_titles if f"*{title}*" in str(first["text"])]
+    assert len(shown) == 5
+
+    key = _press(sample_agenda, first, trigger_id="T.MORE.1", action_ts=next_ts())
+    page = _reply(sample_agenda, lambda r: r.get("path") == f"/response/{key}", "the next page")
+    rest = sorted(set(python_titles) - set(shown))
+    assert sorted(t for t in python_titles if f"*{t}*" in str(page["text"])) == rest
+    assert page["response_type"] == "ephemeral" and page["replace_original"] is False
+    assert {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Showing 6-7 of {len(python_titles)}."}]} in (
+        page["blocks"]
+    )
+    assert not [b for b in page["blocks"] if b["type"] == "actions"]  # the last page has no "More"
+    sample_agenda.wait_until_drained(QueueName.REPLIES)
+    assert len([r for r in sample_agenda.recorded() if r.get("path") == f"/response/{key}"]) == 1
+
+
+def test_a_forged_or_malformed_press_is_refused(stack: DevStack) -> None:
+    payload = block_action(
+        {"type": "button", "action_id": "charla_search_more", "value": '{"q": "x", "o": 5, "l": "en"}'},
+        response_url=stack.response_url(),
+    )
+    assert stack.post(signed_block_action(payload, "not-the-signing-secret")).status == 401
+    payload["actions"][0]["value"] = "not json"
+    assert stack.post(signed_block_action(payload, stack.signing_secret)).status == 400
 
 
 # -- archive-backed commands -------------------------------------------------------------------
+
+
+def _edit(channel: str, ts: str, text: str, *, user: str, edit_ts: str | None = None) -> dict[str, Any]:
+    stamp = edit_ts or next_ts()
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": channel,
+        "ts": stamp,
+        "event_ts": stamp,
+        "message": {"user": user, "text": text, "ts": ts},
+        "previous_message": {"user": user, "text": "…", "ts": ts},
+    }
+
+
+def _deletion(channel: str, ts: str, *, user: str) -> dict[str, Any]:
+    stamp = next_ts()
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": channel,
+        "ts": stamp,
+        "event_ts": stamp,
+        "deleted_ts": ts,
+        "previous_message": {"user": user, "text": "…", "ts": ts},
+    }
 
 
 def test_count_and_cuenta_count_each_message_once(stack: DevStack) -> None:
@@ -240,41 +374,71 @@ def test_count_and_cuenta_count_each_message_once(stack: DevStack) -> None:
     # Slack retries a delivery it thinks failed: same event id, same message.
     stack.post_event(channel_message("hola", user="U0BOB", channel=channel, ts=first), event_id="EvBOB1")
     stack.post_event(channel_message("¿qué tal?", user="U0BOB", channel=channel, ts=second))
-    edit_ts = next_ts()
-    stack.post_event(
-        {
-            "type": "message",
-            "subtype": "message_changed",
-            "channel": channel,
-            "ts": edit_ts,
-            "event_ts": edit_ts,
-            "message": {"user": "U0BOB", "text": "¿qué tal? (editado)", "ts": second},
-            "previous_message": {"user": "U0BOB", "text": "¿qué tal?", "ts": second},
-        }
-    )
-    delete_ts = next_ts()
-    stack.post_event(
-        {
-            "type": "message",
-            "subtype": "message_deleted",
-            "channel": channel,
-            "ts": delete_ts,
-            "event_ts": delete_ts,
-            "deleted_ts": first,
-            "previous_message": {"user": "U0BOB", "text": "hola", "ts": first},
-        }
-    )
+    stack.post_event(_edit(channel, second, "¿qué tal? (editado)", user="U0BOB"))
+    stack.post_event(_deletion(channel, first, user="U0BOB"))
     stack.post_event(channel_message("deploy done", user="U0BOB", channel=channel, bot_id="BDEPLOY"))
     stack.wait_until_drained(QueueName.BULK)
 
     assert mention(stack, "count <@U0BOB>") == "<@U0BOB> has written 2 messages here."
-    assert mention(stack, "cuenta <@U0BOB|bob>") == "<@U0BOB> has written 2 messages here."
-    assert mention(stack, "cuenta", user="U0NEWCOMER") == "You have written 0 messages here."
+    assert mention(stack, "cuenta <@U0BOB|bob>") == "<@U0BOB> ha escrito 2 mensajes aquí."
+    assert mention(stack, "cuenta", user="U0NEWCOMER") == "Has escrito 0 mensajes aquí."
+    assert mention(stack, "count", user="U0NEWCOMER") == "You have written 0 messages here."
 
     stack.post_event(channel_message("primero", user="U0CAROL", channel=channel))
     stack.wait_until_drained(QueueName.BULK)
-    assert str(slash(stack, "Cuénta", user="U0CAROL")["text"]) == "You have written 1 message here."
+    assert str(slash(stack, "Cuénta", user="U0CAROL")["text"]) == "Has escrito 1 mensaje aquí."
     assert mention(stack, "count <@U0CAROL>", user="U0BOB") == "<@U0CAROL> has written 1 message here."
+
+
+def test_count_with_a_name_that_is_not_a_mention_says_how_it_was_read(stack: DevStack) -> None:
+    assert mention(stack, "cuenta bob") == (
+        "Entendí `bob` como texto, no como una mención, así que no sé quién es. "
+        "Menciona a la persona: `cuenta @bob` (elígela de la lista que Slack muestra al escribir)."
+    )
+    assert mention(stack, "count @bob").startswith("I read `bob` as plain text, not as a mention")
+
+
+def test_a_deleted_message_loses_its_text_and_edits_but_keeps_its_count(stack: DevStack) -> None:
+    channel, store = "C0FORGET", store_of(stack)
+    ts = next_ts()
+    stack.post_event(channel_message("mi teléfono es 555-0100", user="U0DANA", channel=channel, ts=ts))
+    stack.post_event(_edit(channel, ts, "mi teléfono es 555-0199", user="U0DANA"))
+    stack.wait_until_drained(QueueName.BULK)
+    assert store.archived_message(team_id=TEAM_ID, channel=channel, ts=ts)["text"] == "mi teléfono es 555-0199"
+
+    stack.post_event(_deletion(channel, ts, user="U0DANA"))
+    stack.wait_until_drained(QueueName.BULK)
+    record = store.archived_message(team_id=TEAM_ID, channel=channel, ts=ts)
+    assert record is not None and "text" not in record
+    assert record["user"] == "U0DANA" and record["posted_at"] == ts  # who and when stay for the counters
+    assert "555" not in json.dumps(store.archived(team_id=TEAM_ID, channel=channel))
+    assert mention(stack, "count <@U0DANA>") == "<@U0DANA> has written 1 message here."
+
+    # Out of order: the deletion arrives before the message itself; the text never comes back.
+    late = next_ts()
+    stack.post_event(_deletion(channel, late, user="U0DANA"))
+    stack.wait_until_drained(QueueName.BULK)
+    stack.post_event(channel_message("borrado antes de llegar", user="U0DANA", channel=channel, ts=late))
+    stack.post_event(_edit(channel, late, "editado tras borrar", user="U0DANA"))
+    stack.wait_until_drained(QueueName.BULK)
+    record = store.archived_message(team_id=TEAM_ID, channel=channel, ts=late)
+    assert record is not None and "text" not in record
+    assert mention(stack, "count <@U0DANA>") == "<@U0DANA> has written 2 messages here."
+
+
+def test_an_edit_replaces_the_stored_text_and_an_older_edit_never_wins(stack: DevStack) -> None:
+    channel, store = "C0EDITS", store_of(stack)
+    ts, older, newer = next_ts(), next_ts(), next_ts()
+    stack.post_event(channel_message("primera versión", user="U0EVA", channel=channel, ts=ts))
+    stack.post_event(_edit(channel, ts, "tercera versión", user="U0EVA", edit_ts=newer))
+    stack.wait_until_drained(QueueName.BULK)
+    stack.post_event(_edit(channel, ts, "segunda versión", user="U0EVA", edit_ts=older))  # arrives late
+    stack.wait_until_drained(QueueName.BULK)
+
+    (record,) = [r for r in store.archived(team_id=TEAM_ID, channel=channel) if r["sk"] == f"MSG#{ts}"]
+    assert record["text"] == "tercera versión"
+    assert record["edited_at"] == newer
+    assert mention(stack, "count <@U0EVA>") == "<@U0EVA> has written 1 message here."
 
 
 def test_stats_counts_each_request_once(stack: DevStack) -> None:
@@ -283,7 +447,8 @@ def test_stats_counts_each_request_once(stack: DevStack) -> None:
     ts = next_ts()
     for _ in range(2):  # one mention, delivered twice by Slack
         stack.post_event(app_mention("estadísticas", ts=ts), event_id="EvSTATSTWICE")
-    _reply(stack, lambda r: r.get("thread_ts") == ts, "the redelivered stats")
+    spanish = _reply(stack, lambda r: r.get("thread_ts") == ts, "the redelivered stats")
+    assert str(spanish["text"]).startswith("Comandos más usados:\n1. `")
     stack.wait_until_drained(QueueName.REPLIES)
     assert store.command_counts(team_id=TEAM_ID)["stats"] == before + 1
 
@@ -297,17 +462,107 @@ def test_stats_counts_each_request_once(stack: DevStack) -> None:
     ]
 
 
+# -- a whole conversation in each language --------------------------------------------------------
+
+
+def test_a_conversation_in_spanish(sample_agenda: DevStack) -> None:
+    stack = sample_agenda
+    answers = {
+        word: mention(stack, word, user="U0LUCIA")
+        for word in ("ayuda", "ve", "siguiente", "busca taller", "cuenta", "estadisticas", "ayuda cuenta", "busca")
+    }
+    assert answers["ayuda"].startswith(SPANISH_HELP)
+    assert answers["ve"].startswith("Por lo pronto vas bien")
+    assert answers["siguiente"].startswith("El siguiente curso es *")
+    assert "en la agenda con “taller”:" in answers["busca taller"]
+    assert answers["cuenta"] == "Has escrito 0 mensajes aquí."
+    assert answers["estadisticas"].startswith("Comandos más usados:")
+    assert answers["ayuda cuenta"].endswith("Ejemplo: `cuenta @alicia`")
+    assert answers["busca"].startswith("¿Qué busco?")
+
+
+def test_a_conversation_in_english(sample_agenda: DevStack) -> None:
+    stack = sample_agenda
+    answers = {
+        word: mention(stack, word, user="U0LIAM")
+        for word in ("help", "ping", "next", "search taller", "count", "stats", "help count", "search")
+    }
+    assert answers["help"].startswith(ENGLISH_HELP)
+    assert answers["ping"].startswith("pong (worker ")
+    assert answers["next"].startswith("Next up: *")
+    assert "on the agenda match “taller”:" in answers["search taller"]
+    assert answers["count"] == "You have written 0 messages here."
+    assert answers["stats"].startswith("Most used commands:")
+    assert answers["help count"].endswith("Example: `count @alice`")
+    assert answers["search"].startswith("Tell me what to look for")
+
+
+# -- welcome ---------------------------------------------------------------------------------------
+
+
+def _forget_reply_ledger(stack: DevStack, reply_prefix: str) -> None:
+    """Delete the reply ledger's entries for replies whose id starts with ``reply_prefix``."""
+    assert stack.moto_url
+    client, table = dynamodb(stack.moto_url), stack.env["CHARLA_TABLE_STATE"]
+    items = client.scan(
+        TableName=table,
+        FilterExpression="contains(pk, :id) AND NOT begins_with(pk, :marker)",
+        ExpressionAttributeValues={":id": {"S": reply_prefix}, ":marker": {"S": "WELCOME#"}},
+    )["Items"]
+    assert items, "no ledger entry to forget"
+    for item in items:
+        client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def test_a_newcomer_is_welcomed_once_where_a_welcome_is_configured(stack: DevStack) -> None:
+    assert stack.post_event(member_joined(channel=WELCOME_CHANNEL, user="U0NEWBIE")).status == 200
+    welcome = _reply(stack, lambda r: r.get("channel") == WELCOME_CHANNEL, "the welcome")
+    assert welcome["text"] == WELCOME.replace("{user}", "<@U0NEWBIE>")
+
+    # Weeks later the reply ledger has forgotten that answer (its TTL): the welcome marker remains.
+    _forget_reply_ledger(stack, "welcome:")
+    # Leaves and joins again (a new event), joins a channel with no welcome; the bot itself joins.
+    assert stack.post_event(member_joined(channel=WELCOME_CHANNEL, user="U0NEWBIE")).status == 200
+    assert stack.post_event(member_joined(channel="C0QUIET", user="U0NEWBIE")).status == 200
+    assert stack.post_event(member_joined(channel=WELCOME_CHANNEL, user="UCHARLABOT")).status == 200
+    stack.wait_until_drained(QueueName.REPLIES)
+    assert [r for r in stack.recorded() if r.get("channel") in (WELCOME_CHANNEL, "C0QUIET")] == [welcome]
+
+
 # -- slash command delivery ----------------------------------------------------------------------
 
 
 def test_a_slash_command_answers_ephemerally_or_in_the_channel_once_its_url_expired(stack: DevStack) -> None:
     answer = slash(stack, "ve")
     assert answer["response_type"] == "ephemeral"
-    assert str(answer["text"]).startswith("pong")
+    assert str(answer["text"]).startswith("Por lo pronto vas bien")
 
     expired = stack.response_url(f"expired-{uuid.uuid4().hex[:6]}")
     request = signed_slash_command("ayuda", stack.signing_secret, response_url=expired, channel="C0EXPIRED")
     assert stack.post(request).status == 200
     fallback = _reply(stack, lambda r: r.get("channel") == "C0EXPIRED", "the expired slash command")
     assert fallback["kind"] == "chat.postMessage"
-    assert str(fallback["text"]).startswith("Commands")
+    assert str(fallback["text"]).startswith("Comandos")
+
+
+# -- make chat -----------------------------------------------------------------------------------
+
+
+def test_the_chat_labels_where_answers_went_renders_blocks_and_presses_more(sample_agenda: DevStack) -> None:
+    from scripts.console import Conversation, render
+
+    chat = Conversation(sample_agenda, user="U0CHAT", dm_channel="D0CHAT")
+    (first,) = chat.send("@charla busca python")
+    assert first["where"] == "in the thread"
+    lines = render(first)
+    assert lines[0] == "7 en la agenda con “python”:"
+    assert "  Mostrando 1-5 de 7." in lines and "  [ Más ]   (/press <label>)" in lines
+    assert not any("<!date^" in line or "<https://" in line for line in lines)  # dates and links made readable
+
+    (page,) = chat.send("/press more")
+    assert page["where"] == "ephemeral, only you see it"
+    assert "  Mostrando 6-7 de 7." in render(page)
+
+    (dm_answer,) = chat.send("/dm count @bob")
+    assert dm_answer["where"] == "in the DM"
+    assert render(dm_answer)[0].startswith("@bob has written ")

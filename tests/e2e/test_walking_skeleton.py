@@ -34,7 +34,7 @@ def test_a_mention_inside_a_thread_is_answered_in_that_thread(stack: DevStack) -
     stack.wait_until_drained()
     (reply,) = replies_in(stack, channel="C0THREAD")
     assert reply["thread_ts"] == parent
-    assert str(reply["text"]).startswith("pong")
+    assert str(reply["text"]).startswith("Por lo pronto vas bien")  # `ve` is Spanish: answered in Spanish
 
 
 def test_a_direct_message_is_answered_in_the_dm(stack: DevStack) -> None:

@@ -80,6 +80,8 @@ def test_slack_manifest_points_slack_at_the_routes_the_stack_creates() -> None:
         "groups:history",  # private channels: archive, and finding an answer a dead worker posted
         "mpim:history",
         "commands",
+        "channels:read",  # member_joined_channel in public channels (welcome)
+        "groups:read",  # ... and in private ones
     }
     events = manifest["settings"]["event_subscriptions"]
     assert set(events["bot_events"]) == {
@@ -88,8 +90,12 @@ def test_slack_manifest_points_slack_at_the_routes_the_stack_creates() -> None:
         "message.channels",
         "message.groups",
         "message.mpim",
+        "member_joined_channel",
     }
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == SLASH_COMMAND
-    assert events["request_url"] == command["url"] == "REQUEST_URL"  # replaced by the SlackRequestUrl output
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    # replaced by the SlackRequestUrl output
+    assert events["request_url"] == command["url"] == interactivity["request_url"] == "REQUEST_URL"
     assert SLACK_EVENTS_PATH == "/slack/events"

@@ -424,6 +424,9 @@ def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         "worker_image": "public.ecr.aws/example/charla-worker:1.0",
         "agenda_source": "s3://charla-agenda/team/agenda.json",
         "alarm_email": "ops@example.com",
+        "archive_retention_days": "30",
+        "welcome_text": "¡Hola, {user}!",
+        "welcome_texts": '{"C0EVENTS": "Welcome to #events, {user}"}',
     }
     return synthesize(tmp_path_factory.mktemp("cdk-out-options"), context)
 
@@ -466,3 +469,6 @@ def test_an_s3_agenda_source_is_readable_by_the_agenda_worker_only(options_synth
         task = synth.template_json["Resources"][_logical_id(synth, worker.task_definition)]["Properties"]
         variables = {e["Name"]: e["Value"] for e in task["ContainerDefinitions"][0]["Environment"]}
         assert variables[AGENDA_SOURCE_VARIABLE] == "s3://charla-agenda/team/agenda.json"
+        assert variables["CHARLA_ARCHIVE_RETENTION_DAYS"] == "30"
+        assert variables["CHARLA_WELCOME_TEXT"] == "¡Hola, {user}!"
+        assert json.loads(variables["CHARLA_WELCOME_TEXTS"]) == {"C0EVENTS": "Welcome to #events, {user}"}

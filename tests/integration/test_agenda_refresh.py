@@ -199,3 +199,103 @@ def test_a_refresh_that_lost_a_race_leaves_the_winner_live(store: StateStore, mo
 
     assert store.agenda_version() == winner.version
     assert "Perdedor" not in _titles(store)
+
+
+def _raw_agenda(store: StateStore, moto_url: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = dynamodb(moto_url).query(
+        TableName=store._table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": AGENDA_PK}},
+        ConsistentRead=True,
+    )["Items"]
+    return items
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ({"items": []}, "no items"),
+        ({"items": [ITEM, {**ITEM, "start": "mañana"}, {**ITEM, "url": "nope"}]}, r"2 of 3 items invalid"),
+        ({"items": [ITEM, {**ITEM, "start": "mañana"}]}, r"1 of 2 items invalid"),  # half is too many
+    ],
+    ids=["empty", "mostly-invalid", "half-invalid"],
+)
+def test_an_empty_or_mostly_invalid_source_is_refused(
+    store: StateStore, sources: tuple[str, dict[str, tuple[int, bytes]]], document: dict[str, Any], reason: str
+) -> None:
+    base, routes = sources
+    path = f"/refused-{secrets.token_hex(3)}.json"
+    routes[path] = (200, json.dumps(document).encode())
+    old = _refresh(store, None)
+
+    with pytest.raises(AgendaSourceError, match=reason):
+        _refresh(store, base + path)
+
+    assert store.agenda_version() == old.version
+    assert len(_titles(store)) == old.items
+
+
+def test_a_source_with_a_few_invalid_items_is_used_without_them(
+    store: StateStore, sources: tuple[str, dict[str, tuple[int, bytes]]]
+) -> None:
+    base, routes = sources
+    good = [{**ITEM, "title": f"Taller {n}"} for n in range(3)]
+    routes["/mostly-good.json"] = (200, json.dumps({"items": [*good, {**ITEM, "start": "mañana"}]}).encode())
+
+    result = _refresh(store, base + "/mostly-good.json")
+
+    assert (result.items, result.rejected) == (3, 1)
+    assert "items.3.start" in result.problems
+    assert sorted(_titles(store)) == ["Taller 0", "Taller 1", "Taller 2"]
+
+
+def test_a_refresh_failing_half_way_leaves_no_item_without_a_ttl(store: StateStore, moto_url: str) -> None:
+    live = _refresh(store, None)
+
+    class FailsAfterOneBatch(StateStore):
+        """DynamoDB goes away after the first 25 items of the new version are written."""
+
+        def _batch_put(self, items: Any) -> None:
+            items = list(items)
+            super()._batch_put(items[:25])
+            raise StoreUnavailableError("write agenda: connection lost")
+
+    broken = FailsAfterOneBatch(dynamodb(moto_url), store._table)
+    records = [
+        AgendaRecord(title=f"Nuevo {n}", start=ITEM["start"], end=ITEM["end"], url=ITEM["url"]) for n in range(40)
+    ]
+    with pytest.raises(StoreUnavailableError):
+        broken.replace_agenda(records)
+
+    assert store.agenda_version() == live.version
+    written = [
+        i
+        for i in _raw_agenda(store, moto_url)
+        if i["sk"]["S"].startswith("V#") and not i["sk"]["S"].startswith(f"V#{live.version}#")
+    ]
+    assert len(written) == 25
+    assert all(int(item["expires_at"]["N"]) > time.time() for item in written)
+    assert all(
+        "expires_at" not in i for i in _raw_agenda(store, moto_url) if i["sk"]["S"].startswith(f"V#{live.version}#")
+    )
+
+
+def test_a_refresh_dying_after_its_swap_is_settled_by_the_next_one(store: StateStore, moto_url: str) -> None:
+    class DiesAfterSwap(StateStore):
+        def _settle(self, version: str) -> None:
+            raise StoreUnavailableError("worker died")
+
+    with pytest.raises(StoreUnavailableError):
+        DiesAfterSwap(dynamodb(moto_url), store._table).replace_agenda(
+            [AgendaRecord(title="Vivo", start=ITEM["start"], end=ITEM["end"], url=ITEM["url"])]
+        )
+    live = store.agenda_version()
+    live_items = [i for i in _raw_agenda(store, moto_url) if i["sk"]["S"].startswith(f"V#{live}#")]
+    assert [i["title"]["S"] for i in live_items] == ["Vivo"]
+    assert "expires_at" in live_items[0]  # would vanish in a day if nothing settled it
+
+    assert store.settle_agenda() is True  # what the next refresh task does first, whatever its source
+    assert store.settle_agenda() is False
+    live_items = [i for i in _raw_agenda(store, moto_url) if i["sk"]["S"].startswith(f"V#{live}#")]
+    assert "expires_at" not in live_items[0]
+    assert _titles(store) == ["Vivo"]

@@ -1,6 +1,6 @@
 """The message archive through real processes (ingress -> bulk queue -> worker -> DynamoDB on moto):
-one record per message event however often Slack delivers it, edits and deletions as their own
-records, bots archived but never counted."""
+one record per message however often Slack delivers it; an edit replaces its text, a deletion
+removes it (in whatever order they arrive); bots archived but never counted."""
 
 import dataclasses
 
@@ -37,7 +37,7 @@ def test_a_redelivered_message_is_archived_once_and_counted_once(stack: DevStack
 
     records = store.archived(team_id=TEAM_ID, channel="C0TWICE")
     assert [(r["sk"], r["text"], r["user"], r["event_id"]) for r in records] == [
-        (f"{ts}#new#{ts}", "hola", "U0DANI", "EvSAMEDELIVERY")
+        (f"MSG#{ts}", "hola", "U0DANI", "EvSAMEDELIVERY")
     ]
     assert store.message_count(team_id=TEAM_ID, user="U0DANI") == 1
 
@@ -72,7 +72,7 @@ def test_an_archive_task_delivered_twice_by_sqs_stores_and_counts_once(stack: De
     assert "archive duplicate ignored" in stack.processes["worker"].log_text()
 
 
-def test_edits_and_deletions_are_their_own_records_and_do_not_count(stack: DevStack) -> None:
+def test_an_edit_replaces_the_text_a_deletion_removes_it_and_neither_counts(stack: DevStack) -> None:
     store = store_of(stack)
     channel, original, edited_at, deleted_at = "C0EDITS", next_ts(), next_ts(), next_ts()
     stack.post_event(message("reunión a las 5", channel=channel, user="U0EVA", ts=original))
@@ -107,13 +107,10 @@ def test_edits_and_deletions_are_their_own_records_and_do_not_count(stack: DevSt
     stack.post_event(deletion)
     stack.wait_until_drained(QueueName.BULK)
 
-    records = store.archived(team_id=TEAM_ID, channel=channel)
-    assert [(r["kind"], r["sk"], r["text"]) for r in records] == [
-        (MessageKind.DELETED, f"{original}#deleted#{deleted_at}", ""),
-        (MessageKind.EDITED, f"{original}#edited#{edited_at}", "reunión a las 6"),
-        (MessageKind.NEW, f"{original}#new#{original}", "reunión a las 5"),
-    ]
-    assert all(r["user"] == "U0EVA" for r in records)
+    (record,) = store.archived(team_id=TEAM_ID, channel=channel)
+    assert "text" not in record
+    assert (record["sk"], record["user"], record["posted_at"]) == (f"MSG#{original}", "U0EVA", original)
+    assert (record["edited_at"], record["deleted_at"]) == (edited_at, deleted_at)
     assert store.message_count(team_id=TEAM_ID, user="U0EVA") == 1
 
 
@@ -170,3 +167,75 @@ def test_the_store_writes_a_message_and_its_count_together_or_not_at_all(stack: 
     assert store.archive_message(record) is True
     assert store.archive_message(record) is False
     assert store.message_count(team_id="T0DIRECT", user="U1") == 1
+
+
+def _event(kind: MessageKind, ts: str, *, text: str = "", at: str | None = None, user: str = "U1") -> ArchivedMessage:
+    return ArchivedMessage(
+        correlation_id=f"Ev{kind}{at or ts}",
+        event_id=f"Ev{kind}{at or ts}",
+        team_id="T0ORDER",
+        channel="C1",
+        user=user,
+        ts=ts,
+        event_ts=at or ts,
+        kind=kind,
+        text=text,
+    )
+
+
+@pytest.mark.parametrize(
+    ("order", "text_after"),
+    [
+        (["new", "edit", "delete"], None),
+        (["delete", "new", "edit"], None),  # a deletion first: the text never comes back
+        (["edit", "delete", "new"], None),
+        (["edit", "new"], "edited"),  # the original arriving late keeps the edited text
+        (["new", "edit", "new", "edit"], "edited"),  # redeliveries change nothing
+        (["new"], "original"),
+    ],
+)
+def test_events_in_any_order_never_bring_a_deleted_text_back_and_count_once(
+    stack: DevStack, order: list[str], text_after: str | None
+) -> None:
+    store = store_of(stack)
+    ts = next_ts()
+    events = {
+        "new": _event(MessageKind.NEW, ts, text="original"),
+        "edit": _event(MessageKind.EDITED, ts, text="edited", at=next_ts()),
+        "delete": _event(MessageKind.DELETED, ts, at=next_ts()),
+    }
+    before = store.message_count(team_id="T0ORDER", user="U1")
+    for name in order:
+        store.archive_message(events[name])
+
+    record = store.archived_message(team_id="T0ORDER", channel="C1", ts=ts)
+    assert record is not None
+    assert record.get("text") == text_after
+    assert record["user"] == "U1" and record["posted_at"] == ts
+    assert store.message_count(team_id="T0ORDER", user="U1") == before + 1
+    # Kept for the configured retention (default 365 days) after the message was written.
+    assert int(record["expires_at"]) == int(float(ts)) + 365 * 24 * 3600
+
+
+def test_each_archived_event_costs_one_write_request(stack: DevStack) -> None:
+    """The write budget: a new message is one transaction (put + count), an edit or deletion one update."""
+    assert stack.moto_url
+    client = dynamodb(stack.moto_url)
+    calls: list[tuple[str, int]] = []
+
+    def record(params: dict[str, object], model: object, **_: object) -> None:
+        items = params.get("TransactItems")
+        calls.append((getattr(model, "name", "?"), len(items) if isinstance(items, list) else 1))
+
+    client.meta.events.register("provide-client-params.dynamodb.*", record)
+    store = StateStore(client, stack.env["CHARLA_TABLE_STATE"])
+    ts = next_ts()
+
+    store.archive_message(_event(MessageKind.NEW, ts, text="hola"))
+    assert calls == [("TransactWriteItems", 2)]
+    calls.clear()
+    store.archive_message(_event(MessageKind.EDITED, ts, text="hola, editado", at=next_ts()))
+    assert calls == [("UpdateItem", 1)]
+    calls.clear()
+    store.archive_message(_event(MessageKind.DELETED, ts, at=next_ts()))
+    assert calls == [("UpdateItem", 1)]

@@ -1,7 +1,9 @@
-"""The bot's answer texts: what a user reads."""
+"""The bot's answers: what a user reads, in the language they asked in."""
 
+import json
 from datetime import UTC, datetime
 
+from contract.commands import SEARCH_MORE_ACTION, language_of, read_more_button_value
 from workers.services import answers
 from workers.services.agenda import AgendaItem, next_item, search
 
@@ -12,6 +14,14 @@ def _item(title: str, start: str, end: str | None = None) -> AgendaItem:
     return AgendaItem.model_validate(
         {"title": title, "start": start, "end": end or start, "url": "https://charla.example/x"}
     )
+
+
+def test_the_language_is_the_command_words() -> None:
+    for word in ("ayuda", "VE", "Siguiente", "búsca", "cuenta", "estadísticas"):
+        assert language_of(word) == "es", word
+    for word in ("help", "PING", "next", "search", "count", "stats", "dance", ""):
+        assert language_of(word) == "en", word
+    assert language_of("hola,", "¿qué tal?") == "es"  # unknown, but plainly Spanish
 
 
 def test_next_is_the_soonest_upcoming_not_the_first_listed() -> None:
@@ -25,13 +35,19 @@ def test_next_is_the_soonest_upcoming_not_the_first_listed() -> None:
 
 
 def test_next_answers_for_empty_nothing_upcoming_and_an_item() -> None:
-    assert answers.next_event(None, agenda_empty=True) == "The agenda is empty right now."
-    assert answers.next_event(None, agenda_empty=False) == "Nothing upcoming on the agenda."
-    text = answers.next_event(
-        _item("Taller <b>", "2030-02-01T10:00:00+01:00", "2030-02-01T12:00:00+01:00"), agenda_empty=False
+    assert answers.next_event(None, agenda_empty=True).text == "The agenda is empty right now."
+    assert answers.next_event(None, agenda_empty=False, lang="es").text == "No hay ningún curso próximo en la agenda."
+    item = _item("Taller <b>", "2030-02-01T10:00:00+01:00", "2030-02-01T12:00:00+01:00")
+    answer = answers.next_event(item, agenda_empty=False)
+    assert answer.text == (
+        "Next up: *Taller &lt;b&gt;*, Fri 01 Feb 2030, 10:00-12:00 UTC+01:00 <https://charla.example/x|details>"
     )
-    assert (
-        text == "Next up: *Taller &lt;b&gt;*, Fri 01 Feb 2030, 10:00-12:00 UTC+01:00 <https://charla.example/x|details>"
+    assert answers.next_event(item, agenda_empty=False, lang="es").text.startswith("El siguiente curso es *Taller")
+    assert answer.blocks is not None
+    assert answer.blocks[1]["text"]["text"] == (
+        "*<https://charla.example/x|Taller &lt;b&gt;>*\n"
+        "<!date^1896166800^{date_short_pretty} {time}|Fri 01 Feb 2030, 10:00>-"
+        "<!date^1896174000^{time}|12:00 UTC+01:00>"
     )
 
 
@@ -42,28 +58,41 @@ def test_search_ignores_case_and_accents_and_puts_upcoming_first() -> None:
     assert search(items, "ruby", NOW) == []
 
 
-def test_search_answer_is_capped_with_and_n_more() -> None:
+def test_search_pages_with_a_more_button_carrying_the_next_offset() -> None:
     matches = [_item(f"Python {n}", f"2030-0{n}-01T10:00:00Z") for n in range(1, 9)]
-    text = answers.search_results("python", matches)
-    assert text.splitlines()[0] == "8 on the agenda match “python”:"
-    assert sum(line.startswith("• ") for line in text.splitlines()) == answers.SEARCH_LIMIT
-    assert text.splitlines()[-1] == "…and 3 more."
+    first = answers.search_results("python", matches, lang="es")
+    assert first.text.splitlines()[0] == "8 en la agenda con “python”:"
+    assert sum(line.startswith("• ") for line in first.text.splitlines()) == answers.SEARCH_LIMIT
+    assert first.text.splitlines()[-1] == "…y 3 más."
+    assert first.blocks is not None
+    (button,) = first.blocks[-1]["elements"]
+    assert button["action_id"] == SEARCH_MORE_ACTION and button["text"]["text"] == "Más"
+    assert read_more_button_value(button["value"]) == ("python", 5, "es")
+
+    second = answers.search_results("python", matches, lang="es", offset=5)
+    assert next(line for line in second.text.splitlines() if line.startswith("• ")).startswith("• *Python 6*")
+    assert second.blocks is not None and all(b["type"] != "actions" for b in second.blocks)
+    assert json.dumps(second.blocks).count("<!date^") == 3 * 2
+    assert answers.search_results("python", matches, offset=20).text == "No more results for “python”."
 
 
 def test_search_answers_for_no_text_no_match_and_empty_agenda() -> None:
-    assert "search <text>" in answers.search_results("  ", [])
-    assert answers.search_results("<!channel>", []) == "Nothing on the agenda matches “&lt;!channel&gt;”."
-    assert answers.search_results("python", None) == answers.EMPTY_AGENDA
+    assert answers.search_results("  ", []).text.startswith("Tell me what to look for: `search <text>`")
+    assert answers.search_results("", [], lang="es").text.startswith("¿Qué busco? Escribe `busca <texto>`")
+    assert answers.search_results("<!channel>", []).text == "Nothing on the agenda matches “&lt;!channel&gt;”."
+    assert answers.search_results("karaoke", [], lang="es").text == "Lo siento: no hay ningún curso con “karaoke”."
+    assert answers.search_results("python", None).text == "The agenda is empty right now."
 
 
-def test_count_answer_for_self_and_for_someone_else() -> None:
-    assert answers.message_count(user="U1", count=1, asker="U1") == "You have written 1 message here."
-    assert answers.message_count(user="U2", count=7, asker="U1") == "<@U2> has written 7 messages here."
+def test_count_answer_for_self_someone_else_and_a_name_that_is_not_a_mention() -> None:
+    assert answers.message_count(user="U1", count=1, asker="U1").text == "You have written 1 message here."
+    assert answers.message_count(user="U2", count=7, asker="U1", lang="es").text == "<@U2> ha escrito 7 mensajes aquí."
+    assert answers.not_a_mention("@bob <b>", lang="en").text.startswith("I read `bob` as plain text")
 
 
 def test_stats_lists_most_used_first() -> None:
-    assert answers.stats({}) == "No commands used yet."
-    text = answers.stats({"ping": 2, "stats": 1, "next": 5, "help": 2, "search": 1, "count": 1})
+    assert answers.stats({}).text == "No commands used yet."
+    text = answers.stats({"ping": 2, "stats": 1, "next": 5, "help": 2, "search": 1, "count": 1}).text
     assert text.splitlines() == [
         "Most used commands:",
         "1. `next`: 5 uses",
@@ -72,11 +101,14 @@ def test_stats_lists_most_used_first() -> None:
         "4. `count`: 1 use",
         "5. `search`: 1 use",
     ]
+    assert answers.stats({"ping": 1}, lang="es").text == "Comandos más usados:\n1. `ping`: 1 uso"
 
 
-def test_help_names_the_word_it_did_not_understand_and_lists_every_command() -> None:
-    text = answers.help_text("bailar")
+def test_help_names_the_word_it_did_not_understand_and_explains_one_command() -> None:
+    text = answers.help_text("bailar").text
     assert text.startswith("Sorry, I don't know `bailar`.")
     for word in ("help", "ayuda", "ping", "ve", "next", "siguiente", "search", "busca", "count", "cuenta", "stats"):
         assert f"`{word}" in text
-    assert not answers.help_text("AYUDA").startswith("Sorry")
+    assert answers.help_text("AYUDA", lang="es").text.startswith("Comandos (")
+    assert answers.help_text("help", "ping").text.endswith("Example: `ping`")
+    assert answers.help_text("ayuda", "siguiente", lang="es").text.startswith("`siguiente` (`next`): muestra")

@@ -29,16 +29,13 @@ def _message(**overrides: object) -> ArchivedMessage:
     return ArchivedMessage(**fields)  # type: ignore[arg-type]
 
 
-def test_message_keys_separate_the_original_its_edits_and_its_deletion() -> None:
+def test_a_message_its_edits_and_its_deletion_share_one_record() -> None:
     new = message_key(_message())
     edit = message_key(_message(kind=MessageKind.EDITED, event_ts="200.000001", event_id="Ev2"))
-    later_edit = message_key(_message(kind=MessageKind.EDITED, event_ts="300.000001", event_id="Ev3"))
     deletion = message_key(_message(kind=MessageKind.DELETED, event_ts="400.000001", event_id="Ev4"))
-    assert new == {"pk": "MSG#T1#C1", "sk": "100.000001#new#100.000001"}
-    assert len({edit["sk"], later_edit["sk"], deletion["sk"], new["sk"]}) == 4
-    assert all(key["pk"] == "MSG#T1#C1" for key in (edit, later_edit, deletion))
-    # A redelivery differs only in what is not part of the key.
-    assert message_key(_message(correlation_id="retry", text="hola")) == new
+    assert new == edit == deletion == {"pk": "MSG#T1#C1", "sk": "MSG#100.000001"}
+    # Another message of the channel is another record.
+    assert message_key(_message(ts="100.000002"))["sk"] != new["sk"]
 
 
 def test_only_new_messages_by_people_count() -> None:

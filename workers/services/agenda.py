@@ -53,11 +53,26 @@ class AgendaItem(BaseModel):
 
 
 class AgendaDocument(BaseModel):
-    """The whole source document."""
+    """The whole source document: a list of items, each checked on its own (``parse_agenda``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    items: list[AgendaItem] = Field(max_length=MAX_ITEMS)
+    items: list[dict[str, Any]] = Field(max_length=MAX_ITEMS)
+
+
+# A document with at least this share of invalid items is refused whole: a source that is mostly
+# broken is more likely a wrong file than a few typos, and replacing the agenda with its remains
+# would lose most of it. Below it, the valid items are used and the invalid ones named in the log.
+MAX_INVALID_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAgenda:
+    """The valid items of a document and what was wrong with the others."""
+
+    items: list[AgendaItem]
+    rejected: int
+    problems: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +80,8 @@ class RefreshResult:
     version: str
     items: int
     source: str
+    rejected: int = 0
+    problems: str = ""
 
 
 def describe_source(source: str | None) -> str:
@@ -125,23 +142,41 @@ def read_source(source: str | None, *, s3_client: Callable[[], Any]) -> bytes:
     return raw
 
 
-def parse_agenda(raw: bytes) -> list[AgendaItem]:
-    """Validate a whole document: one bad item rejects it all.
+def _problems(error: ValidationError, where: str = "") -> list[str]:
+    return [
+        f"{where}{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()[:3]
+    ]
+
+
+def parse_agenda(raw: bytes) -> ParsedAgenda:
+    """Validate a document item by item.
 
     Raises:
-        AgendaSourceError: Not JSON, or not a valid agenda (the first problems are named).
+        AgendaSourceError: Not JSON, not ``{"items": [...]}``, no items at all, or at least
+            ``MAX_INVALID_SHARE`` of the items invalid (the first problems are named).
     """
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise AgendaSourceError(f"invalid JSON: {error}") from error
     try:
-        return list(AgendaDocument.model_validate(document).items)
+        entries = AgendaDocument.model_validate(document).items
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()[:3]
-        )
-        raise AgendaSourceError(f"invalid agenda ({error.error_count()} problem(s)): {problems}") from error
+        raise AgendaSourceError(f"invalid agenda: {'; '.join(_problems(error))}") from error
+    if not entries:
+        raise AgendaSourceError("the document has no items (an empty agenda is never swapped in)")
+    items: list[AgendaItem] = []
+    problems: list[str] = []
+    for index, entry in enumerate(entries):
+        try:
+            items.append(AgendaItem.model_validate(entry))
+        except ValidationError as error:
+            problems.extend(_problems(error, f"items.{index}."))
+    rejected = len(entries) - len(items)
+    summary = "; ".join(problems[:3])
+    if rejected / len(entries) >= MAX_INVALID_SHARE:
+        raise AgendaSourceError(f"invalid agenda ({rejected} of {len(entries)} items invalid): {summary}")
+    return ParsedAgenda(items=items, rejected=rejected, problems=summary)
 
 
 def _record(item: AgendaItem) -> AgendaRecord:
@@ -152,12 +187,18 @@ def refresh(store: StateStore, source: str | None, *, s3_client: Callable[[], An
     """Load, validate and swap in the agenda from ``source``; the old agenda stays on any error.
 
     Raises:
-        AgendaSourceError: The source is unreadable or invalid (nothing was written).
+        AgendaSourceError: The source is unreadable, empty or mostly invalid (nothing was written).
         workers.store.StoreUnavailableError: DynamoDB failed; the live agenda is unchanged.
     """
-    items = parse_agenda(read_source(source, s3_client=s3_client))
-    version = store.replace_agenda([_record(item) for item in items], now=now)
-    return RefreshResult(version=version, items=len(items), source=describe_source(source))
+    parsed = parse_agenda(read_source(source, s3_client=s3_client))
+    version = store.replace_agenda([_record(item) for item in parsed.items], now=now)
+    return RefreshResult(
+        version=version,
+        items=len(parsed.items),
+        source=describe_source(source),
+        rejected=parsed.rejected,
+        problems=parsed.problems,
+    )
 
 
 def load_items(store: StateStore) -> list[AgendaItem] | None:

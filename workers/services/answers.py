@@ -1,44 +1,101 @@
-"""The text of the bot's answers."""
+"""The bot's answers: text in the asker's language (``texts/``), plus Block Kit where it helps.
+
+An ``Answer`` is what ``replies.deliver`` posts: ``text`` is the plain fallback Slack shows in
+notifications (and the whole answer when there are no blocks); ``blocks`` the rich layout.
+Dates in blocks use Slack's ``<!date^…>`` tokens so each reader sees their own time zone.
+"""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from contract.commands import COMMAND_WORDS, fold
+from contract.commands import COMMAND_NAMES, COMMAND_WORDS, SEARCH_MORE_ACTION, fold, more_button_value
 from contract.tasks import TaskName
+from workers.services.texts import text
 
 if TYPE_CHECKING:
     from workers.services.agenda import AgendaItem
 
-COMMAND_HELP: dict[TaskName, str] = {
-    TaskName.HELP: "`help` (`ayuda`): this list",
-    TaskName.PING: "`ping` (`ve`): check the bot is alive and how fast it answers",
-    TaskName.NEXT_EVENT: "`next` (`siguiente`): the next event or course on the agenda",
-    TaskName.SEARCH_AGENDA: "`search <text>` (`busca <texto>`): agenda items whose title contains the text",
-    TaskName.COUNT_MESSAGES: "`count [@user]` (`cuenta [@usuario]`): how many messages someone wrote here",
-    TaskName.STATS: "`stats` (`estadisticas`): the most used commands",
-}
 SEARCH_LIMIT = 5
 STATS_LIMIT = 5
+# The order commands are listed in help.
+HELP_ORDER = (
+    TaskName.HELP,
+    TaskName.PING,
+    TaskName.NEXT_EVENT,
+    TaskName.SEARCH_AGENDA,
+    TaskName.COUNT_MESSAGES,
+    TaskName.STATS,
+)
 
 
-def escape(text: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the bot says: plain ``text`` (always) and optional Block Kit ``blocks``."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+
+
+def escape(value: str) -> str:
     """Slack's three control characters, so echoed user text cannot become a mention or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def pong(*, worker: str, queue_delay_ms: float) -> str:
+def _mrkdwn(value: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": value}
+
+
+def _section(value: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(value)}
+
+
+def _context(value: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_mrkdwn(value)]}
+
+
+# -- ping, help ----------------------------------------------------------------------------
+
+
+def pong(*, worker: str, queue_delay_ms: float, lang: str = "en") -> Answer:
     """The answer to ``ping``: who answered and how long the request waited in the queue."""
-    return f"pong (worker {worker}, {queue_delay_ms:.0f} ms in the queue)"
+    return Answer(text(lang, "ping.pong", worker=worker, delay_ms=f"{queue_delay_ms:.0f}"))
 
 
-def help_text(command: str) -> str:
-    """The command list; if ``command`` was not understood, say so first."""
-    lines = [COMMAND_HELP[task] for task in TaskName if task in COMMAND_HELP]
-    header = "Commands (mention me, DM me, or use `/charla <command>`):"
-    if command and fold(command) not in COMMAND_WORDS:
-        header = f"Sorry, I don't know `{escape(command)}`. " + header
-    return "\n".join([header, *(f"• {line}" for line in lines)])
+def _command_key(task: TaskName) -> str:
+    return f"cmd.{COMMAND_NAMES[task]}"
+
+
+def help_text(command: str, args: str = "", *, lang: str = "en") -> Answer:
+    """The command list; ``help <command>`` explains that one; an unknown word is named first."""
+    topic = args.split(maxsplit=1)[0] if args.strip() else ""
+    known = fold(command) in COMMAND_WORDS
+    if known and topic and fold(topic) in COMMAND_WORDS:
+        key = _command_key(COMMAND_WORDS[fold(topic)])
+        return Answer(
+            text(
+                lang,
+                "help.one",
+                usage=text(lang, f"{key}.usage"),
+                detail=text(lang, f"{key}.detail"),
+                example=text(lang, f"{key}.example"),
+            )
+        )
+    if not command or (known and not topic):
+        header = text(lang, "help.header")
+    elif known:
+        header = text(lang, "help.no_such_topic", word=escape(topic)) + " " + text(lang, "help.header")
+    else:
+        header = text(lang, "help.unknown", word=escape(command))
+    lines = [
+        f"• {text(lang, f'{_command_key(task)}.usage')}: {text(lang, f'{_command_key(task)}.summary')}"
+        for task in HELP_ORDER
+    ]
+    return Answer("\n".join([header, *lines, text(lang, "help.footer")]))
+
+
+# -- agenda ------------------------------------------------------------------------------------
 
 
 def _zone(moment: datetime) -> str:
@@ -58,51 +115,121 @@ def when(item: "AgendaItem") -> str:
     return f"{start.strftime('%a %d %b %Y, %H:%M')}-{end_text} {zone}"
 
 
-def agenda_line(item: "AgendaItem") -> str:
-    return f"*{escape(item.title)}*, {when(item)} <{item.url}|details>"
+def slack_date(moment: datetime, token_format: str, fallback: str) -> str:
+    """Slack's date token: rendered in each reader's time zone, ``fallback`` where it cannot be."""
+    return f"<!date^{int(moment.timestamp())}^{token_format}|{fallback}>"
 
 
-EMPTY_AGENDA = "The agenda is empty right now."
+def when_tokens(item: "AgendaItem") -> str:
+    """The item's time span as Slack date tokens (the end's date too when it ends another day).
+
+    The fallbacks (shown where tokens are not rendered) read like ``when``: the zone once, at the end.
+    """
+    start, end = item.start, item.end.astimezone(item.start.tzinfo)
+    begin = slack_date(start, "{date_short_pretty} {time}", start.strftime("%a %d %b %Y, %H:%M"))
+    if end.date() == start.date():
+        finish = slack_date(end, "{time}", f"{end.strftime('%H:%M')} {_zone(start)}")
+    else:
+        finish = slack_date(end, "{date_short_pretty} {time}", f"{end.strftime('%a %d %b %Y, %H:%M')} {_zone(start)}")
+    return f"{begin}-{finish}"
 
 
-def next_event(item: "AgendaItem | None", *, agenda_empty: bool) -> str:
+def agenda_line(item: "AgendaItem", lang: str = "en") -> str:
+    """One item as plain mrkdwn text (notification fallback): title, time in its own zone, link."""
+    return f"*{escape(item.title)}*, {when(item)} <{item.url}|{text(lang, 'agenda.details')}>"
+
+
+def agenda_block(item: "AgendaItem") -> dict[str, Any]:
+    """One item as a Block Kit section: linked title, then the time in the reader's zone."""
+    return _section(f"*<{item.url}|{escape(item.title)}>*\n{when_tokens(item)}")
+
+
+def next_event(item: "AgendaItem | None", *, agenda_empty: bool, lang: str = "en") -> Answer:
     """The answer to ``next``: empty agenda, nothing upcoming, or the item."""
     if agenda_empty:
-        return EMPTY_AGENDA
+        return Answer(text(lang, "agenda.empty"))
     if item is None:
-        return "Nothing upcoming on the agenda."
-    return f"Next up: {agenda_line(item)}"
+        return Answer(text(lang, "next.none"))
+    heading = text(lang, "next.item", item="")
+    return Answer(
+        text(lang, "next.item", item=agenda_line(item, lang)),
+        [_section(heading.strip()), agenda_block(item), _context(text(lang, "agenda.time_note"))],
+    )
 
 
-def search_results(text: str, matches: Sequence["AgendaItem"] | None, *, limit: int = SEARCH_LIMIT) -> str:
-    """The answer to ``search``: at most ``limit`` items, then how many more matched."""
-    if not text.strip():
-        return "Tell me what to look for: `search <text>` (`busca <texto>`)."
+def search_results(
+    query: str,
+    matches: Sequence["AgendaItem"] | None,
+    *,
+    lang: str = "en",
+    offset: int = 0,
+    limit: int = SEARCH_LIMIT,
+) -> Answer:
+    """One page of a search: ``limit`` items from ``offset``, and a "More" button if more remain."""
+    if not query.strip():
+        return Answer(text(lang, "search.ask"))
     if matches is None:  # the agenda itself is empty
-        return EMPTY_AGENDA
-    shown = escape(" ".join(text.split()))
+        return Answer(text(lang, "agenda.empty"))
+    shown = escape(" ".join(query.split()))
     if not matches:
-        return f"Nothing on the agenda matches “{shown}”."
-    lines = [f"{len(matches)} on the agenda match “{shown}”:"]
-    lines += [f"• {agenda_line(item)}" for item in matches[:limit]]
-    if len(matches) > limit:
-        lines.append(f"…and {len(matches) - limit} more.")
-    return "\n".join(lines)
+        return Answer(text(lang, "search.none", query=shown))
+    page = matches[offset : offset + limit]
+    if not page:
+        return Answer(text(lang, "search.no_more", query=shown))
+    header = text(lang, "search.header", count=len(matches), query=shown)
+    remaining = len(matches) - offset - len(page)
+    lines = [header, *(f"• {agenda_line(item, lang)}" for item in page)]
+    if remaining > 0:
+        lines.append(text(lang, "search.and_more", more=remaining))
+    progress = text(lang, "search.page", first=offset + 1, last=offset + len(page), count=len(matches))
+    blocks = [_section(header), *(agenda_block(item) for item in page), _context(progress)]
+    if remaining > 0:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": SEARCH_MORE_ACTION,
+                        "text": {"type": "plain_text", "text": text(lang, "search.more_button")},
+                        "value": more_button_value(" ".join(query.split()), offset + len(page), lang),
+                    }
+                ],
+            }
+        )
+    return Answer("\n".join(lines), blocks)
 
 
-def message_count(*, user: str, count: int, asker: str) -> str:
+# -- counters ----------------------------------------------------------------------------------
+
+
+def message_count(*, user: str, count: int, asker: str, lang: str = "en") -> Answer:
     """The answer to ``count``."""
-    noun = "message" if count == 1 else "messages"
+    number = "one" if count == 1 else "many"
     if user == asker:
-        return f"You have written {count} {noun} here."
-    return f"<@{user}> has written {count} {noun} here."
+        return Answer(text(lang, f"count.self.{number}", count=count))
+    return Answer(text(lang, f"count.other.{number}", user=user, count=count))
 
 
-def stats(counts: Mapping[str, int], *, limit: int = STATS_LIMIT) -> str:
+def not_a_mention(arg: str, *, lang: str = "en") -> Answer:
+    """``count bob``: say how it was read and how to ask, instead of answering about the asker."""
+    word = escape(arg.split(maxsplit=1)[0].lstrip("@"))
+    return Answer(text(lang, "count.not_a_mention", arg=word))
+
+
+def stats(counts: Mapping[str, int], *, limit: int = STATS_LIMIT, lang: str = "en") -> Answer:
     """The answer to ``stats``: most used first, ties by name."""
     if not counts:
-        return "No commands used yet."
+        return Answer(text(lang, "stats.none"))
     top = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
-    lines = ["Most used commands:"]
-    lines += [f"{rank}. `{name}`: {uses} use{'s' if uses != 1 else ''}" for rank, (name, uses) in enumerate(top, 1)]
-    return "\n".join(lines)
+    lines = [text(lang, "stats.header")]
+    lines += [
+        text(lang, f"stats.line.{'one' if uses == 1 else 'many'}", rank=rank, name=name, uses=uses)
+        for rank, (name, uses) in enumerate(top, 1)
+    ]
+    return Answer("\n".join(lines))
+
+
+def welcome(greeting: str, *, user: str) -> Answer:
+    """The configured welcome; ``{user}`` in it becomes a mention of the newcomer."""
+    return Answer(greeting.replace("{user}", f"<@{user}>"))

@@ -68,6 +68,7 @@ from slack_sdk.webhook import WebhookClient
 
 from contract.tasks import CommandRequest
 from workers.outcomes import Defer, PermanentError
+from workers.services.answers import Answer
 from workers.store import (
     ChannelMoved,
     ChannelPace,
@@ -144,14 +145,6 @@ class _Hold:
     suspect: bool
     slot_at: float | None
     shift_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What to post: text (also the notification fallback) and optional Block Kit blocks."""
-
-    text: str
-    blocks: list[dict[str, Any]] | None = None
 
 
 class _SlackSaid429(Exception):
@@ -456,7 +449,7 @@ def _post_ephemeral(request: CommandRequest, answer: Answer, webhook_for: Callab
     assert request.response_url
     try:
         response = webhook_for(request.response_url).send(
-            text=answer.text, blocks=answer.blocks, response_type="ephemeral"
+            text=answer.text, blocks=answer.blocks, response_type="ephemeral", replace_original=False
         )
     except Exception as error:  # as for chat.postMessage: it may have landed
         raise _Uncertain(f"response_url: {type(error).__name__}") from error

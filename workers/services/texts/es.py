@@ -1,0 +1,63 @@
+"""Spanish texts: the voice of the original bot (charlandero) where it had one."""
+
+TEXTS: dict[str, str] = {
+    # ayuda
+    "help.header": "Comandos (mencióname, escríbeme por mensaje directo o usa `/charla <comando>`):",
+    "help.unknown": "No te entiendo (`{word}`). Prueba uno de estos:",
+    "help.footer": "`ayuda <comando>` explica uno, con un ejemplo.",
+    "help.one": "{usage}: {detail}\nEjemplo: {example}",
+    "help.no_such_topic": "No tengo ningún comando `{word}`.",
+    "cmd.help.usage": "`ayuda [comando]` (`help`)",
+    "cmd.help.summary": "esta lista, o cómo se usa un comando",
+    "cmd.help.detail": "lista lo que sé hacer; con un comando, explica ese comando.",
+    "cmd.help.example": "`ayuda busca`",
+    "cmd.ping.usage": "`ve` (`ping`)",
+    "cmd.ping.summary": "comprueba que el bot está vivo y cuánto tarda",
+    "cmd.ping.detail": "responde con el worker que lo atendió y cuánto esperó tu petición en la cola.",
+    "cmd.ping.example": "`ve`",
+    "cmd.next.usage": "`siguiente` (`next`)",
+    "cmd.next.summary": "el próximo evento o curso de la agenda",
+    "cmd.next.detail": "muestra el curso de la agenda que empieza antes, con la fecha en tu zona horaria y un enlace.",
+    "cmd.next.example": "`siguiente`",
+    "cmd.search.usage": "`busca <texto>` (`search <text>`)",
+    "cmd.search.summary": "cursos de la agenda cuyo título contiene el texto",
+    "cmd.search.detail": "busca cursos cuyo título contiene el texto (sin importar mayúsculas ni acentos); "
+    "primero los próximos, luego los pasados. Pulsa *Más* para ver la página siguiente.",
+    "cmd.search.example": "`busca python`",
+    "cmd.count.usage": "`cuenta [@usuario]` (`count [@user]`)",
+    "cmd.count.summary": "cuántos mensajes ha escrito alguien aquí",
+    "cmd.count.detail": "cuenta los mensajes que alguien escribió en este espacio de trabajo: los tuyos, "
+    "o los de la persona que menciones.",
+    "cmd.count.example": "`cuenta @alicia`",
+    "cmd.stats.usage": "`estadisticas` (`stats`)",
+    "cmd.stats.summary": "los comandos más usados",
+    "cmd.stats.detail": "lista los comandos más usados en este espacio de trabajo.",
+    "cmd.stats.example": "`estadisticas`",
+    # ve
+    "ping.pong": "Por lo pronto vas bien (worker {worker}, {delay_ms} ms en la cola)",
+    # agenda
+    "agenda.empty": "La agenda está vacía por ahora.",
+    "agenda.details": "detalles",
+    "agenda.time_note": "Las horas se muestran en tu zona horaria.",
+    "next.none": "No hay ningún curso próximo en la agenda.",
+    "next.item": "El siguiente curso es {item}",
+    "search.ask": "¿Qué busco? Escribe `busca <texto>`, por ejemplo `busca python`.",
+    "search.none": "Lo siento: no hay ningún curso con “{query}”.",
+    "search.header": "{count} en la agenda con “{query}”:",
+    "search.page": "Mostrando {first}-{last} de {count}.",
+    "search.and_more": "…y {more} más.",
+    "search.more_button": "Más",
+    "search.no_more": "No hay más resultados con “{query}”.",
+    # cuenta
+    "count.self.one": "Has escrito {count} mensaje aquí.",
+    "count.self.many": "Has escrito {count} mensajes aquí.",
+    "count.other.one": "<@{user}> ha escrito {count} mensaje aquí.",
+    "count.other.many": "<@{user}> ha escrito {count} mensajes aquí.",
+    "count.not_a_mention": "Entendí `{arg}` como texto, no como una mención, así que no sé quién es. "
+    "Menciona a la persona: `cuenta @{arg}` (elígela de la lista que Slack muestra al escribir).",
+    # estadisticas
+    "stats.none": "Todavía no se ha usado ningún comando.",
+    "stats.header": "Comandos más usados:",
+    "stats.line.one": "{rank}. `{name}`: {uses} uso",
+    "stats.line.many": "{rank}. `{name}`: {uses} usos",
+}
