@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Reject
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 from pydantic import TypeAdapter, ValidationError
@@ -172,16 +172,22 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
     Success returns as usual. A deferral or a retryable failure sends a copy of the message with
     an SQS delay (``workers/redelivery.py``) and acks this one; a permanent failure, or one
     failure too many, sends it to the dead-letter queue and acks this one. A caller waiting on
-    the result sees ``RETRY`` until the failure is final. If the copy cannot be sent, the error
-    propagates: Celery leaves the message unacked (``task_acks_on_failure_or_timeout=False``) and
-    SQS delivers it again after its visibility timeout.
+    the result sees ``RETRY`` until the failure is final. If the copy cannot be sent, the message is
+    rejected without requeue: kombu leaves it on a queue with a redrive policy (every charla queue
+    has one), SQS delivers it again after its visibility timeout, and nothing is recorded as failed.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
         except Exception as error:  # every way a run can fail is settled in one place
-            self._settle(error, kwargs)
+            try:
+                self._settle(error, kwargs)
+            except redelivery.RedeliveryError as unsent:
+                # No copy exists: keep this message (no ack, no FAILURE recorded); SQS delivers it
+                # again after its visibility timeout.
+                logger.error("task=%s id=%s left for redelivery: %s", self.name, self.request.id, unsent)
+                raise Reject(str(unsent), requeue=False) from None
             raise Ignore() from None
 
     def _settle(self, error: Exception, kwargs: dict[str, Any]) -> None:
