@@ -346,3 +346,44 @@ def test_an_ephemeral_answer_is_at_least_once_when_the_worker_dies_after_posting
 
     answers = [r for r in stack.recorded() if r.get("kind") == "response_url" and key in str(r.get("path"))]
     assert len(answers) == 2
+
+
+@pytest.mark.parametrize("thread_ts", ["1700000000.000300", None])
+def test_the_look_in_slack_reads_every_page(
+    stack: DevStack, store: StateStore, web: WebClient, thread_ts: str | None
+) -> None:
+    channel, clock = new_channel("PAGES"), Clock()
+    dying = CrashingWeb(
+        token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[], crash="after post"
+    )
+    with pytest.raises(Crash):
+        deliver(
+            asked(channel, thread_ts=thread_ts),
+            run=Run(f"t-pages-{channel}", LEASE_S),
+            store=store,
+            web=dying,
+            clock=clock,
+        )
+    for index in range(5):  # later answers push the dead run's post off the first pages
+        deliver(
+            asked(channel, thread_ts=thread_ts),
+            run=Run(f"t-later-{channel}-{index}", LEASE_S),
+            store=store,
+            web=web,
+            clock=clock,
+        )
+    stack.set_slack_faults(history_page_size=2)
+    try:
+        clock.offset += LEASE_S + 1
+        outcome = deliver(
+            asked(channel, thread_ts=thread_ts),
+            run=Run(f"t-pages-{channel}", LEASE_S),
+            store=store,
+            web=web,
+            clock=clock,
+        )
+    finally:
+        stack.set_slack_faults(history_page_size=0)
+
+    assert outcome is Delivery.FOUND_POSTED
+    assert len(posts_in(stack, channel)) == 6
