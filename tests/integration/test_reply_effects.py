@@ -356,32 +356,26 @@ def test_the_look_in_slack_reads_every_page(
     dying = CrashingWeb(
         token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[], crash="after post"
     )
+
+    def other_answers() -> None:
+        for index in range(5):
+            run = Run(f"t-other-{channel}-{index}", LEASE_S)
+            deliver(asked(channel, thread_ts=thread_ts), run=run, store=store, web=web, clock=clock)
+
+    # Put the dead run's post where the first page is not: history pages newest first, a
+    # thread's replies oldest first.
+    if thread_ts:
+        other_answers()
     with pytest.raises(Crash):
-        deliver(
-            asked(channel, thread_ts=thread_ts),
-            run=Run(f"t-pages-{channel}", LEASE_S),
-            store=store,
-            web=dying,
-            clock=clock,
-        )
-    for index in range(5):  # later answers push the dead run's post off the first pages
-        deliver(
-            asked(channel, thread_ts=thread_ts),
-            run=Run(f"t-later-{channel}-{index}", LEASE_S),
-            store=store,
-            web=web,
-            clock=clock,
-        )
+        run = Run(f"t-pages-{channel}", LEASE_S)
+        deliver(asked(channel, thread_ts=thread_ts), run=run, store=store, web=dying, clock=clock)
+    if not thread_ts:
+        other_answers()
     stack.set_slack_faults(history_page_size=2)
     try:
         clock.offset += LEASE_S + 1
-        outcome = deliver(
-            asked(channel, thread_ts=thread_ts),
-            run=Run(f"t-pages-{channel}", LEASE_S),
-            store=store,
-            web=web,
-            clock=clock,
-        )
+        run = Run(f"t-pages-{channel}", LEASE_S)
+        outcome = deliver(asked(channel, thread_ts=thread_ts), run=run, store=store, web=web, clock=clock)
     finally:
         stack.set_slack_faults(history_page_size=0)
 
