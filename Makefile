@@ -41,13 +41,13 @@ faults: install ## The fault-injection suite: one line of figures per scenario
 schemas: install ## Regenerate contract/schemas/ and the task table in docs/CONTRACT.md from contract/
 	$(PY) -m scripts.generate_schemas
 
-queues: install ## Depth, in-flight count and oldest age of every queue and DLQ (CHARLA_QUEUE_URL_* set)
-	$(PY) -m scripts.queues status
+queues: install ## Queues, dead letters and live workers of the running stack (charla status)
+	$(PY) -m charla_cli status
 
 lint: install ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy contract lambda_handler workers scripts infra bench
+	$(PY) -m mypy contract lambda_handler workers scripts infra bench charla_cli
 
 bench: install ## Measure the seven figures against floor and alternative; rewrite docs/BENCHMARKS.md (~15 min)
 	$(PY) -m bench

@@ -20,9 +20,11 @@ from scripts.slack_requests import (
     signed_slash_command,
 )
 from scripts.slack_standin import BOT_USER_ID
-from scripts.stack import DevStack
+from scripts.stack import ROOT, DevStack
 
 ANSWER_TIMEOUT_S = 20.0
+# Where `charla` finds the running stack (charla_cli/endpoints.py reads it by default).
+ENDPOINTS_FILE = ROOT / ".stack" / "endpoints.json"
 # The local stand-in for the EventBridge schedule: refresh the agenda at start, then this often.
 AGENDA_REFRESH_INTERVAL_S = 300.0
 
@@ -40,13 +42,15 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
     """Start the stack with progress output; stop it on exit, Ctrl-C or SIGTERM alike."""
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     say("Starting the local stack: moto server (SQS, DynamoDB), Slack stand-in, ingress (uvicorn), celery worker…")
-    stack = DevStack(**options)
+    stack = DevStack(endpoints_file=ENDPOINTS_FILE, **options)
     try:
         stack.start()
         say(f"  ingress        {stack.ingress_url}/slack/events")
         say(f"  moto server    {stack.moto_url}")
         say(f"  Slack stand-in {stack.slack_url}")
         say(f"  worker         {', '.join(q.value for q in stack.worker_queues)} queues")
+        say(f"  endpoints      {ENDPOINTS_FILE.relative_to(ROOT)} (queue URLs, table names: `charla env`)")
+        say("  operate it     in another shell: source .venv/bin/activate; charla status; charla workers")
         if stack.agenda_refresh_interval_s:
             say(f"  schedule       agenda refresh every {stack.agenda_refresh_interval_s:.0f} s (scripts.scheduler)")
         say()

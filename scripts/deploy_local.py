@@ -7,7 +7,8 @@
 checks what CloudFormation created (queues with their redrive policy, tables with TTL), then
 runs the walking-skeleton path once (a signed mention -> a reply) with a local ingress and worker
 bound to the created queues and tables. It writes ``.stack/deploy-local.json``:
-``{"moto_url", "moto_pid", "stack_name", "resources": {VARIABLE: value}}`` for ``make chat``.
+``{"moto_url", "moto_pid", "stack_name", "resources": {VARIABLE: value}}`` for ``make chat``, and
+``.stack/endpoints.json`` for ``charla`` commands (both removed by ``down``).
 
 What moto's CloudFormation creates for real and what it only accepts is listed in docs/DEPLOY.md.
 """
@@ -37,6 +38,7 @@ from scripts.provision import LOCAL_CREDENTIALS, REGION, aws_client_kwargs
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = ROOT / ".stack" / "deploy-local.json"
+ENDPOINTS_FILE = ROOT / ".stack" / "endpoints.json"  # what `charla` reads (charla_cli/endpoints.py)
 MOTO_ACCOUNT = "123456789012"  # moto's default account id
 DEPLOY_TIMEOUT_S = 120.0
 
@@ -389,9 +391,20 @@ def up(cdk_out: Path) -> None:
         )
         + "\n"
     )
+    from charla_cli.endpoints import write_stack_file
+
+    write_stack_file(
+        ENDPOINTS_FILE,
+        source=f"make deploy-local ({deployment.stack_name})",
+        region=REGION,
+        endpoint_url=moto_url,
+        credentials=LOCAL_CREDENTIALS,
+        variables=deployment.resources,
+    )
     reply = smoke_test(moto_url, deployment.resources)
     print(f"mention 'ping' -> reply: {reply.get('text', '')!r}")
-    print(f"stack left up; endpoints in {STATE_FILE}; stop with `make deploy-local-down`")
+    print(f"stack left up; endpoints in {ENDPOINTS_FILE} (`charla env`); stop with `make deploy-local-down`")
+    print("no worker runs now: `make chat` starts one on these queues (`charla workers` shows it)")
 
 
 def down() -> None:
@@ -406,6 +419,7 @@ def down() -> None:
     with contextlib.suppress(ChildProcessError):  # reap it if this process started it
         os.waitpid(pid, 0)
     STATE_FILE.unlink()
+    ENDPOINTS_FILE.unlink(missing_ok=True)
     print(f"stopped moto (pid {state['moto_pid']})")
 
 

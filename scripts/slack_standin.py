@@ -24,6 +24,8 @@ Endpoints (Slack-shaped JSON):
             (a slow Slack); 0 ends it
         {"history_page_size": N}   conversations.history/replies return at most N messages a
             page whatever ``limit`` asks (Slack may return fewer than asked); 0 ends it
+        {"slow_channels": {"C1": 6}}   chat.postMessage there answers after 6 s (before anything
+            else), a slow task for `charla workers` tests
     POST /_faults/clear          every fault off (counters and records are kept)
 
 ``GET /_recorded`` also reports ``rejected_429`` (and ``rejected_429_by_channel``, with the time
@@ -70,6 +72,7 @@ class Recorder:
     posts_reset: int = 0
     delay_posts_s: float = 0.0
     history_page_size: int = 0
+    slow_channels: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _last_ts_us: int = 0
 
@@ -137,6 +140,8 @@ class Recorder:
                 self.delay_posts_s = float(body["delay_posts_s"])
             if "history_page_size" in body:
                 self.history_page_size = int(body["history_page_size"])
+            if "slow_channels" in body:
+                self.slow_channels = {str(k): float(v) for k, v in body["slow_channels"].items()}
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -146,6 +151,7 @@ class Recorder:
             self.reset_after_posts = 0
             self.delay_posts_s = 0.0
             self.history_page_size = 0
+            self.slow_channels = {}
 
     def state(self) -> dict[str, Any]:
         """What ``GET /_recorded`` answers."""
@@ -259,6 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not channel or not (body.get("text") or body.get("blocks")):
             self._send(200, {"ok": False, "error": "no_text" if channel else "channel_not_found"})
             return
+        delay = recorder.slow_channels.get(channel)
+        if delay:
+            time.sleep(delay)  # this request's own thread (ThreadingHTTPServer): others go on
         if channel in recorder.failing_channels:
             self._send(200, {"ok": False, "error": "channel_not_found"})
             return

@@ -70,6 +70,9 @@ class DevStack:
             queue (tests that watch a message reach its dead-letter queue in seconds).
         sqs_through_fault_proxy: The ingress and workers reach SQS (only) through ``sqs_proxy``,
             a ``FaultProxy`` the fault suite takes down and brings back.
+        endpoints_file: Write the stack's endpoints here (``charla_cli.endpoints`` format) once it
+            is up, for ``charla`` commands. When this stack started its own moto, the file is put
+            back as it was at stop (removed, or e.g. ``make deploy-local``'s endpoints restored).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class DevStack:
         agenda_refresh_interval_s: float | None = None,
         queue_overrides: Mapping[str, int] | None = None,
         sqs_through_fault_proxy: bool = False,
+        endpoints_file: Path | None = None,
     ) -> None:
         self.worker_queues = list(worker_queues)
         self.worker_concurrency = worker_concurrency
@@ -95,6 +99,9 @@ class DevStack:
         self._queue_overrides = dict(queue_overrides or {})
         self._sqs_through_fault_proxy = sqs_through_fault_proxy
         self.sqs_proxy: FaultProxy | None = None
+        self.endpoints_file = endpoints_file
+        self._wrote_endpoints = False
+        self._previous_endpoints: str | None = None
         self.agenda_refresh_interval_s = agenda_refresh_interval_s
         self._own_log_dir = log_dir is None
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="charla-stack-"))
@@ -164,6 +171,7 @@ class DevStack:
             self.env,
             ingress_port,
         )
+        self._write_endpoints(resources)
         if self.worker_queues:
             self.start_worker()
         if self.agenda_refresh_interval_s is not None:
@@ -180,6 +188,23 @@ class DevStack:
                 timeout=STARTUP_TIMEOUT_S,
                 message=lambda: f"the first scheduled refresh; log:\n{scheduler.log_tail()}",
             )
+
+    def _write_endpoints(self, resources: Mapping[str, str]) -> None:
+        if self.endpoints_file is None or not self.moto_url:
+            return
+        from charla_cli.endpoints import write_stack_file
+
+        if self.endpoints_file.exists():
+            self._previous_endpoints = self.endpoints_file.read_text()
+        write_stack_file(
+            self.endpoints_file,
+            source="make chat / make demo (DevStack)",
+            region=REGION,
+            endpoint_url=self.moto_url,
+            credentials=LOCAL_CREDENTIALS,
+            variables=resources,
+        )
+        self._wrote_endpoints = "moto" in self.processes  # ours to remove: the moto server dies with us
 
     def start_worker(
         self,
@@ -243,6 +268,12 @@ class DevStack:
         for name in sorted(self.processes, key=lambda n: (n == "moto", n)):
             self.processes[name].stop()
         self.processes.clear()
+        if self._wrote_endpoints and self.endpoints_file is not None:
+            if self._previous_endpoints is None:
+                self.endpoints_file.unlink(missing_ok=True)
+            else:
+                self.endpoints_file.write_text(self._previous_endpoints)
+            self._wrote_endpoints = False
         if self.sqs_proxy is not None:
             self.sqs_proxy.close()
         if self._own_log_dir and not os.environ.get("CHARLA_KEEP_LOGS"):

@@ -6,6 +6,7 @@ from contract.celery_settings import MESSAGE_SETTINGS
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from contract.registry import RESULT_TASKS
 from contract.tasks import TASK_QUEUES
+from workers.heartbeat import Heartbeat
 from workers.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
 from workers.settings import WorkerSettings, get_settings
 
@@ -18,6 +19,9 @@ def transport_options(settings: WorkerSettings) -> dict[str, object]:
         "predefined_queues": {queue.value: {"url": url} for queue, url in settings.queue_urls.items()},
         "wait_time_seconds": settings.sqs_wait_time_seconds,
         "polling_interval": settings.sqs_polling_interval,
+        # SentTimestamp comes with each received message (no extra request): the task metrics'
+        # queue wait (workers/activity.py). ApproximateReceiveCount is kombu's own default.
+        "fetch_message_attributes": {"MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"]},
     }
 
 
@@ -43,7 +47,7 @@ def build_app(settings: WorkerSettings) -> Celery:
         # Every way a task run ends is settled by ContractTask (workers/outcomes.py): retries and
         # deferrals are SQS-delayed copies, final failures go to the DLQ. What still escapes (the
         # copy could not be sent, a hard time limit) is not acked: SQS redelivers it, and after
-        # maxReceiveCount receives moves it to the queue's DLQ for `scripts.queues redrive`.
+        # maxReceiveCount receives moves it to the queue's DLQ for `charla dlq redrive`.
         task_acks_on_failure_or_timeout=False,
         task_ignore_result=True,
         # Waitable tasks (contract/registry.py) store their result in the results table when the
@@ -59,6 +63,8 @@ def build_app(settings: WorkerSettings) -> Celery:
         worker_send_task_events=False,
         **MESSAGE_SETTINGS,
     )
+    # One heartbeat record per worker per interval (workers/heartbeat.py): what `charla workers` shows.
+    celery.steps["consumer"].add(Heartbeat)
     return celery
 
 

@@ -31,14 +31,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task
-from celery.exceptions import Ignore, Reject
+from celery.exceptions import Reject
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 from pydantic import TypeAdapter, ValidationError
 
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS, TASK_PAYLOADS
-from workers import redelivery
+from workers import activity, redelivery
 from workers.outcomes import Defer, Later, PermanentError, outcome_of
 
 logger = logging.getLogger("charla.refused")
@@ -106,6 +106,13 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
     """The worker's consumer (``worker_consumer``): refuses what the contract does not allow."""
 
     def _refuse(self, message: Any, reason: str) -> None:
+        headers = message.headers if isinstance(message.headers, dict) else {}
+        activity.refused(
+            str(headers.get("task", "?")),
+            str(headers.get("id", "?")),
+            reason=reason,
+            message_id=activity.sqs_message_id(message),
+        )
         logger.error(
             "refused message %s content-type=%s: %s; %s",
             _describe(message),
@@ -124,6 +131,13 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
 
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         logger.error("refused message %s: no worker runs this task name; %s", _describe(message), _LEFT_FOR_DLQ)
+        headers = message.headers or {}
+        activity.refused(
+            str(headers.get("task", "?")),
+            str(headers.get("id", "?")),
+            reason="no worker runs this task name",
+            message_id=activity.sqs_message_id(message),
+        )
         # Celery's own handling: reject (no ack) and record NotRegistered for a waiting caller.
         super().on_unknown_task(body, message, exc)
 
@@ -177,20 +191,25 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
     has one), SQS delivers it again after its visibility timeout, and nothing is recorded as failed.
     """
 
+    # Counts each outcome in the worker's main process for the heartbeat and task metrics.
+    Request = "workers.activity:CountingRequest"
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
         except Exception as error:  # every way a run can fail is settled in one place
             try:
-                self._settle(error, kwargs)
+                outcome, reason = self._settle(error, kwargs)
             except redelivery.RedeliveryError as unsent:
                 # No copy exists: keep this message (no ack, no FAILURE recorded); SQS delivers it
                 # again after its visibility timeout.
                 logger.error("task=%s id=%s left for redelivery: %s", self.name, self.request.id, unsent)
                 raise Reject(str(unsent), requeue=False) from None
-            raise Ignore() from None
+            # An Ignore (the message is settled) that tells the main process how, for its counts.
+            raise activity.Settled(outcome, reason, type(error).__name__) from None
 
-    def _settle(self, error: Exception, kwargs: dict[str, Any]) -> None:
+    def _settle(self, error: Exception, kwargs: dict[str, Any]) -> tuple[str, str]:
+        """Send the copy the outcome asks for; returns (retried | refused | failed, reason)."""
         request = self.request
         failures = int(getattr(request, redelivery.FAILURES_HEADER, 0) or 0)
         outcome = outcome_of(error, failures=failures)
@@ -210,7 +229,7 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
             log("task=%s id=%s again in %d s: %s", self.name, request.id, outcome.delay_s, outcome.reason)
             if outcome.about_result:
                 self._record(request.id, error, final=False)
-            return
+            return "retried", outcome.reason
         if isinstance(error, PayloadRefused):
             logger.error(
                 "refused message task=%s id=%s: %s; sent to the dead-letter queue", self.name, request.id, error
@@ -219,6 +238,7 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
             logger.error("task=%s id=%s dead-lettered: %s", self.name, request.id, outcome.reason)
         redelivery.dead_letter(**copy, reason=outcome.reason)
         self._record(request.id, error, final=True)
+        return ("refused" if isinstance(error, PayloadRefused) else "failed"), outcome.reason
 
     def _record(self, task_id: str, error: Exception, *, final: bool) -> None:
         """Tell a caller waiting on this task where it stands: ``RETRY`` until SQS gives up, then ``FAILURE``."""

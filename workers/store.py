@@ -18,6 +18,10 @@ An archived message is one record that its events (new, edited, deleted) update 
 they arrive: ``posted_at`` says the original was applied (and counted), ``edited_at`` which edit
 the text is from, ``deleted_at`` that the text is gone for good.
 
+Heartbeats (``WORKER``) and failure notes (``FAILURE#<id>``) share this table; their keys live in
+``contract/heartbeats.py`` (the ``charla`` console reads them) and ``workers/heartbeat_store.py``
+writes them.
+
 Every write that adds to a counter is a transaction with a conditional put of the record that
 justifies it, so a redelivered event or task adds nothing the second time. The answer's claim,
 its command counter and its channel's post slot are that one transaction

@@ -1,6 +1,6 @@
 """Alarms (to an SNS topic) and one dashboard for the whole bot."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
@@ -12,10 +12,14 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contract import metrics as task_metrics
 from contract.queues import QUEUE_SPECS, QueueName
 from infra.constructs.worker_service import WorkerService
 
 PERIOD = Duration.minutes(1)
+# Minutes without a heartbeat while messages wait before the alarm fires: a worker replaced by a
+# deploy or a crash beats again within a minute or two; three quiet minutes is an outage.
+NO_WORKER_MINUTES = 3
 
 
 class Monitoring(Construct):
@@ -24,7 +28,12 @@ class Monitoring(Construct):
     - any message in a dead-letter queue (a task failed every retry);
     - the oldest message of a queue older than its visibility timeout (workers are not keeping up);
     - Lambda errors or throttles (Slack gets errors, retries, then gives up);
-    - API Gateway 5xx answers.
+    - API Gateway 5xx answers;
+    - no worker heartbeat (the workers' ``WorkerHeartbeat`` EMF metric) for a queue that should
+      always have a worker, while that queue has visible messages.
+
+    The dashboard also graphs the workers' task metrics (EMF lines, ``contract/metrics.py``):
+    outcomes per task, run time and time waited in the queue, and heartbeats per queue.
 
     Attributes:
         topic: Alarm notifications (subscribe an email with the ``alarm_email`` context).
@@ -45,6 +54,8 @@ class Monitoring(Construct):
         http_api: apigw.IHttpApi,
         workers: Mapping[QueueName, WorkerService],
         alarm_email: str | None,
+        metrics_namespace: str = task_metrics.DEFAULT_NAMESPACE,
+        always_on_queues: Sequence[QueueName] = (QueueName.REPLIES,),
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", display_name="charla alarms", enforce_ssl=True)
@@ -97,6 +108,8 @@ class Monitoring(Construct):
         )
         api_5xx = http_api.metric_server_error(period=PERIOD, statistic="Sum")  # "5xx", by ApiId
         alarm("Api5xx", api_5xx, 0, "The HTTP API answered 5xx to Slack.")
+        for name in always_on_queues:
+            self._no_live_worker_alarm(name, queues[name], metrics_namespace, action)
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self.dashboard.add_widgets(
@@ -139,7 +152,83 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+        self.dashboard.add_widgets(*self._task_widgets(metrics_namespace, list(queues)))
         region = Stack.of(self).region
         self.dashboard_url = (
             f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={dashboard_name}"
         )
+
+    def _no_live_worker_alarm(
+        self, name: QueueName, queue: sqs.IQueue, namespace: str, action: actions.SnsAction
+    ) -> cloudwatch.Alarm:
+        """1 for each minute with messages visible and no heartbeat from a worker of ``name``."""
+        beats = cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=task_metrics.HEARTBEAT,
+            dimensions_map={task_metrics.QUEUE_DIMENSION: name.value},
+            statistic="Sum",
+            period=PERIOD,
+        )
+        visible = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+        created = cloudwatch.Alarm(
+            self,
+            f"{name.name.title()}NoLiveWorker",
+            # A missing heartbeat metric is zero heartbeats (FILL); missing queue data is no alarm.
+            metric=cloudwatch.MathExpression(
+                expression="IF(FILL(beats, 0) < 1 AND visible > 0, 1, 0)",
+                using_metrics={"beats": beats, "visible": visible},
+                period=PERIOD,
+                label=f"{name} messages waiting with no live worker",
+            ),
+            threshold=0,
+            evaluation_periods=NO_WORKER_MINUTES,
+            datapoints_to_alarm=NO_WORKER_MINUTES,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=(
+                f"No {name} worker sent a heartbeat for {NO_WORKER_MINUTES} minutes while {name} messages waited "
+                "(see `charla workers` and docs/OPERATIONS.md)."
+            ),
+        )
+        created.add_alarm_action(action)
+        created.add_ok_action(action)
+        self.alarms[f"{name.name.title()}NoLiveWorker"] = created
+        return created
+
+    @staticmethod
+    def _task_widgets(namespace: str, queue_names: Sequence[QueueName]) -> list[cloudwatch.IWidget]:
+        """Per-task outcomes, run time and queue wait (one line per task name), and heartbeats per queue."""
+
+        def per_task(metric_name: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+            return cloudwatch.MathExpression(
+                expression=(
+                    f"SEARCH('{{{namespace},{task_metrics.TASK_DIMENSION}}} "
+                    f"MetricName=\"{metric_name}\"', '{statistic}', 60)"
+                ),
+                using_metrics={},
+                label=label,
+                period=PERIOD,
+            )
+
+        outcomes = [per_task(metric, "Sum", outcome) for outcome, metric in task_metrics.OUTCOME_METRICS.items()]
+        heartbeats = [
+            cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=task_metrics.HEARTBEAT,
+                dimensions_map={task_metrics.QUEUE_DIMENSION: name.value},
+                statistic="Sum",
+                period=PERIOD,
+                label=f"{name} heartbeats",
+            )
+            for name in queue_names
+        ]
+        return [
+            cloudwatch.GraphWidget(title="Task outcomes per task", left=outcomes, width=12),
+            cloudwatch.GraphWidget(
+                title="Task run time and queue wait (p99, ms)",
+                left=[per_task(task_metrics.RUN_TIME, "p99", "run time")],
+                right=[per_task(task_metrics.QUEUE_WAIT, "p99", "queue wait")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(title="Worker heartbeats per minute", left=heartbeats, width=12),
+        ]

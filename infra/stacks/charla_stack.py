@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from contract import environment as env
+from contract import metrics as task_metrics
 from contract.queues import QUEUE_SPECS, QueueName
 from contract.tables import TABLE_SPECS
 from contract.tasks import TaskName, queue_for
@@ -119,7 +120,12 @@ class CharlaStack(Stack):
                 platform=(ecr_assets.Platform.LINUX_ARM64 if config.worker_arm64 else ecr_assets.Platform.LINUX_AMD64),
             )
         )
-        worker_environment = {**self.resource_environment, "AWS_REGION": self.region}
+        metrics_namespace = task_metrics.namespace_for(config.env_name)
+        worker_environment = {
+            **self.resource_environment,
+            "AWS_REGION": self.region,
+            task_metrics.NAMESPACE_VARIABLE: metrics_namespace,
+        }
         if config.agenda_source:
             worker_environment[AGENDA_SOURCE_VARIABLE] = config.agenda_source
         worker_environment[env.ARCHIVE_RETENTION_DAYS] = str(config.archive_retention_days)
@@ -180,6 +186,9 @@ class CharlaStack(Stack):
             http_api=self.ingress.http_api,
             workers=self.workers,
             alarm_email=config.alarm_email,
+            metrics_namespace=metrics_namespace,
+            # Queues scaled to zero at rest wait for a worker by design; the rest must always have one.
+            always_on_queues=[name for name in self.queues.queues if config.scaling_for(name).min_tasks >= 1],
         )
 
         CfnOutput(

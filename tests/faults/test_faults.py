@@ -314,8 +314,8 @@ def test_3_sigterm_during_a_burst_drains_or_returns_work(fault_stack: DevStack, 
 def test_4_a_failing_task_lands_in_the_dlq_and_redrive_after_the_fix_answers_it(
     fault_stack: DevStack, report: ScenarioReport
 ) -> None:
+    from charla_cli.queues import dead_letter_url, matcher, redrive
     from scripts.processes import wait_until
-    from scripts.queues import dead_letter_url, redrive, task_filter
     from scripts.stack import http
 
     stack = fault_stack
@@ -347,8 +347,15 @@ def test_4_a_failing_task_lands_in_the_dlq_and_redrive_after_the_fix_answers_it(
         body=json.dumps({"failing_channels": []}).encode(),
         headers={"Content-Type": "application/json"},
     )  # the fix
-    moved = redrive(
-        client, source_url=stack.queue_url(QueueName.REPLIES), dlq_url=dlq, matches=task_filter("charla.ping"), limit=10
+    moved = len(
+        redrive(
+            client,
+            source_url=stack.queue_url(QueueName.REPLIES),
+            dlq_url=dlq,
+            label="replies-dlq",
+            matches=matcher(task="charla.ping", ids=set()),
+            limit=10,
+        )
     )
     wait_until(lambda: replies_per_channel(stack, "DLQ"), timeout=60, message="the reply after redrive")
     stack.wait_until_drained(QueueName.REPLIES, timeout=60)

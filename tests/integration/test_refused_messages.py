@@ -18,10 +18,12 @@ from celery import Celery
 from celery.exceptions import Ignore
 from pydantic import BaseModel
 
+from charla_cli.endpoints import resolve
+from charla_cli.errors import EXIT_TASK_FAILED, CliError
+from charla_cli.send import wait_for_result
 from contract.queues import QueueName
 from contract.tasks import TaskName
 from contract.wire import encode_task_message
-from scripts import cli
 from scripts.processes import wait_until
 from scripts.stack import DevStack
 
@@ -206,13 +208,13 @@ def test_a_caller_waiting_on_a_refused_task_gets_its_reason(fast_dlq_stack: DevS
     )
 
     with pytest.raises(
-        cli.CliError,
+        CliError,
         match=r"failed: PayloadRefused: payload does not match HealthCheck: "
         r"requested_at: Field required",
     ) as caught:
-        cli.wait_for_result(task_id, timeout_s=20, environ=fast_dlq_stack.env)
+        wait_for_result(task_id, timeout_s=20, endpoints=resolve(environ=fast_dlq_stack.env))
 
-    assert caught.value.status == cli.EXIT_TASK_FAILED
+    assert caught.value.status == EXIT_TASK_FAILED
     assert [task_id_of(body) for body in wait_for_dead_letters(fast_dlq_stack, 1)] == [task_id]
 
 

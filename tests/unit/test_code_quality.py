@@ -23,7 +23,7 @@ def test_ruff_finds_nothing() -> None:
 
 
 def test_mypy_finds_nothing() -> None:
-    checked = run("mypy", "contract", "lambda_handler", "workers", "scripts", "infra", "bench")
+    checked = run("mypy", "contract", "lambda_handler", "workers", "scripts", "infra", "bench", "charla_cli")
 
     assert checked.returncode == 0, checked.stdout[-4000:]
 
@@ -38,3 +38,18 @@ def test_the_ingress_may_not_import_worker_code() -> None:
 
     assert result.returncode != 0
     assert "lambda_handler must not import workers" in result.stdout
+
+
+def test_the_console_script_may_not_import_a_room_or_the_harness() -> None:
+    probe = ROOT / "charla_cli" / "_probe_banned_import.py"
+    probe.write_text(
+        '"""A deliberate violation."""\n\nimport workers.heartbeat  # noqa: F401\nimport scripts.stack  # noqa: F401\n'
+    )
+    try:
+        result = run("ruff", "check", "--select", "TID251", str(probe))
+    finally:
+        probe.unlink()
+
+    assert result.returncode != 0
+    assert "charla_cli reads what workers write through contract/" in result.stdout
+    assert "scripts/ is the development harness" in result.stdout

@@ -1,0 +1,25 @@
+"""CloudWatch metric names the workers emit (as EMF log lines) and the dashboard and alarms read."""
+
+# The worker's namespace comes from this variable (the stack sets ``charla/<env>``).
+NAMESPACE_VARIABLE = "CHARLA_METRICS_NAMESPACE"
+DEFAULT_NAMESPACE = "charla"
+
+# Per task attempt, dimension ``Task`` (the task name).
+TASK_DIMENSION = "Task"
+OUTCOME_METRICS = {
+    "succeeded": "TaskSucceeded",
+    "failed": "TaskFailed",
+    "retried": "TaskRetried",
+    "refused": "TaskRefused",
+}
+RUN_TIME = "TaskRunTime"  # milliseconds
+QUEUE_WAIT = "TaskQueueWait"  # milliseconds, from SQS SentTimestamp to the task's start
+
+# One per heartbeat per consumed queue, dimension ``Queue``: "a worker for this queue is alive".
+QUEUE_DIMENSION = "Queue"
+HEARTBEAT = "WorkerHeartbeat"
+
+
+def namespace_for(env_name: str) -> str:
+    """The namespace of one deployment (several can share an account)."""
+    return f"{DEFAULT_NAMESPACE}/{env_name}"
