@@ -5,10 +5,14 @@ from contract.queues import QueueName
 SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
 SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
 # In AWS the Lambda reads both Slack values from this Secrets Manager secret (JSON with the
-# keys below) at cold start instead of from plain environment values.
+# keys below) instead of from plain environment values, and read it again after a rotation.
 SLACK_SECRET_ARN = "CHARLA_SLACK_SECRET_ARN"
 SECRET_KEY_SIGNING_SECRET = "signing_secret"
 SECRET_KEY_BOT_TOKEN = "bot_token"
+# Which Slack workspaces (team or Enterprise Grid org ids, comma-separated) and which app the
+# ingress serves; requests from any other are acked and dropped. Unset: any (local use).
+SLACK_TEAM_IDS = "CHARLA_SLACK_TEAM_IDS"
+SLACK_APP_ID = "CHARLA_SLACK_APP_ID"
 
 SLACK_API_URL = "CHARLA_SLACK_API_URL"
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it natively; set locally to moto

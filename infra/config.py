@@ -34,6 +34,8 @@ CONTEXT_KEYS = (
     "archive_retention_days",
     "welcome_text",
     "welcome_texts",
+    "slack_team_ids",
+    "slack_app_id",
 )
 
 
@@ -101,6 +103,10 @@ class CharlaConfig:
     # per channel id (JSON object); "{user}" becomes a mention of the newcomer. Unset: no welcome.
     welcome_text: str | None = None
     welcome_texts: Mapping[str, str] | None = None
+    # The only workspaces (team or org ids, comma-separated) and Slack app the ingress serves;
+    # unset: any (set both once the app is installed; docs/DEPLOY.md).
+    slack_team_ids: str | None = None
+    slack_app_id: str | None = None
 
     @property
     def stack_name(self) -> str:
@@ -130,6 +136,8 @@ class CharlaConfig:
                 if not isinstance(given, dict):
                     raise ValueError("context 'welcome_texts': expected a JSON object of channel id -> text")
                 values[key] = {str(channel): str(greeting) for channel, greeting in given.items()}
+            elif key == "slack_team_ids" and isinstance(raw, list | tuple):
+                values[key] = ",".join(str(item) for item in raw) or None
             elif isinstance(current, bool):
                 values[key] = _boolean(key, raw)
             elif isinstance(current, int) or key == "lambda_reserved_concurrency":

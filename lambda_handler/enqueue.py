@@ -5,9 +5,10 @@ import logging
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from contract.checks import PayloadInvalid, check_payload
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message, task_id_for
-from lambda_handler.errors import QueueUnavailable
+from lambda_handler.errors import QueueUnavailable, RequestRejected
 from lambda_handler.settings import get_settings
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 @cache
 def sqs_client() -> "SQSClient":
-    """The SQS client, created on first use and kept for the life of the Lambda environment."""
+    """The SQS client, built at init (so a SnapStart snapshot holds it) and kept."""
     import boto3
     from botocore.config import Config
 
@@ -39,10 +40,17 @@ def enqueue(task: TaskName, payload: Any, *, idempotency_key: str) -> str:
             request produces the same task id, so its effects happen once (docs/RELIABILITY.md).
 
     Raises:
+        RequestRejected: A payload field has the wrong type (from a signed but odd request):
+            refused here, so nothing the worker would refuse ever reaches a queue.
         QueueUnavailable: SQS did not accept the message; the caller must answer non-2xx.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    try:
+        check_payload(payload)
+    except PayloadInvalid as error:
+        logger.info("payload refused task=%s reason=%s", task, error)
+        raise RequestRejected("request fields of the wrong type") from error
     queue = queue_for(task)
     task_id = task_id_for(f"{task}:{idempotency_key}")
     body = encode_task_message(task=task, kwargs=dataclasses.asdict(payload), queue=queue, task_id=task_id)

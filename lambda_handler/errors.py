@@ -39,6 +39,13 @@ class QueueUnavailable(IngressError):
     public_message = "temporarily unavailable, please retry"
 
 
+class SecretUnavailable(IngressError):
+    """Secrets Manager did not answer, so no signature can be checked: Slack must retry."""
+
+    status = 503
+    public_message = "temporarily unavailable, please retry"
+
+
 class MissingSettingError(RuntimeError):
     """Required configuration is absent; the message names every missing variable."""
 

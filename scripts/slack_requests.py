@@ -115,6 +115,57 @@ def channel_message(
     }
 
 
+def rich_text(text: str) -> list[dict[str, Any]]:
+    """The ``blocks`` Slack adds to a message typed in its composer: the text again, as rich text."""
+    return [
+        {
+            "type": "rich_text",
+            "block_id": uuid.uuid4().hex[:5],
+            "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+        }
+    ]
+
+
+def message_edit(
+    new_text: str, old_text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE", ts: str | None = None
+) -> dict[str, Any]:
+    """A ``message_changed`` event: the edited message and the previous one, each with rich text."""
+    original_ts = ts or next_ts()
+    edited_at = next_ts()
+
+    def message(text: str, *, edited: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": original_ts,
+            "team": TEAM_ID,
+            "client_msg_id": str(uuid.uuid4()),
+            "blocks": rich_text(text),
+        }
+        if edited:
+            body["edited"] = {"user": user, "ts": edited_at}
+        return body
+
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": channel,
+        "channel_type": "channel",
+        "ts": edited_at,
+        "event_ts": edited_at,
+        "message": message(new_text, edited=True),
+        "previous_message": message(old_text, edited=False),
+    }
+
+
+def longest_edit(channel: str = "C0GENERAL") -> dict[str, Any]:
+    """The largest edit event Slack can send: 40,000-character messages (Slack's limit) before and
+    after, every character an emoji (4 bytes of UTF-8, 12 once JSON escapes its surrogate pair)."""
+    return message_edit("\U0001f389" * 40_000, "\U0001f38a" * 40_000, channel=channel)
+
+
 def signed_event(
     event: dict[str, Any], signing_secret: str, *, event_id: str | None = None, timestamp: int | None = None
 ) -> SignedRequest:

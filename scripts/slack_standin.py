@@ -26,6 +26,8 @@ Endpoints (Slack-shaped JSON):
             page whatever ``limit`` asks (Slack may return fewer than asked); 0 ends it
         {"slow_channels": {"C1": 6}}   chat.postMessage there answers after 6 s (before anything
             else), a slow task for `charla workers` tests
+        {"token": "xoxb-new"}   only this token is accepted from now on (a rotated token: the
+            old one gets invalid_auth)
     POST /_faults/clear          every fault off (counters and records are kept)
 
 ``GET /_recorded`` also reports ``rejected_429`` (and ``rejected_429_by_channel``, with the time
@@ -142,6 +144,8 @@ class Recorder:
                 self.history_page_size = int(body["history_page_size"])
             if "slow_channels" in body:
                 self.slow_channels = {str(k): float(v) for k, v in body["slow_channels"].items()}
+            if "token" in body:
+                self.token = str(body["token"])
 
     def clear_faults(self) -> None:
         with self.lock:

@@ -50,9 +50,14 @@ def stack_without_worker() -> Iterator[DevStack]:
 
 def clear_ingress_caches() -> None:
     """Forget the ingress's per-process settings and clients (read again on next use)."""
-    from lambda_handler import enqueue, main, settings
+    from lambda_handler import enqueue, settings, signing
 
-    for cached in (settings.get_settings, enqueue.sqs_client, main.bolt_app, main._verifier):
+    for cached in (
+        settings.get_settings,
+        enqueue.sqs_client,
+        signing.secrets_client,
+        signing.signing_key,
+    ):
         cached.cache_clear()
 
 

@@ -4,6 +4,7 @@ A post that slack_sdk re-sends after a connection reset may be Slack's second co
 reset can come after Slack acted), so posting clients get no retry handlers at all: the reply
 state machine (``workers/services/replies.py``) decides what a failed post means. Reads are
 idempotent, so the reading client retries connection errors (a 429 defers the task instead).
+Both read a rotated bot token by themselves when Slack refuses the old one (``slack_token``).
 """
 
 from functools import cache
@@ -13,9 +14,14 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from workers.settings import get_settings
+from workers.slack_token import TokenRefreshingWebClient, read_bot_token
 
 # A post gets this long; a run that times out treats the post as maybe made (see replies).
 POST_TIMEOUT_S = 5
+
+
+def _read_token() -> str | None:
+    return read_bot_token(get_settings())
 
 
 def _base_url() -> str:
@@ -26,7 +32,8 @@ def _base_url() -> str:
 @cache
 def web_client() -> WebClient:
     """The posting client, one per worker process (connection reuse); never retries."""
-    return WebClient(
+    return TokenRefreshingWebClient(
+        read_token=_read_token,
         token=get_settings().slack_bot_token.get_secret_value(),
         base_url=_base_url(),
         timeout=POST_TIMEOUT_S,
@@ -41,7 +48,8 @@ def reader_client() -> WebClient:
     Not 429s: slack_sdk's handler sleeps Retry-After inside the task with no cap; the reply state
     machine defers instead (an SQS delay).
     """
-    return WebClient(
+    return TokenRefreshingWebClient(
+        read_token=_read_token,
         token=get_settings().slack_bot_token.get_secret_value(),
         base_url=_base_url(),
         timeout=10,

@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from contract import environment as env
 from infra.bundling import ROOT, lambda_code
 
 HANDLER = "lambda_handler.main.handler"
@@ -71,8 +72,13 @@ class SlackIngress(Construct):
         throttle_rate: int,
         throttle_burst: int,
         log_retention: logs.RetentionDays,
+        served_team_ids: str | None = None,
+        served_app_id: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Requests from any other workspace or app are acked and dropped by the ingress.
+        served = {env.SLACK_TEAM_IDS: served_team_ids, env.SLACK_APP_ID: served_app_id}
+        environment = {**environment, **{name: value for name, value in served.items() if value}}
         self.log_group = logs.LogGroup(self, "FunctionLogs", retention=log_retention)
         self.role = iam.Role(
             self,

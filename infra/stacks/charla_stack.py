@@ -71,6 +71,8 @@ class CharlaStack(Stack):
             throttle_rate=config.api_throttle_rate,
             throttle_burst=config.api_throttle_burst,
             log_retention=retention,
+            served_team_ids=config.slack_team_ids,
+            served_app_id=config.slack_app_id,
         )
         for queue in self.queues.queues.values():
             queue.grant_send_messages(self.ingress.role)
@@ -121,10 +123,12 @@ class CharlaStack(Stack):
             )
         )
         metrics_namespace = task_metrics.namespace_for(config.env_name)
+        # The secret's ARN lets a worker read a rotated bot token without a restart (workers/slack_token.py).
         worker_environment = {
             **self.resource_environment,
             "AWS_REGION": self.region,
             task_metrics.NAMESPACE_VARIABLE: metrics_namespace,
+            env.SLACK_SECRET_ARN: self.secret.secret_arn,
         }
         if config.agenda_source:
             worker_environment[AGENDA_SOURCE_VARIABLE] = config.agenda_source
@@ -133,7 +137,7 @@ class CharlaStack(Stack):
             worker_environment[env.WELCOME_TEXT] = config.welcome_text
         if config.welcome_texts:
             worker_environment[env.WELCOME_TEXTS] = json.dumps(dict(config.welcome_texts), ensure_ascii=False)
-        # Workers call the Web API only: the signing secret stays with the ingress.
+        # Workers get the token at start; they read the secret again only when Slack refuses it.
         worker_secrets = {env.SLACK_BOT_TOKEN: ecs.Secret.from_secrets_manager(self.secret, env.SECRET_KEY_BOT_TOKEN)}
         self.workers: dict[QueueName, WorkerService] = {}
         for name, queue in self.queues.queues.items():
@@ -157,6 +161,7 @@ class CharlaStack(Stack):
             )
             task_role = worker.task_definition.task_role
             queue.grant_consume_messages(task_role)
+            self.secret.grant_read(task_role)
             # Sending: a task's retry re-publishes to its queue, and a task may hand work to another;
             # a final failure goes straight to its own queue's DLQ (workers/redelivery.py).
             for other in self.queues.queues.values():

@@ -12,10 +12,8 @@ archiving both would store the mention twice under two event ids. A workspace th
 only to ``app_mention`` gets answers but no archive of mentions (documented in docs/DATA.md).
 """
 
-import functools
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -23,7 +21,7 @@ from slack_bolt import Ack, App
 from contract.commands import parse_command
 from contract.tasks import ArchivedMessage, CommandRequest, MessageKind, TaskName
 from lambda_handler.enqueue import enqueue
-from lambda_handler.errors import RequestRejected
+from lambda_handler.listeners.malformed import malformed_is_rejected
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +48,12 @@ def command_from_event(body: dict[str, Any], *, in_thread: bool) -> tuple[TaskNa
     event_id = _event_id(body, event)
     request = CommandRequest(
         correlation_id=event_id,
-        team_id=str(body.get("team_id") or event.get("team", "")),
-        channel=str(event["channel"]),
-        user=str(event["user"]),
+        team_id=body.get("team_id") or event.get("team") or "",
+        channel=event["channel"],
+        user=event["user"],
         command=parsed.command,
         args=parsed.args,
-        thread_ts=str(event.get("thread_ts") or event["ts"]) if in_thread else event.get("thread_ts"),
+        thread_ts=(event.get("thread_ts") or event["ts"]) if in_thread else event.get("thread_ts"),
         requested_at=time.time(),
     )
     return parsed.task, request, event_id
@@ -92,11 +90,11 @@ def archived_message(body: dict[str, Any]) -> ArchivedMessage | None:
     return ArchivedMessage(
         correlation_id=event_id,
         event_id=event_id,
-        team_id=str(body.get("team_id") or event.get("team") or ""),
-        channel=str(event["channel"]),
+        team_id=body.get("team_id") or event.get("team") or "",
+        channel=event["channel"],
         channel_type=event.get("channel_type"),
-        user=str(message.get("user") or ""),
-        ts=str(ts),
+        user=message.get("user") or "",
+        ts=ts,
         event_ts=event_ts,
         kind=kind,
         text=_archivable(text),
@@ -104,25 +102,6 @@ def archived_message(body: dict[str, Any]) -> ArchivedMessage | None:
         is_bot=_is_bot(message),
         thread_ts=message.get("thread_ts"),
     )
-
-
-Listener = Callable[[dict[str, Any], dict[str, Any], Ack], None]
-
-
-def malformed_is_rejected(listener: Listener) -> Listener:
-    """A signed event missing a field we read (or holding the wrong type) is a 400, not a 500.
-
-    Only code that reads the event runs inside; ``enqueue`` raises its own errors, which pass.
-    """
-
-    @functools.wraps(listener)
-    def checked(body: dict[str, Any], event: dict[str, Any], ack: Ack) -> None:
-        try:
-            listener(body, event, ack)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise RequestRejected(f"event field missing or malformed: {type(error).__name__}") from error
-
-    return checked
 
 
 @malformed_is_rejected

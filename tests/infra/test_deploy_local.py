@@ -9,8 +9,9 @@ from contract import environment as env
 from contract.queues import QUEUE_SPECS
 from contract.tables import TABLE_SPECS
 from scripts import deploy_local
+from scripts.processes import wait_until
 from scripts.provision import REGION
-from scripts.slack_requests import app_mention
+from scripts.slack_requests import app_mention, signed_url_verification
 from scripts.stack import DevStack
 from tests.infra.conftest import Synthesized
 
@@ -84,6 +85,51 @@ def test_a_signed_mention_is_answered_through_the_deployed_queues(
     sqs = deploy_local._client("sqs", moto_url)
     names = [url.rsplit("/", 1)[-1] for url in sqs.list_queues().get("QueueUrls", [])]
     assert all(name.startswith(deployment.stack_name) for name in names), names
+
+
+def test_slack_setup_rehearsal_the_stored_signing_secret_is_used_without_a_redeploy_or_restart(
+    moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    """docs/DEPLOY.md's order of events: Slack verifies the URL while the secret is a placeholder
+    (401), the operator runs put-secret-value, presses Retry: the challenge comes back."""
+    cloudformation = deploy_local._client("cloudformation", moto_url)
+    (function,) = [
+        r["PhysicalResourceId"]
+        for r in cloudformation.describe_stack_resources(StackName=deployment.stack_name)["StackResources"]
+        if r.get("ResourceType") == "AWS::Lambda::Function"
+    ]
+    # The ingress reads the secret the deployed function names (the stack's own placeholder secret).
+    deployed = deploy_local._client("lambda", moto_url).get_function_configuration(FunctionName=function)
+    secret_arn = deployed["Environment"]["Variables"][env.SLACK_SECRET_ARN]
+    secrets = deploy_local._client("secretsmanager", moto_url)
+    assert secrets.describe_secret(SecretId=secret_arn)["Name"] == deployment.outputs["SlackSecretName"]
+
+    with DevStack(
+        moto_url=moto_url,
+        resources=deployment.resources,
+        worker_queues=[],
+        extra_env={env.SLACK_SECRET_ARN: secret_arn},
+    ) as stack:
+        ingress_pid = stack.processes["ingress"].pid
+        before = stack.post(signed_url_verification("from-slack", stack.signing_secret))
+        secrets.put_secret_value(
+            SecretId=deployment.outputs["SlackSecretName"],
+            SecretString=json.dumps(
+                {env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret, env.SECRET_KEY_BOT_TOKEN: stack.bot_token}
+            ),
+        )
+        retried = wait_until(  # the operator presses Retry in Slack's settings, for up to a minute
+            lambda: (
+                r if (r := stack.post(signed_url_verification("retry", stack.signing_secret))).status == 200 else None
+            ),
+            timeout=60,
+            interval=1.0,
+            message="the stored signing secret to be used",
+        )
+        assert stack.processes["ingress"].pid == ingress_pid
+
+    assert before.status == 401
+    assert retried.json() == {"challenge": "retry"}
 
 
 def test_moto_support_split_is_what_docs_deploy_md_states(synth: Synthesized) -> None:

@@ -427,6 +427,8 @@ def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         "archive_retention_days": "30",
         "welcome_text": "¡Hola, {user}!",
         "welcome_texts": '{"C0EVENTS": "Welcome to #events, {user}"}',
+        "slack_team_ids": ["T0ONE", "E0ORG"],
+        "slack_app_id": "A0CHARLA",
     }
     return synthesize(tmp_path_factory.mktemp("cdk-out-options"), context)
 
@@ -444,11 +446,18 @@ def test_context_options_reach_the_template(options_synth: Synthesized) -> None:
     function = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]
     assert "SnapStart" not in function
     assert function["ReservedConcurrentExecutions"] == 15
+    variables = function["Environment"]["Variables"]
+    assert (variables["CHARLA_SLACK_TEAM_IDS"], variables["CHARLA_SLACK_APP_ID"]) == ("T0ONE,E0ORG", "A0CHARLA")
     synth.template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
     )
     nag_errors = Annotations.from_stack(synth.stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     assert nag_errors == []
+
+
+def test_without_configured_workspaces_the_ingress_serves_any(synth: Synthesized) -> None:
+    function = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]
+    assert not {"CHARLA_SLACK_TEAM_IDS", "CHARLA_SLACK_APP_ID"} & set(function["Environment"]["Variables"])
 
 
 @pytest.mark.slow

@@ -1,5 +1,8 @@
 """Property: no correctly signed body, however odd, makes the ingress answer 5xx.
 
+Bodies cover Events API envelopes, any JSON, slash command forms (``/charla`` with fields
+missing, empty, repeated or holding the word "payload") and interactive payloads.
+
 Bolt answers 500 to several malformed-but-signed bodies (shared FINDINGS); the guard and the
 listeners must turn every such body into a 4xx or an ignored 200. Runs in process through
 ``handler(event, context)`` against the moto server, so hypothesis can try hundreds of bodies.
@@ -58,6 +61,53 @@ forms = st.dictionaries(
 )
 
 
+# Slash command forms as Slack sends them, each field possibly missing, empty or odd; a field may
+# repeat (a list of pairs, not a dict) and text often holds the word Bolt used to trip on.
+command_fields = st.sampled_from(
+    [
+        "token",
+        "team_id",
+        "team_domain",
+        "enterprise_id",
+        "channel_id",
+        "channel_name",
+        "user_id",
+        "user_name",
+        "text",
+        "api_app_id",
+        "is_enterprise_install",
+        "response_url",
+        "trigger_id",
+    ]
+)
+command_values = st.sampled_from(
+    ["", "C1", "U1", "T1", "payload", "ping payload", "{", "/charla", "%", "1.5"]
+) | st.text(max_size=20)
+command_forms = st.tuples(
+    st.sampled_from(["/charla", "/charla", "/other", "charla", ""]),
+    st.lists(st.tuples(command_fields, command_values), max_size=10),
+).map(lambda command_and_pairs: [("command", command_and_pairs[0]), *command_and_pairs[1]])
+interaction_types = st.sampled_from(
+    ["block_actions", "view_submission", "view_closed", "shortcut", "message_action", "block_suggestion"]
+)
+interactions = st.fixed_dictionaries(
+    {"type": interaction_types | scalars},
+    optional={
+        "team": st.fixed_dictionaries({"id": st.just("T1") | scalars}) | json_values,
+        "user": st.fixed_dictionaries({"id": st.just("U1") | scalars}) | json_values,
+        "enterprise": st.none() | json_values,
+        "api_app_id": st.just("A1") | scalars,
+        "trigger_id": st.text(max_size=12) | scalars,
+        "actions": st.lists(st.fixed_dictionaries({"action_id": st.text(max_size=8) | scalars}), max_size=2)
+        | json_values,
+        "view": json_values,
+        "channel": json_values,
+        "message": json_values,
+        "response_url": scalars,
+    },
+)
+
+
 @pytest.fixture(scope="module")
 def ingress_env(stack_without_worker: DevStack) -> Iterator[DevStack]:
     with configured_like_the_lambda(stack_without_worker) as stack:
@@ -92,3 +142,20 @@ def test_signed_forms_never_get_a_5xx(ingress_env: DevStack, form: dict[str, str
     from urllib.parse import urlencode
 
     assert _status(ingress_env, urlencode(form).encode(), "application/x-www-form-urlencoded") in (200, 400)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=command_forms)
+def test_signed_slash_commands_never_get_a_5xx(ingress_env: DevStack, pairs: list[tuple[str, str]]) -> None:
+    from urllib.parse import urlencode
+
+    assert _status(ingress_env, urlencode(pairs).encode(), "application/x-www-form-urlencoded") in (200, 400)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=interactions | json_values)
+def test_signed_interactive_payloads_never_get_a_5xx(ingress_env: DevStack, payload: Any) -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    assert _status(ingress_env, body, "application/x-www-form-urlencoded") in (200, 400)

@@ -26,7 +26,7 @@ def test_ingress_settings_never_show_the_secret() -> None:
     )
 
     assert "s3cr3t-value" not in repr(settings)
-    assert settings.signing_secret == "s3cr3t-value"
+    assert settings.local_signing_secret == "s3cr3t-value"
 
 
 def test_worker_names_every_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
