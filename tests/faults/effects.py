@@ -114,7 +114,7 @@ def depth_with_delayed(stack: DevStack, url: str) -> int:
 
 
 def dead_letter_url(stack: DevStack, queue: QueueName) -> str:
-    from scripts.queues import dead_letter_url as find
+    from charla_cli.queues import dead_letter_url as find
 
     url = find(stack.sqs(), stack.queue_url(queue))
     assert url is not None

@@ -191,7 +191,7 @@ def _reset_scenario_answered(state: dict[str, Any], threaded: list[QueuedTask], 
 
 def test_11_a_redrive_long_after_the_answer_does_not_answer_again(stack: DevStack, report: ScenarioReport) -> None:
     from scripts.provision import dynamodb
-    from scripts.queues import redrive, task_filter
+    from charla_cli.queues import matcher, redrive
 
     task = ping_task("C0REDRIVE", event_id="EvREDRIVE1", thread_ts=next_ts())
     sent_at = time.time()
@@ -203,8 +203,15 @@ def test_11_a_redrive_long_after_the_answer_does_not_answer_again(stack: DevStac
     client = stack.sqs()
     dlq = dead_letter_url(stack, QueueName.REPLIES)
     client.send_message(QueueUrl=dlq, MessageBody=task.body)
-    moved = redrive(
-        client, source_url=stack.queue_url(QueueName.REPLIES), dlq_url=dlq, matches=task_filter("charla.ping"), limit=10
+    moved = len(
+        redrive(
+            client,
+            source_url=stack.queue_url(QueueName.REPLIES),
+            dlq_url=dlq,
+            label="replies-dlq",
+            matches=matcher(task="charla.ping", ids=set()),
+            limit=10,
+        )
     )
     stack.wait_until_drained(QueueName.REPLIES, timeout=60)  # the redriven message was run and acked
     found = answers(slack_state(stack), {task.channel})
