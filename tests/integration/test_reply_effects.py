@@ -23,7 +23,7 @@ from scripts.stack import DevStack
 from workers.outcomes import Defer
 from workers.services import replies
 from workers.services.replies import Delivery, Run
-from workers.store import EffectState, StateStore
+from workers.store import EffectState, SlotClaim, StateStore
 
 pytestmark = pytest.mark.slow
 LEASE_S = 60.0
@@ -391,3 +391,23 @@ def test_the_look_in_slack_reads_every_page(
 
     assert outcome is Delivery.FOUND_POSTED
     assert len(posts_in(stack, channel)) == 6
+
+
+def test_a_copy_that_missed_its_turn_takes_a_new_one_instead_of_posting_on_the_next_runs(
+    stack: DevStack, store: StateStore, web: WebClient
+) -> None:
+    channel, clock = new_channel("LATE"), Clock()
+    now = clock()
+    # A copy released 5 s ago with a slot that has gone by (its worker was busy, SQS was late)...
+    pace = store.channel_pace("T0EFFECTS", channel)
+    slot = SlotClaim("T0EFFECTS", channel, now - 5, replies.CHANNEL_POST_INTERVAL_S, pace)
+    store.claim_effect("t-late", owner="gone", lease_until=now - 1, now=now - 5, slot=slot)
+    store.release_effect("t-late", owner="gone", suspect=False, now=now - 4, slot_at=now - 5, shift_at=0.0)
+    # ... while the run whose turn it is now posts.
+    assert deliver(asked(channel), run=Run("t-on-time", LEASE_S), store=store, web=web, clock=clock) is Delivery.POSTED
+
+    late = Clock(offset=clock.offset)
+    outcome = deliver(asked(channel), run=Run("t-late", LEASE_S, continuation=True), store=store, web=web, clock=late)
+
+    assert outcome is Delivery.POSTED
+    assert late.slept and late.slept[-1] >= 0.5  # it waited for a new turn after the one just taken

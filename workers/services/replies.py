@@ -89,6 +89,8 @@ CHANNEL_POST_INTERVAL_S = 1.0
 MAX_PACE_WAIT_S = 3.0
 # A deferred copy is due back this long before its slot (then waits in the worker to the slot).
 EARLY_RETURN_S = 1.5
+# A run this late for its turn takes a new one: posting now would land on the next run's turn.
+LATE_TOLERANCE_S = 0.5
 # A copy that meets another run's live lease looks again this soon (a read, no write), so a
 # duplicate settles in seconds rather than a whole lease.
 HELD_RECHECK_S = 5.0
@@ -436,17 +438,7 @@ def _post_held(
             hold = _Hold(suspect=hold.suspect, slot_at=slot_at, shift_at=pace.shift)
     if hold.slot_at is None:
         raise StoreUnavailableError(f"effect {run.task_id} holds no channel slot")
-    now = clock()
-    at = hold.slot_at
-    if at > now or not hold.fresh:  # a 429 may have moved the line since the slot was reserved
-        at = _when_to_post(hold, store.channel_pace(request.team_id, request.channel))
-    if at - now > MAX_PACE_WAIT_S:
-        _release(store, run, hold, now=now, suspect=hold.suspect)
-        # Come back a little early and wait out the rest here, to post on the slot itself: a
-        # copy arriving late would bunch up with the next one (SQS delays are whole seconds).
-        raise _Released(at - now - EARLY_RETURN_S, f"channel {request.channel} posts at its turn")
-    if at > now:
-        sleep(at - now)
+    hold = _wait_for_turn(request, hold, run=run, store=store, clock=clock, sleep=sleep)
     try:
         ts = _post_to_channel(web, request, answer, run.task_id)
     except _SlackSaid429 as limited:
@@ -457,6 +449,47 @@ def _post_held(
         raise _Released(wait, f"Slack rate limits channel {request.channel}") from limited
     _mark_done(store, run, ts)
     return Delivery.POSTED
+
+
+def _wait_for_turn(
+    request: CommandRequest,
+    hold: _Hold,
+    *,
+    run: Run,
+    store: StateStore,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> _Hold:
+    """Return at the run's turn to post (with the slot it posts in); defer if the turn is far.
+
+    A 429 may move the line while a run waits, so the line is read again after every wait. A run
+    whose turn went by while it was away (a busy worker, SQS delivering late) takes a new slot
+    rather than post out of turn on top of the run whose turn it is now.
+
+    Raises:
+        _Released: The turn is far off: the effect was released keeping the slot; come back then.
+    """
+    assert hold.slot_at is not None
+    if hold.fresh and hold.slot_at <= clock():
+        return hold  # reserved by this run a moment ago: no pause can have moved it yet
+    for _ in range(10):
+        pace = store.channel_pace(request.team_id, request.channel)
+        at, now = _when_to_post(hold, pace), clock()
+        if at < now - LATE_TOLERANCE_S:
+            slot_at, pace = store.reserve_slot(
+                request.team_id, request.channel, interval_s=CHANNEL_POST_INTERVAL_S, now=now
+            )
+            hold = _Hold(suspect=hold.suspect, slot_at=slot_at, shift_at=pace.shift)
+            at = slot_at
+        if at <= now:
+            return hold
+        if at - now > MAX_PACE_WAIT_S:
+            _release(store, run, hold, now=now, suspect=hold.suspect)
+            # Come back a little early and wait out the rest here, to post on the slot itself: a
+            # copy arriving late would bunch up with the next one (SQS delays are whole seconds).
+            raise _Released(at - now - EARLY_RETURN_S, f"channel {request.channel} posts at its turn")
+        sleep(at - now)
+    raise StoreUnavailableError(f"channel {request.channel}: the line kept moving")
 
 
 def _post_ephemeral(request: CommandRequest, answer: Answer, webhook_for: Callable[[str], WebhookClient]) -> bool:
