@@ -190,8 +190,8 @@ def _reset_scenario_answered(state: dict[str, Any], threaded: list[QueuedTask], 
 
 
 def test_11_a_redrive_long_after_the_answer_does_not_answer_again(stack: DevStack, report: ScenarioReport) -> None:
-    from scripts.provision import dynamodb
     from charla_cli.queues import matcher, redrive
+    from scripts.provision import dynamodb
 
     task = ping_task("C0REDRIVE", event_id="EvREDRIVE1", thread_ts=next_ts())
     sent_at = time.time()
