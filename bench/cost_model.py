@@ -15,8 +15,8 @@ from scripts import cost
 from scripts.slack_requests import app_mention
 from scripts.stack import DevStack
 
-# What AWS adds before a worker task exists (not measurable locally): the queue-depth alarm sees the
-# message within one 60 s CloudWatch period, then ECS places a Fargate task and pulls the image
+# What AWS adds before a worker task exists (not measurable locally): the wake alarm (waiting
+# messages, none in flight) fires within one 60 s CloudWatch period, then ECS places a Fargate task and pulls the image
 # (typically 30-60 s for a small arm64 image). Written down as an estimate, not a measurement.
 AWS_SCALE_FROM_ZERO_ESTIMATE_S = (60, 180)
 
@@ -56,12 +56,12 @@ def run(ctx: BenchContext) -> Figure:
     cold = summary(latencies)
     per_million_ratio = ratio(default["per_million_events_usd"], bolt["per_million_events_usd"])
     checks = {
-        "default at rest <= $15/month": default["at_rest_usd_month"] <= 15,
-        "workers-min-0 at rest <= $3/month": zero["at_rest_usd_month"] <= 3,
+        "default at rest <= $12/month": default["at_rest_usd_month"] <= 12,
+        "workers-min-0 at rest <= $7/month": zero["at_rest_usd_month"] <= 7,
         "per 1M events <= Bolt-on-Lambda": default["per_million_events_usd"] <= bolt["per_million_events_usd"],
     }
     limits = []
-    if not checks["default at rest <= $15/month"] or not checks["workers-min-0 at rest <= $3/month"]:
+    if not checks["default at rest <= $12/month"] or not checks["workers-min-0 at rest <= $7/month"]:
         big = sorted(default["at_rest"].items(), key=lambda item: -item[1])[:4]
         limits.append(
             "at rest: "
@@ -94,7 +94,7 @@ def run(ctx: BenchContext) -> Figure:
         value=default["at_rest_usd_month"],
         unit="USD/month",
         samples=len(latencies),
-        goal="default <= $15/month at rest; workers min 0 <= $3/month; per 1M events <= Bolt-on-Lambda",
+        goal="default <= $12/month at rest; workers min 0 <= $7/month; per 1M events <= Bolt-on-Lambda",
         goal_met=all(checks.values()),
         command=ctx.command("cost_model") + "  (and python -m scripts.cost)",
         floor=None,

@@ -7,7 +7,7 @@ Every field can be overridden at the command line, e.g. ``npx cdk deploy -c env_
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_type_hints
 
 from contract.queues import QueueName
 
@@ -25,6 +25,7 @@ CONTEXT_KEYS = (
     "worker_concurrency",
     "worker_arm64",
     "fargate_spot",
+    "container_insights",
     "worker_image",
     "scaling",
     "log_retention_days",
@@ -89,8 +90,13 @@ class CharlaConfig:
     worker_cpu: int = 256  # Fargate CPU units (256 = 0.25 vCPU)
     worker_memory_mb: int = 512
     worker_concurrency: int = 2  # Celery prefork processes per task
-    worker_arm64: bool = True  # Graviton: ~20% cheaper; set false to build x86_64 images
+    # Graviton (~20% cheaper) unless Spot is on: Fargate Spot places only X86_64 Linux tasks, so
+    # unset means "arm64, or x86_64 on Spot"; an explicit true with Spot is refused (below).
+    worker_arm64: bool | None = None
     fargate_spot: bool = False  # run workers on Fargate Spot (about 70% cheaper, may be interrupted)
+    # Container Insights gives RunningTaskCount, which scaling divides the backlog by (billed as
+    # custom metrics, see scripts/cost.py). Off: scaling reads queue metrics only (docs/DEPLOY.md).
+    container_insights: bool = True
     worker_image: str | None = None  # a prebuilt image URI instead of building workers/Dockerfile
     scaling: Mapping[QueueName, QueueScaling] = field(default_factory=lambda: dict(DEFAULT_SCALING))
     log_retention_days: int = 30
@@ -108,9 +114,22 @@ class CharlaConfig:
     slack_team_ids: str | None = None
     slack_app_id: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.fargate_spot and self.worker_arm64:
+            raise ValueError(
+                "fargate_spot=true with worker_arm64=true cannot run: Fargate Spot places only X86_64 "
+                "Linux tasks, so the services would never stabilise and the deploy would roll back. "
+                "Drop worker_arm64 (Spot then builds x86_64 images) or set fargate_spot=false."
+            )
+
     @property
     def stack_name(self) -> str:
         return f"charla-{self.env_name}"
+
+    @property
+    def arm64(self) -> bool:
+        """The workers' CPU architecture: arm64 unless asked otherwise or running on Spot."""
+        return self.worker_arm64 if self.worker_arm64 is not None else not self.fargate_spot
 
     def scaling_for(self, queue: QueueName) -> QueueScaling:
         return self.scaling.get(queue, FALLBACK_SCALING)
@@ -122,29 +141,50 @@ class CharlaConfig:
         Raises:
             ValueError: A value cannot be read as its field's type.
         """
-        defaults = cls()
         values: dict[str, Any] = {}
         for key in CONTEXT_KEYS:
             raw = context(key)
             if raw is None:
                 continue
-            current = getattr(defaults, key)
-            if key == "scaling":
-                values[key] = _scaling(raw)
-            elif key == "welcome_texts":
-                given = json.loads(raw) if isinstance(raw, str) else raw
-                if not isinstance(given, dict):
-                    raise ValueError("context 'welcome_texts': expected a JSON object of channel id -> text")
-                values[key] = {str(channel): str(greeting) for channel, greeting in given.items()}
-            elif key == "slack_team_ids" and isinstance(raw, list | tuple):
-                values[key] = ",".join(str(item) for item in raw) or None
-            elif isinstance(current, bool):
-                values[key] = _boolean(key, raw)
-            elif isinstance(current, int) or key == "lambda_reserved_concurrency":
-                values[key] = None if raw in ("", "none", "null") else int(raw)
-            else:
-                values[key] = str(raw) or None
+            parse = KEY_PARSERS.get(key) or PARSERS.get(_FIELD_TYPES[key])
+            if parse is None:  # pragma: no cover - a field added without a parser
+                raise TypeError(f"no parser for context {key!r} of type {_FIELD_TYPES[key]}")
+            values[key] = parse(key, raw)
         return cls(**values)
+
+
+def _optional_int(key: str, raw: Any) -> int | None:
+    return None if raw in ("", "none", "null") else int(raw)
+
+
+def _integer(key: str, raw: Any) -> int:
+    return int(raw)
+
+
+def _optional_text(key: str, raw: Any) -> str | None:
+    return str(raw) or None
+
+
+def _text(key: str, raw: Any) -> str:
+    return str(raw)
+
+
+def _optional_boolean(key: str, raw: Any) -> bool | None:
+    return None if raw in ("", "none", "null", "auto") else _boolean(key, raw)
+
+
+def _channel_texts(key: str, raw: Any) -> dict[str, str] | None:
+    given = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(given, dict):
+        raise ValueError(f"context {key!r}: expected a JSON object of channel id -> text")
+    return {str(channel): str(greeting) for channel, greeting in given.items()}
+
+
+def _comma_separated(key: str, raw: Any) -> str | None:
+    """A list in cdk.json (``["T1", "T2"]``) or a ``-c`` string (``T1,T2``), kept as ``T1,T2``."""
+    if isinstance(raw, list | tuple):
+        return ",".join(str(item) for item in raw) or None
+    return _optional_text(key, raw)
 
 
 def _boolean(key: str, raw: Any) -> bool:
@@ -158,7 +198,7 @@ def _boolean(key: str, raw: Any) -> bool:
     raise ValueError(f"context {key!r}: expected true or false, got {raw!r}")
 
 
-def _scaling(raw: Any) -> dict[QueueName, QueueScaling]:
+def _scaling(key: str, raw: Any) -> dict[QueueName, QueueScaling]:
     given = json.loads(raw) if isinstance(raw, str) else raw
     result = dict(DEFAULT_SCALING)
     for name, bounds in given.items():
@@ -172,3 +212,19 @@ def _scaling(raw: Any) -> dict[QueueName, QueueScaling]:
             scale_in_cooldown_s=int(bounds.get("scale_in_cooldown_s", base.scale_in_cooldown_s)),
         )
     return result
+
+
+# How a ``-c`` value becomes each field's type; a new field of a new type needs a parser here.
+PARSERS: dict[Any, Callable[[str, Any], Any]] = {
+    str: _text,
+    str | None: _optional_text,
+    int: _integer,
+    int | None: _optional_int,
+    bool: _boolean,
+    bool | None: _optional_boolean,
+    Mapping[QueueName, QueueScaling]: _scaling,
+    Mapping[str, str] | None: _channel_texts,
+}
+# Fields whose context value has a shape of its own, beyond their type.
+KEY_PARSERS: dict[str, Callable[[str, Any], Any]] = {"slack_team_ids": _comma_separated}
+_FIELD_TYPES = get_type_hints(CharlaConfig)

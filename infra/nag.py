@@ -57,6 +57,18 @@ def suppress_reviewed_findings(stack: "CharlaStack") -> None:
             )
         ],
     )
+    if not stack.config.container_insights:
+        NagSuppressions.add_resource_suppressions(
+            stack.cluster,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-ECS4",
+                    reason="Turned off on request (container_insights=false, the cheap profile in "
+                    "docs/DEPLOY.md): its metrics are billed per month; scaling then reads queue "
+                    "metrics only, and task logs still go to CloudWatch Logs.",
+                )
+            ],
+        )
     for worker in stack.workers.values():
         NagSuppressions.add_resource_suppressions(
             worker.task_definition,
@@ -67,12 +79,20 @@ def suppress_reviewed_findings(stack: "CharlaStack") -> None:
                     "consume (not secret, fixed per deploy); the Slack token is injected from Secrets "
                     "Manager through `secrets`.",
                 ),
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason="ecr:GetAuthorizationToken (pulling the worker image) does not support "
-                    "resource-level permissions; every other statement names its repository or secret.",
-                    applies_to=["Resource::*"],
-                ),
             ],
-            apply_to_children=True,
         )
+        # Only the execution role (it pulls the image): the task role's policies stay checked.
+        execution_role = worker.task_definition.execution_role
+        if execution_role is not None:
+            NagSuppressions.add_resource_suppressions(
+                execution_role,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason="ecr:GetAuthorizationToken (pulling the worker image) does not support "
+                        "resource-level permissions; every other statement names its repository or secret.",
+                        applies_to=["Resource::*"],
+                    ),
+                ],
+                apply_to_children=True,
+            )

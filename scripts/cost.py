@@ -13,14 +13,43 @@ from the benchmarks when given, else the defaults below.
 
 import argparse
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from contract.environment import WORKER_QUEUES
+from contract.metrics import NAMESPACE_VARIABLE as METRICS_NAMESPACE_VARIABLE
+from contract.tasks import TaskName, queue_for
+
 ROOT = Path(__file__).resolve().parent.parent
 HOURS_PER_MONTH = 730
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
+
+# Container Insights (ECS, Fargate) metric names per dimension set, from the ECS Container
+# Insights metric list: 8 resource metrics (CPU/memory utilised and reserved, network rx/tx,
+# storage read/write) per cluster, service and task family, plus counts. Published only while
+# something runs. The counts are an assumption to check against a bill; the price is dated above.
+INSIGHTS_RESOURCE_METRICS = 8
+INSIGHTS_CLUSTER_METRICS = INSIGHTS_RESOURCE_METRICS + 2  # + ServiceCount, TaskCount
+INSIGHTS_SERVICE_METRICS = INSIGHTS_RESOURCE_METRICS + 5  # + Desired/Running/Pending/Deployment/TaskSet
+INSIGHTS_TASK_FAMILY_METRICS = INSIGHTS_RESOURCE_METRICS
+# The workers' own EMF metrics at rest (contract/metrics.py): one WorkerHeartbeat per consumed queue
+# while a worker runs, and per task that runs (the scheduled refresh) its outcome, run time and
+# queue wait. Also billed per hour published.
+WORKER_HEARTBEAT_METRICS = 1
+TASK_RUN_METRICS = 3
+
+# One wake-up of a service at zero (the hourly agenda refresh): the wake alarm's 1-minute period,
+# ~1 minute to place the task and pull the image, ~1 minute of work, then the scale-in alarm's
+# quiet minutes (infra/constructs/worker_service.py SCALE_IN_PERIODS; a test keeps them equal).
+WAKE_ALARM_MINUTES = 1
+WAKE_START_MINUTES = 1
+WAKE_WORK_MINUTES = 1
+SCALE_IN_QUIET_MINUTES = 5
+WAKE_MINUTES = WAKE_ALARM_MINUTES + WAKE_START_MINUTES + WAKE_WORK_MINUTES + SCALE_IN_QUIET_MINUTES
 
 
 @dataclass(frozen=True)
@@ -65,8 +94,14 @@ PRICES: dict[str, Price] = {
     "secrets_manager_secret_month": Price(
         0.40, "secret-month", "2024-01", "https://aws.amazon.com/secrets-manager/pricing/"
     ),
+    # A metric-math alarm is billed per metric it reads (the expression itself is free).
     "cloudwatch_alarm_month": Price(
         0.10, "standard alarm metric-month", "2024-01", "https://aws.amazon.com/cloudwatch/pricing/"
+    ),
+    # Container Insights metrics are custom metrics; one published at least once an hour is billed
+    # as a whole month (hourly proration), so a service woken every hour pays in full.
+    "cloudwatch_custom_metric_month": Price(
+        0.30, "custom metric-month (first 10k)", "2024-01", "https://aws.amazon.com/cloudwatch/pricing/"
     ),
     # Each account has 3 dashboards (up to 50 metrics) always free; counted here as if those are used.
     "cloudwatch_dashboard_month": Price(
@@ -94,6 +129,7 @@ class WorkerService:
     arm64: bool = True
     spot: bool = False
     public_ip: bool = True
+    wakeups_per_month: float = 0.0  # starts from zero each month (scheduled work on its queue)
 
     def hourly(self) -> float:
         arch = "arm" if self.arm64 else "x86"
@@ -118,7 +154,11 @@ class DeployShape:
     tables: int = 2
     secrets: int = 1
     alarms: int = 7
+    alarm_metrics: int = 7  # what alarms are billed by: one per plain alarm, one per metric read
     dashboards: int = 0
+    container_insights: bool = False
+    worker_metrics: bool = False  # workers emit EMF metrics (heartbeats, task outcomes; contract/metrics.py)
+    scheduled_runs_per_month: float = 0.0  # scheduled tasks (the agenda refresh)
     nat_gateways: int = 0
     interface_endpoint_azs: int = 0
     image_gb: float = 0.2  # the worker image in ECR
@@ -215,6 +255,7 @@ def shape_from_template(template: Mapping[str, Any], *, source: str) -> DeploySh
         for ref in _refs(props.get("ResourceId")):
             scaling[ref] = (int(props.get("MinCapacity", 0)), int(props.get("MaxCapacity", 1)))
     task_definitions = dict(by_type.get("AWS::ECS::TaskDefinition", []))
+    wakeups = _scheduled_wakeups_per_month(by_type.get("AWS::Events::Rule", []))
     services = []
     for logical_id, props in by_type.get("AWS::ECS::Service", []):
         task_def = next((task_definitions[r] for r in _refs(props.get("TaskDefinition")) if r in task_definitions), {})
@@ -226,6 +267,7 @@ def shape_from_template(template: Mapping[str, Any], *, source: str) -> DeploySh
         network = props.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
         desired = int(props.get("DesiredCount", 1))
         min_tasks, max_tasks = scaling.get(logical_id, (desired, desired))
+        consumes = _consumed_queues(task_def)
         services.append(
             WorkerService(
                 name=logical_id,
@@ -236,6 +278,7 @@ def shape_from_template(template: Mapping[str, Any], *, source: str) -> DeploySh
                 arm64=platform.get("CpuArchitecture", "X86_64") == "ARM64",
                 spot=spot,
                 public_ip=network.get("AssignPublicIp") == "ENABLED",
+                wakeups_per_month=wakeups if min_tasks == 0 and _AGENDA_QUEUE in consumes else 0.0,
             )
         )
     endpoint_azs = sum(
@@ -254,10 +297,55 @@ def shape_from_template(template: Mapping[str, Any], *, source: str) -> DeploySh
         tables=len(by_type.get("AWS::DynamoDB::Table", [])) + len(by_type.get("AWS::DynamoDB::GlobalTable", [])),
         secrets=len(by_type.get("AWS::SecretsManager::Secret", [])),
         alarms=len(by_type.get("AWS::CloudWatch::Alarm", [])),
+        alarm_metrics=sum(_alarm_metrics(p) for _, p in by_type.get("AWS::CloudWatch::Alarm", [])),
         dashboards=len(by_type.get("AWS::CloudWatch::Dashboard", [])),
+        worker_metrics=any(
+            METRICS_NAMESPACE_VARIABLE
+            in {v.get("Name") for c in t.get("ContainerDefinitions", []) for v in c.get("Environment", [])}
+            for t in task_definitions.values()
+        ),
+        scheduled_runs_per_month=wakeups,
+        container_insights=any(
+            setting.get("Name") == "containerInsights" and setting.get("Value") in ("enabled", "enhanced")
+            for _, p in by_type.get("AWS::ECS::Cluster", [])
+            for setting in p.get("ClusterSettings", [])
+        ),
         nat_gateways=len(by_type.get("AWS::EC2::NatGateway", [])),
         interface_endpoint_azs=endpoint_azs,
     )
+
+
+# The queue the scheduled agenda refresh lands on (its service is woken by the schedule).
+_AGENDA_QUEUE = queue_for(TaskName.REFRESH_AGENDA).value
+
+
+def _consumed_queues(task_definition: Mapping[str, Any]) -> set[str]:
+    """Queues a worker task definition consumes (its ``CHARLA_WORKER_QUEUES`` variable)."""
+    queues: set[str] = set()
+    for container in task_definition.get("ContainerDefinitions", []):
+        for variable in container.get("Environment", []):
+            if variable.get("Name") == WORKER_QUEUES and isinstance(variable.get("Value"), str):
+                queues |= {q.strip() for q in variable["Value"].split(",")}
+    return queues
+
+
+def _scheduled_wakeups_per_month(rules: list[tuple[str, dict[str, Any]]]) -> float:
+    """How often a month the schedule rules fire (``rate(...)`` expressions; cron is not read)."""
+    unit_minutes = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
+    total = 0.0
+    for _, props in rules:
+        found = re.fullmatch(r"rate\((\d+) (\w+)\)", str(props.get("ScheduleExpression", "")))
+        if found and props.get("State", "ENABLED") == "ENABLED":
+            total += MINUTES_PER_MONTH / (int(found[1]) * unit_minutes[found[2]])
+    return total
+
+
+def _alarm_metrics(props: Mapping[str, Any]) -> int:
+    """Billed metrics of one alarm: 1 for a plain alarm, else each metric a math alarm reads."""
+    metrics = props.get("Metrics")
+    if not metrics:
+        return 1
+    return sum(1 for item in metrics if "MetricStat" in item)
 
 
 def default_shape() -> DeployShape:
@@ -282,7 +370,7 @@ def default_shape() -> DeployShape:
             memory_mb=config.worker_memory_mb,
             min_tasks=scaling.min_tasks,
             max_tasks=scaling.max_tasks,
-            arm64=config.worker_arm64,
+            arm64=config.arm64,
             spot=config.fargate_spot,
         )
         for queue, scaling in config.scaling.items()
@@ -320,6 +408,32 @@ def charla_estimate(shape: DeployShape, usage: Usage = Usage(), *, design: str =
     rest["public IPv4 (running tasks)"] = (
         sum(s.min_tasks for s in shape.services if s.public_ip) * p["public_ipv4_hour"] * HOURS_PER_MONTH
     )
+    woken = [s for s in shape.services if s.min_tasks == 0 and s.wakeups_per_month > 0]
+    wake_hours = [s.wakeups_per_month * WAKE_MINUTES / 60 for s in woken]
+    rest["scheduled wake-ups (agenda refresh)"] = sum(
+        hours * (s.hourly() + (p["public_ipv4_hour"] if s.public_ip else 0.0))
+        for s, hours in zip(woken, wake_hours, strict=True)
+    )
+    # Custom metrics are billed for each hour they are published in: a warm service all month, a
+    # service woken by the schedule for the share of hours that see a wake-up (all of them when
+    # hourly or more often).
+    published = [
+        1.0 if svc.min_tasks > 0 else min(1.0, svc.wakeups_per_month / HOURS_PER_MONTH) for svc in shape.services
+    ]
+    insights_metrics = (
+        INSIGHTS_CLUSTER_METRICS * max(published, default=0.0)
+        + sum(published) * (INSIGHTS_SERVICE_METRICS + INSIGHTS_TASK_FAMILY_METRICS)
+        if shape.container_insights
+        else 0.0
+    )
+    rest["Container Insights metrics"] = insights_metrics * p["cloudwatch_custom_metric_month"]
+    worker_metrics = (
+        sum(published) * WORKER_HEARTBEAT_METRICS
+        + min(1.0, shape.scheduled_runs_per_month / HOURS_PER_MONTH) * TASK_RUN_METRICS
+        if shape.worker_metrics
+        else 0.0
+    )
+    rest["worker metrics (heartbeats, scheduled task)"] = worker_metrics * p["cloudwatch_custom_metric_month"]
     rest["NAT gateways"] = shape.nat_gateways * p["nat_gateway_hour"] * HOURS_PER_MONTH
     rest["interface endpoints"] = shape.interface_endpoint_azs * p["interface_endpoint_hour"] * HOURS_PER_MONTH
     # An idle worker holds one 20 s long poll open per consumed queue: 180 receives an hour.
@@ -327,7 +441,7 @@ def charla_estimate(shape: DeployShape, usage: Usage = Usage(), *, design: str =
         sum(s.min_tasks for s in warm_tasks) * 180 * HOURS_PER_MONTH * p["sqs_per_million_requests"] / 1e6
     )
     rest["secrets"] = shape.secrets * p["secrets_manager_secret_month"]
-    rest["alarms"] = shape.alarms * p["cloudwatch_alarm_month"]
+    rest["alarms"] = shape.alarm_metrics * p["cloudwatch_alarm_month"]
     rest["dashboards"] = shape.dashboards * p["cloudwatch_dashboard_month"]
     gb = shape.lambda_memory_mb / 1024
     rest["Lambda SnapStart cache"] = (
@@ -393,12 +507,33 @@ def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
     }
 
 
+def at_rest_markdown(estimates: Mapping[str, Estimate]) -> str:
+    """The at-rest lines of each profile side by side, as the Markdown table docs/DEPLOY.md quotes."""
+    names = list(estimates)
+    lines = [key for key in next(iter(estimates.values())).at_rest]
+    rows = [
+        "| Line | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for line in lines:
+        values = [estimates[name].at_rest.get(line, 0.0) for name in names]
+        if any(round(value, 2) for value in values):
+            rows.append(f"| {line} | " + " | ".join(f"${value:.2f}" for value in values) + " |")
+    rows.append("| **total** | " + " | ".join(f"**${estimates[n].at_rest_total:.2f}**" for n in names) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--template", type=Path, help="a synthesized template (default: cdk.out/*.template.json)")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    parser.add_argument("--markdown", action="store_true", help="print the at-rest lines as a Markdown table")
     args = parser.parse_args()
-    result = report(load_shape(args.template))
+    shape = load_shape(args.template)
+    result = report(shape)
+    if args.markdown:
+        print(at_rest_markdown({"this deploy": charla_estimate(shape)}))
+        return
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -114,8 +114,15 @@ class Monitoring(Construct):
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Queue depth (visible)",
-                left=[q.metric_approximate_number_of_messages_visible(period=PERIOD) for q in queues.values()],
+                title="Queue depth: waiting (visible) and held by workers (in flight)",
+                left=[
+                    metric
+                    for q in queues.values()
+                    for metric in (
+                        q.metric_approximate_number_of_messages_visible(period=PERIOD),
+                        q.metric_approximate_number_of_messages_not_visible(period=PERIOD),
+                    )
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(

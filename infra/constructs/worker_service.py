@@ -1,6 +1,7 @@
 """One Fargate service of Celery workers for one queue, scaled on that queue's backlog per task."""
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -23,24 +24,41 @@ STOP_TIMEOUT_S = max(spec.time_limit_s for spec in QUEUE_SPECS.values()) + STOP_
 if STOP_TIMEOUT_S > FARGATE_MAX_STOP_TIMEOUT_S:  # pragma: no cover - a contract change would trip it
     raise ValueError(f"task time limits need a {STOP_TIMEOUT_S}s stop timeout; Fargate allows 120s")
 
+# Run in the container (WORKDIR /app, the venv on PATH); exit 1 when the prefork pool is short.
+HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "workers.healthcheck"]
+
 # How often the scaling alarms look at the backlog, and for how many periods it must hold.
 SCALING_PERIOD = Duration.minutes(1)
 SCALE_IN_PERIODS = 5  # five quiet minutes before a task goes away
 
 
 class WorkerService(Construct):
-    """Fargate service running ``celery worker -Q <queue>``, with step scaling on backlog per task.
+    """Fargate service running ``celery worker -Q <queue>``, with step scaling on the queue's backlog.
 
-    Backlog per task is ``ApproximateNumberOfMessagesVisible / RunningTaskCount`` (the latter
-    from Container Insights). With no task running, any visible message counts as a full
-    ``backlog_per_task`` so a service at zero wakes up. There is deliberately no CPU policy:
-    workers wait on Slack and SQS, and a CPU policy would fight the backlog one.
+    The backlog is every message not yet finished: ``ApproximateNumberOfMessagesVisible`` (waiting)
+    plus ``ApproximateNumberOfMessagesNotVisible`` (in flight: running, or prefetched by a worker
+    behind the one it runs; a task holds up to ``WORKER_PREFETCH_MULTIPLIER x concurrency``). With
+    Container Insights on, scale-out divides it by ``RunningTaskCount``; off, it watches the
+    waiting messages only (a worker with a free slot receives at once, so a waiting message means
+    every task is full). Three policies, each with its own alarm:
+
+    - out: +1 task at ``backlog_per_task``, +2 at four times it;
+    - in: -1 task after ``SCALE_IN_PERIODS`` minutes with nothing waiting and nothing in flight,
+      so scale-in never stops a task that holds a message;
+    - wake: +1 task when messages wait and none is in flight (nobody consumes: the service is at
+      zero, or its tasks died). Queue metrics only, so a service at zero, which has no Container
+      Insights data, still wakes.
+
+    There is deliberately no CPU policy: workers wait on Slack and SQS, and a CPU policy would
+    fight the backlog one.
 
     Attributes:
         service: The Fargate service.
         task_definition: Its task definition (``task_role`` is what the stack grants to).
         container: The worker container.
-        backlog_per_task: The metric math expression the scaling alarms watch.
+        backlog_per_task: The metric the scale-out alarm watches (graphed on the dashboard).
+        backlog: Waiting plus in-flight messages (the scale-in alarm's metric).
+        waking: 1 while messages wait and none is in flight (the wake alarm's metric).
     """
 
     def __init__(
@@ -60,6 +78,7 @@ class WorkerService(Construct):
         concurrency: int,
         arm64: bool,
         spot: bool,
+        container_insights: bool,
         scaling: QueueScaling,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -87,6 +106,23 @@ class WorkerService(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix=queue_name.value, log_group=log_group),
             stop_timeout=Duration.seconds(STOP_TIMEOUT_S),
             readonly_root_filesystem=False,
+            # Celery (PID 1) outlives a pool that cannot stay up; workers/healthcheck.py sees that.
+            health_check=ecs.HealthCheck(
+                command=HEALTH_CHECK_COMMAND,
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
+        )
+        # On-demand Fargate uses the launch type, so no capacity-provider association is involved.
+        # Spot needs one, and the service must depend on the cluster's association (created by the
+        # cluster at synth): otherwise CloudFormation may create the service before it, or delete
+        # it while the service drains ("The specified capacity provider is in use").
+        placement: dict[str, Any] = (
+            {"capacity_provider_strategies": [ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=1)]}
+            if spot
+            else {}
         )
         self.service = ecs.FargateService(
             self,
@@ -101,27 +137,47 @@ class WorkerService(Construct):
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
             platform_version=ecs.FargatePlatformVersion.LATEST,
-            capacity_provider_strategies=[
-                ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if spot else "FARGATE", weight=1)
-            ],
+            **placement,
         )
+        if spot:
+            # Every resource under the cluster, including the association the cluster adds at synth.
+            self.service.node.add_dependency(cluster)
 
-        visible = queue.metric_approximate_number_of_messages_visible(period=SCALING_PERIOD, statistic="Maximum")
-        running = cloudwatch.Metric(
-            namespace="ECS/ContainerInsights",
-            metric_name="RunningTaskCount",
-            dimensions_map={"ClusterName": cluster.cluster_name, "ServiceName": self.service.service_name},
-            period=SCALING_PERIOD,
-            statistic="Average",
+        q = queue_name.value
+        v, nv, r = f"visible_{q}", f"inflight_{q}", f"running_{q}"  # unique ids: the dashboard graphs all
+        queue_metrics = {
+            v: queue.metric_approximate_number_of_messages_visible(period=SCALING_PERIOD, statistic="Maximum"),
+            nv: queue.metric_approximate_number_of_messages_not_visible(period=SCALING_PERIOD, statistic="Maximum"),
+        }
+        self.backlog = cloudwatch.MathExpression(
+            expression=f"{v} + {nv}", using_metrics=queue_metrics, period=SCALING_PERIOD, label=f"{q} backlog"
         )
-        # Metric ids are unique per queue so the dashboard can graph every service's expression.
-        v, r = f"visible_{queue_name.value}", f"running_{queue_name.value}"
-        self.backlog_per_task = cloudwatch.MathExpression(
-            expression=f"IF(FILL({r}, 0) >= 1, {v} / FILL({r}, 0), {v} * {scaling.backlog_per_task})",
-            using_metrics={v: visible, r: running},
+        self.waking = cloudwatch.MathExpression(
+            expression=f"IF({v} >= 1 AND {nv} == 0, 1, 0)",
+            using_metrics=queue_metrics,
             period=SCALING_PERIOD,
-            label=f"{queue_name} backlog per task",
+            label=f"{q} waiting with no consumer",
         )
+        if container_insights:
+            running = cloudwatch.Metric(
+                namespace="ECS/ContainerInsights",
+                metric_name="RunningTaskCount",
+                dimensions_map={"ClusterName": cluster.cluster_name, "ServiceName": self.service.service_name},
+                period=SCALING_PERIOD,
+                statistic="Average",
+            )
+            self.backlog_per_task: cloudwatch.IMetric = cloudwatch.MathExpression(
+                expression=(
+                    f"IF(FILL({r}, 0) >= 1, ({v} + {nv}) / FILL({r}, 0), ({v} + {nv}) * {scaling.backlog_per_task})"
+                ),
+                using_metrics={**queue_metrics, r: running},
+                period=SCALING_PERIOD,
+                label=f"{q} backlog per task",
+            )
+        else:
+            self.backlog_per_task = cloudwatch.MathExpression(
+                expression=f"{v}", using_metrics={v: queue_metrics[v]}, period=SCALING_PERIOD, label=f"{q} waiting"
+            )
         target = self.service.auto_scale_task_count(min_capacity=scaling.min_tasks, max_capacity=scaling.max_tasks)
         threshold = scaling.backlog_per_task
         # Out: +1 task at the target backlog per task, +2 at four times it. Only the upper alarm
@@ -138,11 +194,11 @@ class WorkerService(Construct):
             cooldown=Duration.seconds(scaling.scale_out_cooldown_s),
             evaluation_periods=1,
         )
-        # In: -1 task after SCALE_IN_PERIODS minutes with nothing waiting. Tasks are stopped with
-        # SIGTERM, and Celery finishes what it runs within the stop timeout.
+        # In: -1 task after SCALE_IN_PERIODS minutes with nothing waiting or in flight. Tasks are
+        # stopped with SIGTERM, and Celery finishes what it runs within the stop timeout.
         target.scale_on_metric(
             "ScaleInWhenIdle",
-            metric=self.backlog_per_task,
+            metric=self.backlog,
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
             scaling_steps=[
                 appscaling.ScalingInterval(upper=0, change=-1),
@@ -150,4 +206,16 @@ class WorkerService(Construct):
             ],
             cooldown=Duration.seconds(scaling.scale_in_cooldown_s),
             evaluation_periods=SCALE_IN_PERIODS,
+        )
+        # Wake: one task when work waits and nothing consumes it (queue metrics only).
+        target.scale_on_metric(
+            "WakeOnWaitingWork",
+            metric=self.waking,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            scaling_steps=[
+                appscaling.ScalingInterval(upper=1, change=0),
+                appscaling.ScalingInterval(lower=1, change=+1),
+            ],
+            cooldown=Duration.seconds(scaling.scale_out_cooldown_s),
+            evaluation_periods=1,
         )

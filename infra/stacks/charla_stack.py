@@ -1,11 +1,15 @@
 """The one charla stack: composes the constructs and grants between them (all IAM is read here)."""
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -15,7 +19,8 @@ from constructs import Construct
 from contract import environment as env
 from contract import metrics as task_metrics
 from contract.queues import QUEUE_SPECS, QueueName
-from contract.tables import TABLE_SPECS
+from contract.registry import RESULT_TASKS
+from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TaskName, queue_for
 from infra.bundling import ROOT
 from infra.config import CharlaConfig
@@ -106,26 +111,33 @@ class CharlaStack(Stack):
             allow_all_outbound=True,
             description="charla workers: outbound only (SQS, DynamoDB, Slack), no inbound rules",
         )
-        cluster = ecs.Cluster(
+        self.cluster = ecs.Cluster(
             self,
             "Cluster",
             vpc=vpc,
-            enable_fargate_capacity_providers=True,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,  # RunningTaskCount for scaling
+            # Capacity providers only for Spot; on-demand services use the FARGATE launch type.
+            enable_fargate_capacity_providers=config.fargate_spot,
+            # RunningTaskCount for scaling; billed as custom metrics (scripts/cost.py).
+            container_insights_v2=(
+                ecs.ContainerInsights.ENABLED if config.container_insights else ecs.ContainerInsights.DISABLED
+            ),
         )
+        cluster = self.cluster
         image = (
-            ecs.ContainerImage.from_registry(config.worker_image)
+            _prebuilt_image(self, config.worker_image)
             if config.worker_image
             else ecs.ContainerImage.from_asset(
                 str(ROOT),
                 file=WORKER_DOCKERFILE,
-                platform=(ecr_assets.Platform.LINUX_ARM64 if config.worker_arm64 else ecr_assets.Platform.LINUX_AMD64),
+                platform=(ecr_assets.Platform.LINUX_ARM64 if config.arm64 else ecr_assets.Platform.LINUX_AMD64),
             )
         )
         metrics_namespace = task_metrics.namespace_for(config.env_name)
-        # The secret's ARN lets a worker read a rotated bot token without a restart (workers/slack_token.py).
+        # Every worker reads and writes the state table; only the services that run waitable tasks
+        # (contract/registry.py) get the results table.
         worker_environment = {
-            **self.resource_environment,
+            **queue_environment,
+            TABLE_SPECS[TableName.STATE].variable: self.tables.tables[TableName.STATE].table_name,
             "AWS_REGION": self.region,
             task_metrics.NAMESPACE_VARIABLE: metrics_namespace,
             env.SLACK_SECRET_ARN: self.secret.secret_arn,
@@ -141,6 +153,7 @@ class CharlaStack(Stack):
         worker_secrets = {env.SLACK_BOT_TOKEN: ecs.Secret.from_secrets_manager(self.secret, env.SECRET_KEY_BOT_TOKEN)}
         self.workers: dict[QueueName, WorkerService] = {}
         for name, queue in self.queues.queues.items():
+            result_tables = _worker_result_tables(self.tables.tables, name)
             worker = WorkerService(
                 self,
                 f"{name.name.title()}Workers",
@@ -149,13 +162,17 @@ class CharlaStack(Stack):
                 cluster=cluster,
                 security_group=security_group,
                 image=image,
-                environment=worker_environment,
+                environment={
+                    **worker_environment,
+                    **{TABLE_SPECS[t].variable: table.table_name for t, table in result_tables.items()},
+                },
                 secrets=worker_secrets,
                 cpu=config.worker_cpu,
                 memory_mb=config.worker_memory_mb,
                 concurrency=config.worker_concurrency,
-                arm64=config.worker_arm64,
+                arm64=config.arm64,
                 spot=config.fargate_spot,
+                container_insights=config.container_insights,
                 scaling=config.scaling_for(name),
                 log_retention=retention,
             )
@@ -167,8 +184,9 @@ class CharlaStack(Stack):
             for other in self.queues.queues.values():
                 other.grant_send_messages(task_role)
             self.queues.dead_letter_queues[name].grant_send_messages(task_role)
-            for table in self.tables.tables.values():
-                table.grant_read_write_data(task_role)
+            self.tables.tables[TableName.STATE].grant_read_write_data(task_role)
+            for table in result_tables.values():
+                table.grant_read_write_data(task_role)  # Celery's backend also describes the table
             if name == queue_for(TaskName.REFRESH_AGENDA) and config.agenda_source:
                 agenda_object = _s3_object_arn(self, config.agenda_source)
                 if agenda_object:
@@ -196,6 +214,12 @@ class CharlaStack(Stack):
             always_on_queues=[name for name in self.queues.queues if config.scaling_for(name).min_tasks >= 1],
         )
 
+        self._add_outputs()
+        suppress_reviewed_findings(self)
+
+    def _add_outputs(self) -> None:
+        """What the operator needs after a deploy (docs/DEPLOY.md reads each by name)."""
+        config, cluster = self.config, self.cluster
         CfnOutput(
             self,
             "SlackRequestUrl",
@@ -209,7 +233,25 @@ class CharlaStack(Stack):
             value=f"charla/{config.env_name}/slack",
             description="Put signing_secret and bot_token here (docs/DEPLOY.md)",
         )
-        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="Alarms go here; nobody hears them unless alarm_email is set (docs/DEPLOY.md)",
+        )
+        CfnOutput(
+            self,
+            "ClusterName",
+            value=cluster.cluster_name,
+            description="For aws ecs update-service --force-new-deployment (docs/DEPLOY.md)",
+        )
+        for name, worker in self.workers.items():
+            CfnOutput(
+                self,
+                f"{name.name.title()}ServiceName",
+                value=worker.service.service_name,
+                description=f"The {name} workers' ECS service",
+            )
         CfnOutput(
             self,
             "ResourceEnvironment",
@@ -217,7 +259,37 @@ class CharlaStack(Stack):
             description="Queue URL and table name variables (JSON), as the ingress and workers read them",
         )
 
-        suppress_reviewed_findings(self)
+
+def _worker_result_tables(
+    tables: Mapping[TableName, dynamodb.ITable], queue: QueueName
+) -> dict[TableName, dynamodb.ITable]:
+    """The results table for a service that consumes a waitable task's queue, else nothing."""
+    if TableName.RESULTS in tables and any(queue_for(task) == queue for task in RESULT_TASKS):
+        return {TableName.RESULTS: tables[TableName.RESULTS]}
+    return {}
+
+
+# <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag | @digest]
+_PRIVATE_ECR = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repository>[a-z0-9._/-]+?)(?::(?P<tag>[\w.-]+)|@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+
+def _prebuilt_image(stack: Stack, uri: str) -> ecs.ContainerImage:
+    """A prebuilt worker image. A private ECR image gets a pull grant on its repository for the
+    execution role (``from_registry`` would give none, and the task would never start); any
+    other URI must be public."""
+    found = _PRIVATE_ECR.match(uri)
+    if not found:
+        return ecs.ContainerImage.from_registry(uri)
+    repository = ecr.Repository.from_repository_attributes(
+        stack,
+        "WorkerImageRepository",
+        repository_arn=f"arn:{stack.partition}:ecr:{found['region']}:{found['account']}:repository/{found['repository']}",
+        repository_name=found["repository"],
+    )
+    return ecs.ContainerImage.from_ecr_repository(repository, found["digest"] or found["tag"] or "latest")
 
 
 def _s3_object_arn(stack: Stack, source: str) -> str | None:

@@ -55,3 +55,49 @@ def synthesize(outdir: Path, context: dict[str, Any]) -> Synthesized:
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     """The app as ``cdk.json`` configures it, synthesized once."""
     yield synthesize(tmp_path_factory.mktemp("cdk-out"), cdk_json_context())
+
+
+@pytest.fixture(scope="session")
+def doc_synths(
+    tmp_path_factory: pytest.TempPathFactory, synth: Synthesized
+) -> dict[tuple[tuple[str, str], ...], Synthesized]:
+    """Every context documented in docs/DEPLOY.md and README.md, synthesized in this process and
+    keyed by its sorted ``-c`` pairs (``()`` is the default deploy).
+
+    Cost profiles are synthesized exactly as written. Other examples are grouped: one synthesis
+    carries several examples whose keys do not overlap and whose union is a valid config, so a
+    new example rarely adds a synthesis (each takes ~5-10 s).
+    """
+    from infra.config import CharlaConfig
+    from tests.infra.docs_examples import examples, profiles
+
+    exact = {tuple(sorted(p.context)) for p in profiles()} - {()}
+    groups: list[dict[str, str]] = []
+    members: list[list[tuple[tuple[str, str], ...]]] = []
+    for key in sorted({e.key for e in examples()} - exact - {()}):
+        for group, keys in zip(groups, members, strict=True):
+            merged = {**group, **dict(key)}
+            if set(group).isdisjoint(dict(key)) and _valid(CharlaConfig, {**cdk_json_context(), **merged}):
+                group.update(dict(key))
+                keys.append(key)
+                break
+        else:
+            groups.append(dict(key))
+            members.append([key])
+    result: dict[tuple[tuple[str, str], ...], Synthesized] = {(): synth}
+    for index, key in enumerate(sorted(exact)):
+        result[key] = synthesize(
+            tmp_path_factory.mktemp(f"cdk-out-profile-{index}"), {**cdk_json_context(), **dict(key)}
+        )
+    for index, (group, keys) in enumerate(zip(groups, members, strict=True)):
+        synthesized = synthesize(tmp_path_factory.mktemp(f"cdk-out-examples-{index}"), {**cdk_json_context(), **group})
+        result.update(dict.fromkeys(keys, synthesized))
+    return result
+
+
+def _valid(config_class: Any, context: dict[str, Any]) -> bool:
+    try:
+        config_class.from_context(context.get)
+    except ValueError:
+        return False
+    return True

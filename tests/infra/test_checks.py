@@ -47,3 +47,18 @@ def test_cfn_lint_reports_no_errors(synth: Synthesized) -> None:
     assert completed.returncode & 2 == 0 and completed.returncode & 1 == 0, completed.stdout + completed.stderr
     errors = [line for line in completed.stdout.splitlines() if ":E" in line]
     assert errors == []
+
+
+def test_the_iam5_wildcard_suppression_stays_on_the_execution_roles(synth: Synthesized) -> None:
+    """Only image pulls need ``Resource::*``; a wildcard in a task role must still fail the synth."""
+    stack = synth.stack
+    resources = synth.template_json["Resources"]
+    for worker in stack.workers.values():
+        task_role = worker.task_definition.task_role
+        for construct in [task_role, *task_role.node.find_all()]:
+            child = getattr(construct.node, "default_child", None) or construct
+            if not hasattr(child, "cfn_resource_type"):
+                continue
+            metadata = resources[stack.get_logical_id(child)].get("Metadata", {})
+            suppressed = {s["id"] for s in metadata.get("cdk_nag", {}).get("rules_to_suppress", [])}
+            assert "AwsSolutions-IAM5" not in suppressed, construct.node.path

@@ -99,3 +99,22 @@ def test_slack_manifest_points_slack_at_the_routes_the_stack_creates() -> None:
     # replaced by the SlackRequestUrl output
     assert events["request_url"] == command["url"] == interactivity["request_url"] == "REQUEST_URL"
     assert SLACK_EVENTS_PATH == "/slack/events"
+
+
+def test_spot_implies_x86_64_and_explicit_arm64_with_spot_is_refused_naming_both_keys() -> None:
+    assert CharlaConfig().arm64 is True  # Graviton by default
+    spot = CharlaConfig.from_context({"fargate_spot": "true"}.get)
+    assert spot.arm64 is False  # Fargate Spot places only X86_64 Linux tasks
+    assert CharlaConfig.from_context({"fargate_spot": "true", "worker_arm64": "false"}.get).arm64 is False
+    with pytest.raises(ValueError, match=r"fargate_spot=true with worker_arm64=true.*X86_64"):
+        CharlaConfig.from_context({"fargate_spot": "true", "worker_arm64": "true"}.get)
+    # cdk.json states no architecture, so `-c fargate_spot=true` on top of it is not a conflict.
+    assert CharlaConfig.from_context({**cdk_json_context(), "fargate_spot": "true"}.get).arm64 is False
+
+
+def test_every_field_has_a_context_parser() -> None:
+    """A field added later (an executor per queue, a profile) fails here until -c can set it."""
+    from infra.config import _FIELD_TYPES, PARSERS
+
+    assert set(_FIELD_TYPES) == set(CONTEXT_KEYS)
+    assert all(field_type in PARSERS for field_type in _FIELD_TYPES.values())

@@ -1,19 +1,27 @@
 """The synthesized template deployed into moto's CloudFormation, then a mention answered through it."""
 
+import contextlib
 import json
+import os
+import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from contract import environment as env
 from contract.queues import QUEUE_SPECS
 from contract.tables import TABLE_SPECS
+from infra.config import CharlaConfig
 from scripts import deploy_local
 from scripts.processes import wait_until
 from scripts.provision import REGION
 from scripts.slack_requests import app_mention, signed_url_verification
 from scripts.stack import DevStack
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import ROOT, Synthesized, cdk_json_context
+from tests.infra.walkthrough import Shell, sh_commands, steps
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
@@ -163,3 +171,131 @@ def test_up_leaves_the_deployed_stack_running_for_chat_and_down_stops_it(
         deploy_local.main(["down"])
     assert deploy_local.deployed_stack() is None
     assert not deploy_local.STATE_FILE.exists()
+
+
+def test_the_worker_health_check_passes_on_a_running_worker_and_fails_on_a_process_without_a_pool(
+    synth: Synthesized, moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    task = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))["Properties"]
+    (container,) = task["ContainerDefinitions"]
+    command = container["HealthCheck"]["Command"]
+    assert command[0] == "CMD" and command[1] == "python"  # the image's venv python, cwd /app
+    concurrency = {e["Name"]: e["Value"] for e in container["Environment"]}[env.WORKER_CONCURRENCY]
+
+    def check(pid: int) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, *command[2:], "--pid", str(pid)]
+        environment = {**os.environ, env.WORKER_CONCURRENCY: concurrency}
+        return subprocess.run(argv, check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30)
+
+    with DevStack(
+        moto_url=moto_url,
+        resources=deployment.resources,
+        sqs_wait_time_seconds=1,
+        worker_concurrency=int(concurrency),
+    ) as stack:
+        worker = stack.processes["worker"]
+        assert wait_until(lambda: check(worker.pid).returncode == 0, timeout=30, message="a healthy pool")
+        # A process without pool children (the ingress) is what a dead pool looks like.
+        failed = check(stack.processes["ingress"].pid)
+        assert failed.returncode == 1 and f"0 of {concurrency} pool processes" in failed.stderr
+
+
+# -- docs/DEPLOY.md, rehearsed: runs last in this module, because its final step tears down --------
+
+WALKTHROUGH = "From an empty account to `@charla ping`"
+
+
+def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
+    moto_url: str, deployment: deploy_local.Deployment, tmp_path: Path
+) -> None:
+    docs = (ROOT / "docs" / "DEPLOY.md").read_text()
+    cloudformation = deploy_local._client("cloudformation", moto_url)
+    secretsmanager = deploy_local._client("secretsmanager", moto_url)
+
+    def cdk(arguments: list[str]) -> None:
+        if arguments[0] == "deploy":  # deploy-local did this; the documented context must be valid
+            options: dict[str, str] = {}
+            for flag, value in zip(arguments[1::2], arguments[2::2], strict=True):
+                assert flag == "-c", arguments
+                key, _, raw = value.partition("=")
+                options[key] = raw
+            CharlaConfig.from_context({**cdk_json_context(), **options}.get)
+        elif arguments == ["destroy"]:
+            try:
+                cloudformation.delete_stack(StackName=deployment.stack_name)
+            except cloudformation.exceptions.ClientError as error:
+                # moto 5.2 deletes the VPC before its flow log and reports it, yet removes the stack.
+                assert "DependencyViolation" in str(error) and "vpc" in str(error), error
+        else:
+            raise AssertionError(f"cdk {arguments}: not rehearsed")
+
+    shell = Shell(client=lambda service: deploy_local._client(service, moto_url), cdk=cdk, cwd=tmp_path)
+    signing_secret, bot_token = secrets.token_hex(16), f"xoxb-{secrets.token_hex(8)}"
+    done: list[int] = []
+    with contextlib.ExitStack() as cleanup:
+        stack: DevStack | None = None
+        for step in steps(docs, WALKTHROUGH):
+            if step.number == 5:  # the file the step tells the user to write
+                (tmp_path / "slack-secret.json").write_text(
+                    json.dumps({env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token})
+                )
+            for command in step.commands:
+                shell.run(command)
+            if step.number == 3:
+                assert shell.variables["URL"] == deployment.outputs["SlackRequestUrl"]
+                assert shell.variables["CLUSTER"] and shell.variables["REPLIES"] and shell.variables["BULK"]
+            elif step.number == 4:  # the manifest with REQUEST_URL replaced points Slack at the stack
+                manifest = yaml.safe_load(
+                    (ROOT / "slack" / "manifest.yaml").read_text().replace("REQUEST_URL", shell.variables["URL"])
+                )
+                assert manifest["settings"]["event_subscriptions"]["request_url"] == shell.variables["URL"]
+                assert manifest["features"]["slash_commands"][0]["url"] == shell.variables["URL"]
+                assert "REQUEST_URL" not in json.dumps(manifest)
+            elif step.number == 5:
+                stored = json.loads(secretsmanager.get_secret_value(SecretId="charla/dev/slack")["SecretString"])
+                assert stored == {env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token}
+            elif step.number == 6:  # Slack's Retry: an ingress reading the secret the stack created
+                arn = secretsmanager.describe_secret(SecretId="charla/dev/slack")["ARN"]
+                stack = cleanup.enter_context(
+                    DevStack(
+                        moto_url=moto_url,
+                        resources=deployment.resources,
+                        sqs_wait_time_seconds=1,
+                        extra_env={env.SLACK_SECRET_ARN: arn},
+                    )
+                )
+                stack.signing_secret = signing_secret  # what Slack signs with: the value just put
+                answer = stack.post(signed_url_verification("rehearsal-challenge", signing_secret))
+                assert answer.status == 200 and b"rehearsal-challenge" in answer.body, stack.logs()
+            elif step.number == 7:
+                ecs = deploy_local._client("ecs", moto_url)
+                services = ecs.describe_services(
+                    cluster=shell.variables["CLUSTER"], services=[shell.variables["REPLIES"], shell.variables["BULK"]]
+                )["services"]
+                assert len(services) == 2
+            elif step.number == 9:
+                assert stack is not None
+                assert stack.post_event(app_mention("ping")).status == 200
+                (reply,) = stack.wait_for_replies(1, timeout=30)
+                assert reply["text"].startswith("pong")
+            done.append(step.number)
+    assert done == list(range(1, len(done) + 1)) and len(done) >= 8
+    assert shell.offline_only == ["npx cdk bootstrap aws://ACCOUNT_ID/REGION", "make synth"]
+    iam = deploy_local._client("iam", moto_url)
+    # (moto names it AWSServiceRoleForecs; AWS names it AWSServiceRoleForECS: the path is what both share)
+    assert iam.list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
+
+    for command in sh_commands(docs, "Tear down"):
+        shell.run(command)
+
+    def deleted() -> bool:
+        try:
+            status = cloudformation.describe_stacks(StackName=deployment.stack_name)["Stacks"][0]["StackStatus"]
+        except cloudformation.exceptions.ClientError:
+            return True
+        return status == "DELETE_COMPLETE"
+
+    wait_until(deleted, timeout=60, message="the stack deleted")
+    dynamodb = deploy_local._client("dynamodb", moto_url)
+    for spec in TABLE_SPECS.values():  # retained: the bot's memory survives cdk destroy
+        assert dynamodb.describe_table(TableName=deployment.resources[spec.variable])["Table"]

@@ -16,7 +16,8 @@ from aws_cdk.assertions import Annotations, Match
 
 from contract import environment as env
 from contract.queues import MAX_SOFT_TIME_LIMIT_S, QUEUE_SPECS, QueueName
-from contract.tables import TABLE_SPECS
+from contract.registry import RESULT_TASKS
+from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TaskName, queue_for
 from infra.constructs.task_queues import LONG_POLL_S
 from infra.constructs.worker_service import FARGATE_MAX_STOP_TIMEOUT_S
@@ -119,6 +120,13 @@ def test_secret_is_generated_and_no_slack_value_is_in_the_template(synth: Synthe
     assert "xoxb-" not in text and "xapp-" not in text
     for name in (env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN):
         assert f'"Name": "{name}", "Value"' not in text  # only ever injected as a secret
+
+
+def test_secret_is_deleted_with_the_stack_as_docs_deploy_md_says(synth: Synthesized) -> None:
+    (secret,) = synth.resources("AWS::SecretsManager::Secret").values()
+    assert secret["DeletionPolicy"] == "Delete"
+    teardown = (ROOT / "docs" / "DEPLOY.md").read_text().split("## Tear down", 1)[1].split("\n## ", 1)[0]
+    assert "deleted at once" in teardown and "recoverable" not in teardown
 
 
 # -- ingress ----------------------------------------------------------------------------------
@@ -261,12 +269,14 @@ def test_schedule_invokes_the_live_alias_at_the_configured_rate(synth: Synthesiz
 def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(synth: Synthesized) -> None:
     stack = synth.stack
     assert set(stack.workers) == set(QUEUE_SPECS)
-    expected_env = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {s.variable for s in TABLE_SPECS.values()}
+    expected_env = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {TABLE_SPECS[TableName.STATE].variable}
     for queue_name, worker in stack.workers.items():
         task = synth.template_json["Resources"][_logical_id(synth, worker.task_definition)]["Properties"]
         (container,) = task["ContainerDefinitions"]
         variables = {item["Name"]: item["Value"] for item in container["Environment"]}
         assert expected_env <= set(variables)
+        waitable = any(queue_for(task) == queue_name for task in RESULT_TASKS)
+        assert (TABLE_SPECS[TableName.RESULTS].variable in variables) == waitable
         assert variables[env.WORKER_QUEUES] == queue_name.value
         assert [s["Name"] for s in container["Secrets"]] == [env.SLACK_BOT_TOKEN]
         assert container["Secrets"][0]["ValueFrom"] == {
@@ -276,7 +286,10 @@ def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(sy
         assert MAX_SOFT_TIME_LIMIT_S < container["StopTimeout"] <= FARGATE_MAX_STOP_TIMEOUT_S
         assert container["StopTimeout"] > max(spec.time_limit_s for spec in QUEUE_SPECS.values())
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-        assert task["RuntimePlatform"]["CpuArchitecture"] == ("ARM64" if stack.config.worker_arm64 else "X86_64")
+        # ECS replaces a task whose Celery pool cannot stay up (workers/healthcheck.py).
+        assert container["HealthCheck"]["Command"] == ["CMD", "python", "-m", "workers.healthcheck"]
+        assert container["HealthCheck"]["Retries"] >= 2
+        assert task["RuntimePlatform"]["CpuArchitecture"] == ("ARM64" if stack.config.arm64 else "X86_64")
 
 
 def test_workers_run_in_public_subnets_without_nat_or_inbound_rules(synth: Synthesized) -> None:
@@ -290,10 +303,6 @@ def test_workers_run_in_public_subnets_without_nat_or_inbound_rules(synth: Synth
     for service in synth.resources("AWS::ECS::Service").values():
         network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
         assert network["AssignPublicIp"] == "ENABLED"
-        strategy = service["Properties"]["CapacityProviderStrategy"]
-        assert strategy == [
-            {"CapacityProvider": "FARGATE_SPOT" if synth.stack.config.fargate_spot else "FARGATE", "Weight": 1}
-        ]
         assert service["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"]["Rollback"] is True
 
 
@@ -321,23 +330,38 @@ def test_scaling_is_step_scaling_on_backlog_per_task_with_configured_bounds(
         if p["Properties"]["ScalingTargetId"] == {"Ref": target_id}
     }
     policies = [p["Properties"] for p in policy_resources.values()]
-    assert [p["PolicyType"] for p in policies] == ["StepScaling", "StepScaling"]
+    assert [p["PolicyType"] for p in policies] == ["StepScaling"] * 3  # out, in, wake
     cooldowns = sorted(p["StepScalingPolicyConfiguration"]["Cooldown"] for p in policies)
-    assert cooldowns == sorted([bounds.scale_out_cooldown_s, bounds.scale_in_cooldown_s])
-    # The alarms behind them watch visible messages / running tasks of this queue and service.
+    assert cooldowns == sorted([bounds.scale_out_cooldown_s, bounds.scale_in_cooldown_s, bounds.scale_out_cooldown_s])
     queue_id = _logical_id(synth, stack.queues.queues[queue_name])
-    scaling_alarms = [
-        a["Properties"]
+    alarms = {
+        policy_id: a["Properties"]
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
-        if any({"Ref": policy_id} in a["Properties"].get("AlarmActions", []) for policy_id in policy_resources)
-    ]
-    assert len(scaling_alarms) == 2
-    assert all(queue_id in json.dumps(alarm) and service_id in json.dumps(alarm) for alarm in scaling_alarms)
-    for alarm in scaling_alarms:
-        names = {m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in alarm["Metrics"]}
-        assert {"ApproximateNumberOfMessagesVisible", "RunningTaskCount"} <= names
-        expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
-        assert "/" in expression
+        for policy_id in policy_resources
+        if {"Ref": policy_id} in a["Properties"].get("AlarmActions", [])
+    }
+    assert len(alarms) == 3
+    for policy_id, alarm in alarms.items():
+        names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+        # Every alarm counts what workers hold (in flight) as well as what waits (visible).
+        assert {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"} <= names
+        assert queue_id in json.dumps(alarm)
+        if "WakeOnWaitingWork" in policy_id or "ScaleInWhenIdle" in policy_id:
+            # Queue metrics only: a service at zero has no Container Insights data.
+            assert names == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
+        else:
+            assert "RunningTaskCount" in names and service_id in json.dumps(alarm)
+            expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
+            assert "/" in expression
+
+
+def test_on_demand_services_use_the_fargate_launch_type_without_capacity_providers(synth: Synthesized) -> None:
+    # No capacity-provider association exists to be deleted while a service drains (cdk destroy).
+    assert synth.stack.config.fargate_spot is False
+    synth.template.resource_count_is("AWS::ECS::ClusterCapacityProviderAssociations", 0)
+    for service in synth.resources("AWS::ECS::Service").values():
+        assert service["Properties"]["LaunchType"] == "FARGATE"
+        assert "CapacityProviderStrategy" not in service["Properties"]
 
 
 def test_no_cpu_or_target_tracking_policy_fights_the_backlog_policy(synth: Synthesized) -> None:
@@ -354,10 +378,13 @@ def test_cluster_has_container_insights_for_running_task_count(synth: Synthesize
     )
 
 
-def test_worker_role_consumes_only_its_queue_and_uses_the_tables(synth: Synthesized) -> None:
+def test_worker_role_consumes_only_its_queue_and_uses_only_its_tables(synth: Synthesized) -> None:
     stack = synth.stack
-    table_arns = {json.dumps(_arn_of(synth, t)) for t in stack.tables.tables.values()}
     for queue_name, worker in stack.workers.items():
+        tables = [TableName.STATE]
+        if any(queue_for(task) == queue_name for task in RESULT_TASKS):
+            tables.append(TableName.RESULTS)
+        table_arns = {json.dumps(_arn_of(synth, stack.tables.tables[t])) for t in tables}
         statements = _statements(synth, worker.task_definition.task_role)
         receive = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
         assert [_resources_of(s) for s in receive] == [[_arn_of(synth, stack.queues.queues[queue_name])]]
@@ -395,9 +422,14 @@ def test_alarms_cover_dlqs_oldest_message_lambda_and_api(synth: Synthesized) -> 
     synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
-def test_outputs_give_the_slack_url_dashboard_and_secret_name(synth: Synthesized) -> None:
+def test_outputs_give_the_slack_url_dashboard_secret_cluster_and_service_names(synth: Synthesized) -> None:
     outputs = synth.template_json["Outputs"]
     assert {"SlackRequestUrl", "DashboardUrl", "SlackSecretName", "ResourceEnvironment"} <= set(outputs)
+    # What `aws ecs update-service --force-new-deployment` needs after a secret change.
+    assert outputs["ClusterName"]["Value"] == {"Ref": _logical_id(synth, synth.stack.cluster)}
+    for queue_name, worker in synth.stack.workers.items():
+        service_output = outputs[f"{queue_name.name.title()}ServiceName"]["Value"]
+        assert service_output == {"Fn::GetAtt": [_logical_id(synth, worker.service), "Name"]}
     assert json.dumps(outputs["SlackRequestUrl"]["Value"]).endswith('/slack/events"]]}')
     assert outputs["SlackSecretName"]["Value"] == f"charla/{synth.stack.config.env_name}/slack"
 
@@ -437,8 +469,11 @@ def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def test_context_options_reach_the_template(options_synth: Synthesized) -> None:
     synth = options_synth
     assert synth.stack.stack_name == "charla-prod"
+    (association_id,) = synth.resources("AWS::ECS::ClusterCapacityProviderAssociations")
     for service in synth.resources("AWS::ECS::Service").values():
         assert service["Properties"]["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+        # Created after, and deleted before, the association the strategy needs.
+        assert association_id in service["DependsOn"]
     for task in synth.resources("AWS::ECS::TaskDefinition").values():
         assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
         (container,) = task["Properties"]["ContainerDefinitions"]

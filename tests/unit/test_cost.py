@@ -121,3 +121,42 @@ def test_template_file_is_read(tmp_path: Path) -> None:
     path.write_text(json.dumps(TEMPLATE))
     assert cost.find_template(tmp_path) == path
     assert cost.load_shape(path).source.startswith("template ")
+
+
+def test_a_scheduled_refresh_wakes_the_service_at_zero_that_consumes_its_queue() -> None:
+    from contract.tasks import TaskName, queue_for
+
+    template = json.loads(json.dumps(TEMPLATE))
+    resources = template["Resources"]
+    resources["Scaling"]["Properties"]["MinCapacity"] = 0
+    resources["TaskDef"]["Properties"]["ContainerDefinitions"] = [
+        {"Environment": [{"Name": "CHARLA_WORKER_QUEUES", "Value": queue_for(TaskName.REFRESH_AGENDA).value}]}
+    ]
+    resources["Schedule"] = {"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 hour)"}}
+    resources["Cluster"] = {
+        "Type": "AWS::ECS::Cluster",
+        "Properties": {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    }
+    shape = cost.shape_from_template(template, source="test")
+    (service,) = shape.services
+    assert service.wakeups_per_month == 730
+    estimate = cost.charla_estimate(shape)
+    hours = 730 * cost.WAKE_MINUTES / 60
+    assert estimate.at_rest["scheduled wake-ups (agenda refresh)"] == pytest.approx(hours * (service.hourly() + 0.005))
+    # Woken every hour, it publishes Container Insights metrics every hour: a whole month's worth.
+    metrics = cost.INSIGHTS_CLUSTER_METRICS + cost.INSIGHTS_SERVICE_METRICS + cost.INSIGHTS_TASK_FAMILY_METRICS
+    assert estimate.at_rest["Container Insights metrics"] == pytest.approx(metrics * 0.30)
+
+
+def test_math_alarms_are_billed_per_metric_they_read() -> None:
+    template = json.loads(json.dumps(TEMPLATE))
+    template["Resources"]["AlarmB"]["Properties"] = {
+        "Metrics": [{"Id": "e", "Expression": "a + b"}, {"Id": "a", "MetricStat": {}}, {"Id": "b", "MetricStat": {}}]
+    }
+    assert cost.charla_estimate(cost.shape_from_template(template, source="t")).at_rest["alarms"] == pytest.approx(0.3)
+
+
+def test_wake_minutes_wait_out_the_same_quiet_periods_as_the_scale_in_alarm() -> None:
+    from infra.constructs.worker_service import SCALE_IN_PERIODS, SCALING_PERIOD
+
+    assert SCALE_IN_PERIODS * SCALING_PERIOD.to_minutes() == cost.SCALE_IN_QUIET_MINUTES

@@ -1,0 +1,134 @@
+"""docs/DEPLOY.md and README.md against the code: every documented ``-c`` example synthesizes
+into a deploy that can run, the cost figures are the cost model's, and the walkthrough names the
+steps a new account needs. (The walkthrough's commands are rehearsed in test_deploy_local.py.)
+"""
+
+import json
+import re
+
+import pytest
+from aws_cdk.assertions import Annotations, Match
+
+from infra.config import CONTEXT_KEYS, CharlaConfig
+from scripts import cost
+from tests.infra.conftest import ROOT, Synthesized
+from tests.infra.docs_examples import examples, profiles
+
+pytestmark = [pytest.mark.infra, pytest.mark.slow]
+
+Synths = dict[tuple[tuple[str, str], ...], Synthesized]
+DEPLOY_MD = (ROOT / "docs" / "DEPLOY.md").read_text()
+
+
+def test_the_docs_examples_are_found_and_use_known_keys() -> None:
+    found = examples()
+    assert len(found) >= 5, found
+    for example in found:
+        for key, _ in example.context:
+            assert key in CONTEXT_KEYS, f"{example.source}: unknown context key {key!r} in {example.command!r}"
+    assert {p.name for p in profiles()} == {"default", "cheap", "asleep"}
+
+
+def test_every_documented_example_synthesizes_a_deploy_that_can_run(doc_synths: Synths) -> None:
+    for example in examples():
+        synth = doc_synths[example.key]
+        where = f"{example.source}: {example.command}"
+        errors = Annotations.from_stack(synth.stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+        assert [e.entry.data for e in errors] == [], where
+        # Each documented value reached the config (nothing silently ignored).
+        parsed = CharlaConfig.from_context(dict(example.context).get)
+        for key, _ in example.context:
+            assert getattr(synth.stack.config, key) == getattr(parsed, key), where
+        # Fargate Spot places only X86_64 Linux tasks: an ARM64 task on Spot never starts.
+        spot = "FARGATE_SPOT" in json.dumps(synth.resources("AWS::ECS::Service"))
+        for task in synth.resources("AWS::ECS::TaskDefinition").values():
+            if spot:
+                assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64", where
+
+
+def test_a_private_ecr_worker_image_can_be_pulled_by_the_execution_roles(doc_synths: Synths) -> None:
+    (example,) = [e for e in examples() if ".dkr.ecr." in dict(e.context).get("worker_image", "")]
+    synth = doc_synths[example.key]
+    repository = dict(example.context)["worker_image"].split("/", 1)[1].split(":")[0]
+    for worker in synth.stack.workers.values():
+        role_id = synth.stack.get_logical_id(worker.task_definition.execution_role.node.default_child)
+        statements = [
+            statement
+            for policy in synth.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        pull = [s for s in statements if "ecr:BatchGetImage" in s["Action"]]
+        assert pull, "the execution role cannot pull the private image"
+        assert json.dumps(pull[0]["Resource"]).endswith(f':repository/{repository}"]]}}')
+
+
+def _estimates(doc_synths: Synths) -> dict[str, cost.Estimate]:
+    estimates = {}
+    for profile in profiles():
+        synth = doc_synths[tuple(sorted(profile.context))]
+        shape = cost.shape_from_template(synth.template_json, source=profile.name)
+        estimates[profile.name] = cost.charla_estimate(shape, design=profile.name)
+    return estimates
+
+
+def test_cost_at_rest_in_deploy_md_and_readme_is_the_cost_models(doc_synths: Synths) -> None:
+    estimates = _estimates(doc_synths)
+    for profile in profiles():
+        assert profile.documented_usd == estimates[profile.name].at_rest_total, (
+            f"docs/DEPLOY.md says ${profile.documented_usd} for {profile.name}; the model says "
+            f"${estimates[profile.name].at_rest_total}"
+        )
+    table = cost.at_rest_markdown(estimates)
+    assert table in DEPLOY_MD, f"replace the cost table in docs/DEPLOY.md with:\n{table}"
+    readme = (ROOT / "README.md").read_text()
+    for name, estimate in estimates.items():
+        assert f"${estimate.at_rest_total:.2f}" in readme, (
+            f"README.md does not quote {name}'s ${estimate.at_rest_total}"
+        )
+    # Every billed line the issue named is priced, and the default pays each one.
+    default = estimates["default"].at_rest
+    for line in (
+        "Container Insights metrics",
+        "scheduled wake-ups (agenda refresh)",
+        "alarms",
+        "dashboards",
+        "Lambda SnapStart cache",
+        "public IPv4 (running tasks)",
+    ):
+        assert default[line] > 0, line
+
+
+def test_cheap_profiles_are_spot_on_x86_without_container_insights(doc_synths: Synths) -> None:
+    for profile in profiles():
+        if profile.name == "default":
+            continue
+        synth = doc_synths[tuple(sorted(profile.context))]
+        assert synth.stack.config.fargate_spot and not synth.stack.config.arm64
+        assert synth.stack.config.container_insights is False
+        # Without Container Insights no alarm may read RunningTaskCount: it would never have data.
+        alarms = json.dumps(synth.resources("AWS::CloudWatch::Alarm"))
+        assert "RunningTaskCount" not in alarms and "ApproximateNumberOfMessagesNotVisible" in alarms
+        synth.template.has_resource_properties(
+            "AWS::ECS::Cluster", {"ClusterSettings": [{"Name": "containerInsights", "Value": "disabled"}]}
+        )
+
+
+def test_the_walkthrough_names_each_first_deploy_step() -> None:
+    walkthrough = _words(DEPLOY_MD.split("## From an empty account", 1)[1].split("\n## Configuration", 1)[0])
+    prerequisites = _words(DEPLOY_MD.split("## Prerequisites", 1)[1].split("\n## ", 1)[0])
+    # The service-linked role: the command, and the error a user would otherwise meet.
+    assert "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com" in walkthrough
+    assert "Unable to assume the service linked role" in prerequisites
+    # alarm_email: set it, and confirm the subscription, or alarms reach nobody.
+    assert "alarm_email" in walkthrough and "confirm" in walkthrough
+    # After a secret change: no redeploy for the signing secret; the workers' restart by name.
+    assert "without a redeploy" in walkthrough
+    assert re.search(r"aws ecs update-service --cluster \S+ --service \S+ --force-new-deployment", walkthrough)
+    assert "ClusterName" in walkthrough and "RepliesServiceName" in walkthrough
+    assert "@charla ping" in walkthrough and "npx cdk destroy" in walkthrough
+
+
+def _words(text: str) -> str:
+    """``text`` with every run of whitespace (line wraps included) as one space."""
+    return " ".join(text.split())
