@@ -49,7 +49,7 @@ lint: install ## ruff and mypy
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy contract lambda_handler workers scripts infra bench charla_cli
 
-bench: install ## Measure the seven figures against floor and alternative; rewrite docs/BENCHMARKS.md (~15 min)
+bench: install ## Measure the eight figures against both floors and Bolt; rewrite docs/BENCHMARKS.md, benchmarks.json, README figures (~20 min)
 	$(PY) -m bench
 
 bench-quick: install ## The benchmarks with small samples (< 2 min; writes to a temp dir, not docs/)

@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--output DIR] [--only FIGURE ...]``: measure the seven figures.
+"""``python -m bench [--quick] [--output DIR] [--only FIGURE ...]``: measure the eight figures.
 
 Full runs (``make bench``) write docs/BENCHMARKS.md and docs/benchmarks.json; ``--quick`` (``make
 bench-quick``, the CI smoke check) writes to a temporary directory unless ``--output`` is given, and
@@ -16,9 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import cold_start, cost_model, reply_latency, sqs_requests, sustained, throughput, warm_overhead
+from bench import (
+    budget,
+    cold_start,
+    cost_model,
+    reply_latency,
+    sqs_requests,
+    sustained,
+    throughput,
+    warm_overhead,
+)
 from bench.common import ROOT, Figure, machine
 from bench.context import BenchContext
+from bench.readme import update_readme
 from bench.report import write_report
 from scripts.provision import LOCAL_CREDENTIALS, REGION
 
@@ -31,6 +41,7 @@ FIGURES: dict[str, ModuleType] = {
     "sqs_requests": sqs_requests,
     "sustained": sustained,
     "cost_model": cost_model,
+    "budget": budget,
 }
 
 
@@ -63,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = BenchContext(quick=args.quick)
     figures: list[Figure] = []
     started = time.monotonic()
+    run_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     ctx.start_moto()
     try:
         for number, (key, module) in enumerate(FIGURES.items(), start=1):
@@ -78,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as error:  # one broken figure must not hide the others
                 figure = _failed(number, key, error, ctx.command(key))
             figure.extra["seconds"] = round(time.monotonic() - figure_started, 1)
+            figure.extra["run_argv"] = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+            figure.extra["run_at"] = run_at
             if restarted:
                 figure.notes.append("The previous figure's moto server had died (see its notes).")
             figures.append(figure)
@@ -95,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "seconds": round(elapsed, 1),
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "make bench-quick" if args.quick else "make bench",
+        "command": "make bench-quick" if args.quick else ("make bench" if not args.only else "python -m bench --only"),
         "argv": ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])],
     }
     existing = output / "benchmarks.json"
@@ -104,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         kept = {f["number"]: Figure(**f) for f in json.loads(existing.read_text())["figures"]}
         kept.update({figure.number: figure for figure in figures})
         figures = [kept[number] for number in sorted(kept)]
-    (output / "benchmarks.json").write_text(
-        json.dumps({**meta, "figures": [figure.to_json() for figure in figures]}, indent=2) + "\n"
-    )
+    report = {**meta, "figures": [figure.to_json() for figure in figures]}
+    (output / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
     write_report(output / "BENCHMARKS.md", figures, meta)
+    if output.resolve() == (ROOT / "docs").resolve():
+        update_readme(ROOT / "README.md", report)  # README quotes exactly these figures
     print(f"[bench] wrote {output / 'BENCHMARKS.md'} and {output / 'benchmarks.json'} in {elapsed:.0f} s")
     return 0 if all(figure.value is not None for figure in figures) else 1
 

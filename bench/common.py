@@ -53,10 +53,14 @@ class Figure:
     min: float | None = None
     median: float | None = None
     p95: float | None = None
-    floor: float | None = None
+    floor: float | None = None  # the physical floor: the least work the job needs
     alternative: float | None = None
     ratio_to_floor: float | None = None
     ratio_to_alternative: float | None = None
+    # The same-effects floor: charla's own effects (the same AWS calls and Slack post) in plain
+    # boto3 with no framework. charla / it = the framework's tax; it / floor = the design's cost.
+    same_effects: float | None = None
+    ratio_to_same_effects: float | None = None
     limits: str = ""  # what limits it, when the goal is not met
     table: list[dict[str, Any]] = field(default_factory=list)  # every variant measured
     notes: list[str] = field(default_factory=list)
@@ -179,21 +183,70 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by named process groups, this process, and the rest of the machine, over a window."""
+
+    def __init__(self, groups: Mapping[str, int]) -> None:
+        self.groups = dict(groups)
+        self._start: dict[str, float] = {}
+        self._at = 0.0
+
+    def _read(self) -> dict[str, float]:
+        times = os.times()
+        return {
+            **{name: group_cpu_seconds(pgid) for name, pgid in self.groups.items()},
+            "bench (senders)": times.user + times.system,
+            "machine": machine_busy_seconds(),
+        }
+
+    def start(self) -> None:
+        self._start, self._at = self._read(), time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        """CPU-seconds per wall second of each, plus ``other processes`` (the machine minus ours)."""
+        end, elapsed = self._read(), max(time.monotonic() - self._at, 1e-9)
+        used = {name: (end[name] - self._start[name]) / elapsed for name in end}
+        machine = used.pop("machine")
+        used["other processes on the machine"] = max(0.0, machine - sum(used.values()))
+        return {name: round(value, 2) for name, value in used.items()}
+
+
 # -- counting proxy -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ProxiedCall:
+    """One DynamoDB request seen by the proxy: when it arrived, its action, its JSON body and how
+    long moto took to answer it (seen from the proxy)."""
+
+    at: float
+    action: str
+    body: dict[str, Any]
+    seconds: float = 0.0
+
+
 class CountingProxy:
-    """A plain HTTP proxy in front of moto that counts SQS API calls by action.
+    """A plain HTTP proxy in front of moto that counts AWS API calls by action.
 
     The worker's and the ingress's ``AWS_ENDPOINT_URL`` point here; boto3 (JSON protocol, action in
     ``X-Amz-Target``) and query-protocol clients (``Action=`` in the form) are both understood.
+    With ``keep_dynamodb`` it also keeps every DynamoDB request (time, action, body), from which
+    the bench counts transactions and write units per event (``write_units``).
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, keep_dynamodb: bool = False) -> None:
         target = urlsplit(upstream)
         self.upstream_host = target.hostname or "127.0.0.1"
         self.upstream_port = target.port or 80
         self.counts: Counter[str] = Counter()
+        self.dynamodb_calls: list[ProxiedCall] = []
         self.lock = threading.Lock()
         proxy = self
 
@@ -212,12 +265,22 @@ class CountingProxy:
                     action = f"AmazonSQS.{name}" if name else ""
                 with proxy.lock:
                     proxy.counts[action or f"{self.command} {self.path.split('?')[0]}"] += 1
+                arrived = time.time()
                 connection = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
                     connection.request(self.command, self.path, body=body, headers=headers)
                     response = connection.getresponse()
                     payload = response.read()
+                    if keep_dynamodb and action.startswith("DynamoDB."):
+                        call = ProxiedCall(
+                            arrived,
+                            action.removeprefix("DynamoDB."),
+                            json.loads(body or b"{}"),
+                            time.time() - arrived,
+                        )
+                        with proxy.lock:
+                            proxy.dynamodb_calls.append(call)
                     self.send_response(response.status)
                     for name, value in response.getheaders():
                         if name.lower() not in ("connection", "transfer-encoding", "content-length"):
@@ -256,6 +319,11 @@ class CountingProxy:
     def reset(self) -> None:
         with self.lock:
             self.counts.clear()
+            self.dynamodb_calls.clear()
+
+    def calls(self) -> list[ProxiedCall]:
+        with self.lock:
+            return list(self.dynamodb_calls)
 
 
 def sqs_requests(counts: Mapping[str, int]) -> int:
@@ -266,3 +334,107 @@ def sqs_requests(counts: Mapping[str, int]) -> int:
 def by_service(counts: Mapping[str, int], prefix: str) -> dict[str, int]:
     """The counts of one service's actions, prefix removed (``AmazonSQS.``, ``DynamoDB.``)."""
     return {action.removeprefix(prefix): n for action, n in sorted(counts.items()) if action.startswith(prefix)}
+
+
+# -- counting AWS calls in a process --------------------------------------------------------------
+
+
+def count_aws_calls() -> list[str]:
+    """Wrap every botocore client's ``_make_api_call`` in this process; returns the list it appends
+    ``"<service>.<operation>"`` to on each call (the count the ingress budget is checked against)."""
+    from botocore.client import BaseClient
+
+    calls: list[str] = []
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private in the type stubs
+
+    def counted(self: Any, operation_name: str, api_params: Any) -> Any:
+        calls.append(f"{self.meta.service_model.service_name}.{operation_name}")
+        return original(self, operation_name, api_params)
+
+    setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
+    return calls
+
+
+# -- DynamoDB write units -------------------------------------------------------------------------
+
+
+def attribute_size(value: Mapping[str, Any]) -> int:
+    """Bytes DynamoDB bills for one attribute value (its sizing rules, close enough for < 1 KB items)."""
+    kind, raw = next(iter(value.items()))
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "B":
+        return len(str(raw)) * 3 // 4
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attribute_size(v) + 1 for k, v in raw.items())
+    if kind == "L":
+        return 3 + sum(attribute_size(v) + 1 for v in raw)
+    return sum(len(str(v).encode()) for v in raw)  # SS / NS / BS
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """Bytes of a DynamoDB item in wire form (attribute names + values)."""
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+
+
+def item_key(table_key: Mapping[str, Any]) -> str:
+    return json.dumps(table_key, sort_keys=True)
+
+
+def written_items(call: ProxiedCall) -> list[tuple[str, int, bool]]:
+    """``(key, size known from the request, transactional)`` for each item ``call`` writes."""
+    body = call.body
+    if call.action == "TransactWriteItems":
+        found = []
+        for entry in body.get("TransactItems", []):
+            kind, op = next(iter(entry.items()))
+            if kind == "ConditionCheck":
+                continue
+            item = op.get("Item") or {}
+            key = op.get("Key") or {name: item[name] for name in ("pk", "sk", "id") if name in item}
+            found.append((item_key(key), item_size(item), True))
+        return found
+    if call.action == "PutItem":
+        item = body.get("Item") or {}
+        return [(item_key({n: item[n] for n in ("pk", "sk", "id") if n in item}), item_size(item), False)]
+    if call.action in ("UpdateItem", "DeleteItem"):
+        return [(item_key(body.get("Key") or {}), 0, False)]
+    if call.action == "BatchWriteItem":
+        return [
+            (
+                item_key({n: r["PutRequest"]["Item"][n] for n in ("pk", "sk") if n in r["PutRequest"]["Item"]}),
+                item_size(r["PutRequest"]["Item"]),
+                False,
+            )
+            for requests in body.get("RequestItems", {}).values()
+            for r in requests
+            if "PutRequest" in r
+        ]
+    return []
+
+
+def write_units(call: ProxiedCall, stored_sizes: Mapping[str, int]) -> int:
+    """Write request units ``call`` costs on demand: 1 per KB per item written, 2 in a transaction.
+
+    An update's size is the item's stored size (read after the run; counters only grow), a put's
+    is the larger of the request's item and the stored one.
+    """
+    units = 0
+    for key, size, transactional in written_items(call):
+        kib = max(1, -(-max(size, stored_sizes.get(key, 0)) // 1024))
+        units += kib * (2 if transactional else 1)
+    return units
+
+
+def stored_item_sizes(client: Any, table: str) -> dict[str, int]:
+    """Size of every item of ``table`` now, by ``item_key`` (a Scan, for after a run)."""
+    sizes: dict[str, int] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page.get("Items", []):
+            sizes[item_key({n: item[n] for n in ("pk", "sk", "id") if n in item})] = item_size(item)
+    return sizes

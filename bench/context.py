@@ -59,6 +59,14 @@ class BenchContext:
             self._moto = None
         self.start_moto()
 
+    def log_dir_path(self) -> Path:
+        """Where processes the figures start themselves keep their logs."""
+        return self._log_dir
+
+    def moto_pid(self) -> int | None:
+        """The shared moto server's process (group) id, for CPU accounting."""
+        return self._moto.pid if self._moto is not None else None
+
     def moto_alive(self) -> bool:
         return self._moto is not None and self._moto.alive()
 

@@ -7,13 +7,19 @@ from typing import Any
 from bench.common import Figure
 
 METHOD = """\
-Everything runs on the local stack, in one run: moto in server mode (SQS), the Slack stand-in
-(a real HTTP server that stamps `received_at` on every post), the ingress under uvicorn or called
-as `lambda_handler.main.handler(event, context)` with an API Gateway v2 event, and real
+Everything runs on the local stack, in one run: moto in server mode (SQS and DynamoDB), the Slack
+stand-in (a real HTTP server that stamps `received_at` on every post), the ingress under uvicorn or
+called as `lambda_handler.main.handler(event, context)` with an API Gateway v2 event, and real
 `celery worker` processes. Each figure is measured side by side with:
 
-- **the floor**: the least work the job physically needs, in plain boto3/stdlib (`bench/floor.py`):
+- **the floor** (physical): the least work the job needs, in plain boto3/stdlib (`bench/floor.py`):
   an HMAC check and one `SendMessage`; a raw `ReceiveMessage(10)` -> post -> `DeleteMessageBatch` loop.
+- **the same-effects floor**: charla's own effects per command done by hand in plain boto3, no
+  framework (`bench/floor.py`, `SameEffects`): at the door the same one `SendMessage` (so for the
+  ingress figures it is the physical floor); in the worker `GetItem` of the channel item, one
+  `TransactWriteItems` of the effect record and the channel item (command counter, post slot) with
+  the same conditions, the post, one `UpdateItem` (DONE). **charla / same-effects floor is the
+  framework's tax; same-effects floor / physical floor is what the exactly-once design costs.**
 - **the alternative**: slack_bolt's `aws_lambda` adapter (`SlackRequestHandler`) with
   `process_before_response=True` and a lazy listener doing the same reply via slack_sdk
   (`bench/alternative.py`). Outside AWS its lazy listener cannot re-invoke the Lambda
@@ -65,7 +71,8 @@ def _figure_section(figure: Figure) -> list[str]:
         )
     )
     lines.append(
-        f"- Floor: {_cell(figure.floor)} -> ratio **{_cell(figure.ratio_to_floor)}**; alternative: "
+        f"- Floor: {_cell(figure.floor)} -> ratio **{_cell(figure.ratio_to_floor)}**; same-effects floor: "
+        f"{_cell(figure.same_effects)} -> ratio **{_cell(figure.ratio_to_same_effects)}**; alternative: "
         f"{_cell(figure.alternative)} -> ratio **{_cell(figure.ratio_to_alternative)}**"
     )
     lines.append(f"- Goal: {figure.goal} -> {'met' if figure.goal_met else '**not met**'}")
@@ -123,6 +130,20 @@ def _figure_section(figure: Figure) -> list[str]:
     return lines
 
 
+def provenance(figures: Sequence[Figure], meta: Mapping[str, Any]) -> list[str]:
+    """Which run produced which figures, when a partial run (``--only``) kept figures of earlier ones."""
+    runs: dict[tuple[str, str], list[int]] = {}
+    for figure in figures:
+        run = (str(figure.extra.get("run_argv", "?")), str(figure.extra.get("run_at", "?")))
+        runs.setdefault(run, []).append(figure.number)
+    if len(runs) <= 1:
+        return []
+    lines = ["**Not one run**: these figures come from different runs:", ""]
+    for (argv, at), numbers in runs.items():
+        lines.append(f"- figures {', '.join(map(str, numbers))}: `{argv}` at {at}")
+    return [*lines, ""]
+
+
 def write_report(path: Path, figures: Sequence[Figure], meta: Mapping[str, Any]) -> None:
     """Render the whole report to ``path``."""
     machine = meta["machine"]
@@ -133,6 +154,7 @@ def write_report(path: Path, figures: Sequence[Figure], meta: Mapping[str, Any])
         f"{meta['seconds']:.0f} s{' (quick: small samples)' if meta['quick'] else ''}. Machine: "
         f"{machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, {machine['platform']}.",
         "",
+        *provenance(figures, meta),
         "> Absolute numbers drift on this shared machine and moto is not SQS: **ratios are the result**.",
         "",
     ]
@@ -155,8 +177,10 @@ def write_report(path: Path, figures: Sequence[Figure], meta: Mapping[str, Any])
                 "value": f"{_cell(f.value)} {f.unit}",
                 "samples": f.samples,
                 "floor": f.floor,
+                "same-effects floor": f.same_effects,
                 "alternative": f.alternative,
                 "x floor": f.ratio_to_floor,
+                "x same-effects": f.ratio_to_same_effects,
                 "x alternative": f.ratio_to_alternative,
                 "goal": f.goal,
                 "met": f.goal_met,

