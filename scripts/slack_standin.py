@@ -3,31 +3,48 @@
 Endpoints (Slack-shaped JSON):
     POST /api/chat.postMessage   needs ``Authorization: Bearer <token>``; JSON or form body
     POST /api/auth.test
-    GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded
+    GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded,
+                                 paged like Slack: ``limit`` and ``cursor`` in,
+                                 ``has_more`` and ``response_metadata.next_cursor`` out
     POST /response/<key>         a slash command's or an interaction's response_url (text, blocks...
                                  recorded as sent); ``/response/expired-*`` answers 404
     GET  /_recorded              everything recorded so far (tests and the chat simulator read it)
     GET  /_recorded?since=N      records from index N on, and the total count (benchmarks)
     GET  /_count                 how many records so far
     DELETE /_recorded            forget it
-    POST /_faults                {"rate_limited_for_s": 5, "retry_after_s": 1}: answer 429 meanwhile;
-                                 {"failing_channels": ["C1"]}: chat.postMessage there fails
-                                 (channel_not_found) until the list is emptied again;
-                                 {"slow_channels": {"C1": 6}}: chat.postMessage there answers after
-                                 6 s (a slow task for `charla workers` tests);
-                                 {"token": "xoxb-new"}: only this token is accepted from now on
-                                 (a rotated token: the old one gets invalid_auth)
+    POST /_faults                one or more of (each key changes only its own fault):
+        {"rate_limited_for_s": 5, "retry_after_s": 1}   every Web API call answers 429 meanwhile;
+            with "rate_limited_channels": ["C1"] only chat.postMessage to those channels does
+        {"failing_channels": ["C1"]}   chat.postMessage there fails (channel_not_found) until
+            the list is emptied again
+        {"reset_after_posts": N}   the next N chat.postMessage calls are posted (recorded, visible
+            in the history) and then the connection is reset with no HTTP answer: the client
+            sees a connection error after Slack acted
+        {"delay_posts_s": X}   every chat.postMessage is posted at once but answered X s later
+            (a slow Slack); 0 ends it
+        {"history_page_size": N}   conversations.history/replies return at most N messages a
+            page whatever ``limit`` asks (Slack may return fewer than asked); 0 ends it
+        {"slow_channels": {"C1": 6}}   chat.postMessage there answers after 6 s (before anything
+            else), a slow task for `charla workers` tests
+        {"token": "xoxb-new"}   only this token is accepted from now on (a rotated token: the
+            old one gets invalid_auth)
+    POST /_faults/clear          every fault off (counters and records are kept)
 
-Posts faster than Slack's per-channel pace (more than 2 in any 1-second window, a little burst
-allowed) are counted as ``pace_violations`` in ``GET /_recorded``.
+``GET /_recorded`` also reports ``rejected_429`` (and ``rejected_429_by_channel``, with the time
+of each 429 in ``rate_limited_at``), ``posts_reset`` and ``pace_violations``: posts faster than
+Slack's per-channel pace (more than 2 in any 1-second window, a little burst allowed). Each post
+record carries ``received_at`` (epoch seconds) and ``over_pace`` (it was one of those).
 
 Run: ``SLACK_BOT_TOKEN=xoxb-local python -m scripts.slack_standin --port 0`` (prints the URL it serves).
 """
 
 import argparse
-import itertools
+import base64
+import binascii
 import json
 import os
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,37 +64,110 @@ class Recorder:
     records: list[dict[str, Any]] = field(default_factory=list)
     rate_limited_until: float = 0.0
     retry_after_s: int = 1
+    rate_limited_channels: set[str] = field(default_factory=set)  # empty: every call is limited
     rejected_429: int = 0
+    rejected_429_by_channel: dict[str, int] = field(default_factory=dict)
+    rate_limited_at: list[dict[str, Any]] = field(default_factory=list)
     pace_violations: int = 0
     failing_channels: set[str] = field(default_factory=set)
+    reset_after_posts: int = 0
+    posts_reset: int = 0
+    delay_posts_s: float = 0.0
+    history_page_size: int = 0
     slow_channels: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
+    _last_ts_us: int = 0
 
     def record(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            ts = f"{int(time.time())}.{next(self._ts):06d}"
-            entry = {"kind": kind, "ts": ts, "received_at": time.time(), **fields}
-            self.records.append(entry)
-            return entry
+            return self._append(kind, fields)
+
+    def _append(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+        # Like Slack's: the post's time to the microsecond, unique and increasing (a reader that
+        # asks for messages ``oldest`` a moment before it posted must find them).
+        now = time.time()
+        self._last_ts_us = max(int(now * 1_000_000), self._last_ts_us + 1)
+        ts = f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
+        entry = {"kind": kind, "ts": ts, "received_at": now, **fields}
+        self.records.append(entry)
+        return entry
 
     def posted(self, channel: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r["kind"] == "chat.postMessage" and r.get("channel") == channel]
 
-    def check_pace(self, channel: str) -> None:
-        """Count a violation if this post makes more than 2 in the channel within one second."""
+    def record_post(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Record a chat.postMessage, marking it ``over_pace`` if it makes more than 2 in its channel within 1 s."""
         with self.lock:
             now = time.time()
-            recent = [r for r in self.posted(channel) if now - r["received_at"] < 1.0]
-            if len(recent) >= 2:
-                self.pace_violations += 1
+            recent = [r for r in self.posted(str(fields.get("channel"))) if now - r["received_at"] < 1.0]
+            over_pace = len(recent) >= 2
+            self.pace_violations += over_pace
+            return self._append("chat.postMessage", {**fields, "over_pace": over_pace})
 
-    def rate_limited(self) -> bool:
+    def rate_limited(self, method: str, channel: str | None) -> bool:
+        """Whether this call gets a 429 now (and count it, per channel)."""
         with self.lock:
-            if time.time() < self.rate_limited_until:
-                self.rejected_429 += 1
-                return True
-            return False
+            now = time.time()
+            if now >= self.rate_limited_until:
+                return False
+            limited = self.rate_limited_channels
+            if limited and (method != "chat.postMessage" or channel not in limited):
+                return False  # a channel's limit is chat.postMessage's alone, as Slack's per-channel pace
+            self.rejected_429 += 1
+            key = channel or "-"
+            self.rejected_429_by_channel[key] = self.rejected_429_by_channel.get(key, 0) + 1
+            self.rate_limited_at.append({"channel": key, "method": method, "at": now})
+            return True
+
+    def take_reset(self) -> bool:
+        """Whether this post's connection is to be reset (and count it)."""
+        with self.lock:
+            if self.reset_after_posts <= 0:
+                return False
+            self.reset_after_posts -= 1
+            self.posts_reset += 1
+            return True
+
+    def set_faults(self, body: dict[str, Any]) -> None:
+        with self.lock:
+            if "rate_limited_for_s" in body:
+                self.rate_limited_until = time.time() + float(body["rate_limited_for_s"])
+                self.retry_after_s = int(body.get("retry_after_s", 1))
+                self.rate_limited_channels = set(body.get("rate_limited_channels") or ())
+            if "failing_channels" in body:
+                self.failing_channels = set(body["failing_channels"])
+            if "reset_after_posts" in body:
+                self.reset_after_posts = int(body["reset_after_posts"])
+            if "delay_posts_s" in body:
+                self.delay_posts_s = float(body["delay_posts_s"])
+            if "history_page_size" in body:
+                self.history_page_size = int(body["history_page_size"])
+            if "slow_channels" in body:
+                self.slow_channels = {str(k): float(v) for k, v in body["slow_channels"].items()}
+            if "token" in body:
+                self.token = str(body["token"])
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.rate_limited_until = 0.0
+            self.rate_limited_channels = set()
+            self.failing_channels = set()
+            self.reset_after_posts = 0
+            self.delay_posts_s = 0.0
+            self.history_page_size = 0
+            self.slow_channels = {}
+
+    def state(self) -> dict[str, Any]:
+        """What ``GET /_recorded`` answers."""
+        with self.lock:
+            return {
+                "records": list(self.records),
+                "rejected_429": self.rejected_429,
+                "rejected_429_by_channel": dict(self.rejected_429_by_channel),
+                "rate_limited_at": list(self.rate_limited_at),
+                "pace_violations": self.pace_violations,
+                "posts_reset": self.posts_reset,
+            }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -106,16 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/_recorded":
-            with self.server.recorder.lock:
-                recorder = self.server.recorder
-                self._send(
-                    200,
-                    {
-                        "records": list(recorder.records),
-                        "rejected_429": recorder.rejected_429,
-                        "pace_violations": recorder.pace_violations,
-                    },
-                )
+            self._send(200, self.server.recorder.state())
         elif self.path.startswith("/_recorded?since="):
             # Benchmarks read only what is new: the full list grows to thousands of records.
             since = int(self.path.split("=", 1)[1] or 0)
@@ -143,16 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
         recorder = self.server.recorder
         body = self._body()
         if self.path == "/_faults":
-            with recorder.lock:
-                if "rate_limited_for_s" in body:
-                    recorder.rate_limited_until = time.time() + float(body["rate_limited_for_s"])
-                    recorder.retry_after_s = int(body.get("retry_after_s", 1))
-                if "failing_channels" in body:
-                    recorder.failing_channels = set(body["failing_channels"])
-                if "slow_channels" in body:
-                    recorder.slow_channels = {str(k): float(v) for k, v in body["slow_channels"].items()}
-                if "token" in body:
-                    recorder.token = str(body["token"])
+            recorder.set_faults(body)
+            self._send(200, {"ok": True})
+            return
+        if self.path == "/_faults/clear":
+            recorder.clear_faults()
             self._send(200, {"ok": True})
             return
         if self.path.startswith("/response/"):
@@ -173,10 +249,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {recorder.token}" and body.get("token") != recorder.token:
             self._send(200, {"ok": False, "error": "invalid_auth"})
             return
-        if recorder.rate_limited():
+        method = path.removeprefix("/api/")
+        channel = body.get("channel")
+        if recorder.rate_limited(method, str(channel) if channel else None):
             self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(recorder.retry_after_s)})
             return
-        method = path.removeprefix("/api/")
         if method == "auth.test":
             self._send(200, {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": "TLOCAL"})
         elif method == "chat.postMessage":
@@ -198,7 +275,6 @@ class _Handler(BaseHTTPRequestHandler):
         if channel in recorder.failing_channels:
             self._send(200, {"ok": False, "error": "channel_not_found"})
             return
-        recorder.check_pace(channel)
         metadata = body.get("metadata")
         if isinstance(metadata, str):  # form posts carry it as JSON text
             metadata = json.loads(metadata)
@@ -206,19 +282,43 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(blocks, str):  # form posts carry it as JSON text
             blocks = json.loads(blocks)
         fields = {k: body.get(k) for k in ("channel", "text", "thread_ts")}
-        entry = recorder.record("chat.postMessage", {**fields, "blocks": blocks, "metadata": metadata})
+        entry = recorder.record_post({**fields, "blocks": blocks, "metadata": metadata})
+        if recorder.take_reset():
+            self._reset_connection()
+            return
+        if recorder.delay_posts_s > 0:
+            time.sleep(recorder.delay_posts_s)
         message = {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": entry["ts"]}
         self._send(200, {"ok": True, "channel": channel, "ts": entry["ts"], "message": message})
 
+    def _reset_connection(self) -> None:
+        """Drop the connection with a TCP reset and no HTTP answer (Slack acted; the client never hears)."""
+        # SO_LINGER 0: close() sends RST instead of FIN, so the client sees "connection reset".
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
     def _history(self, method: str, body: dict[str, Any]) -> None:
+        """One page of a channel's history (newest first) or a thread's replies (oldest first), as Slack pages them."""
         recorder = self.server.recorder
-        oldest = float(body.get("oldest") or 0)
+        try:
+            oldest = float(body.get("oldest") or 0)
+            latest = float(body.get("latest") or "inf")
+            limit = int(body.get("limit") or DEFAULT_PAGE_LIMIT[method])
+            offset = _offset_from_cursor(str(body.get("cursor") or ""))
+        except ValueError:
+            self._send(200, {"ok": False, "error": "invalid_arguments"})
+            return
+        if offset is None:
+            self._send(200, {"ok": False, "error": "invalid_cursor"})
+            return
         with recorder.lock:
             posted = recorder.posted(str(body.get("channel")))
+            page_size = min(max(1, limit), recorder.history_page_size or MAX_PAGE_LIMIT)
         if method == "conversations.replies":
             posted = [r for r in posted if r.get("thread_ts") == body.get("ts")]
-        else:  # history shows top-level messages only
-            posted = [r for r in posted if not r.get("thread_ts")]
+        else:  # history shows top-level messages only, newest first
+            posted = [r for r in reversed(posted) if not r.get("thread_ts")]
         with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
         messages = [
             {
@@ -231,9 +331,42 @@ class _Handler(BaseHTTPRequestHandler):
                 **({"metadata": r["metadata"]} if with_metadata and r.get("metadata") else {}),
             }
             for r in posted
-            if float(r["ts"]) >= oldest
+            if oldest <= float(r["ts"]) < latest
         ]
-        self._send(200, {"ok": True, "messages": list(reversed(messages)), "has_more": False})
+        page = messages[offset : offset + page_size]
+        has_more = offset + page_size < len(messages)
+        self._send(
+            200,
+            {
+                "ok": True,
+                "messages": page,
+                "has_more": has_more,
+                # Slack sends an empty next_cursor on the last page.
+                "response_metadata": {"next_cursor": _cursor_for(offset + page_size) if has_more else ""},
+            },
+        )
+
+
+# Slack's defaults when ``limit`` is not given; the stand-in never returns more than MAX_PAGE_LIMIT.
+DEFAULT_PAGE_LIMIT = {"conversations.history": 100, "conversations.replies": 1000}
+MAX_PAGE_LIMIT = 1000
+
+
+def _cursor_for(offset: int) -> str:
+    """An opaque cursor, base64 like Slack's (``bmV4dF90czox...`` is ``next_ts:1...``)."""
+    return base64.b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _offset_from_cursor(cursor: str) -> int | None:
+    """The offset a cursor names (0 for none), or ``None`` if it is not one of ours."""
+    if not cursor:
+        return 0
+    try:
+        kind, _, number = base64.b64decode(cursor, validate=True).decode().partition(":")
+        offset = int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return offset if kind == "offset" and offset >= 0 else None
 
 
 class SlackStandIn(ThreadingHTTPServer):

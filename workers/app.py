@@ -44,9 +44,10 @@ def build_app(settings: WorkerSettings) -> Celery:
         # mid-task leaves it to reappear after the visibility timeout.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # Celery acks a task that raised even with acks_late, so SQS redrive would never see
-        # it: a failure (after its bounded retries) is rejected instead, SQS redelivers it, and
-        # after maxReceiveCount receives it lands in the queue's DLQ for `charla dlq redrive`.
+        # Every way a task run ends is settled by ContractTask (workers/outcomes.py): retries and
+        # deferrals are SQS-delayed copies, final failures go to the DLQ. What still escapes (the
+        # copy could not be sent, a hard time limit) is not acked: SQS redelivers it, and after
+        # maxReceiveCount receives moves it to the queue's DLQ for `charla dlq redrive`.
         task_acks_on_failure_or_timeout=False,
         task_ignore_result=True,
         # Waitable tasks (contract/registry.py) store their result in the results table when the

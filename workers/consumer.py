@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 from celery.worker.consumer import Consumer
 from kombu.exceptions import ContentDisallowed
 
@@ -148,9 +149,9 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
     Success returns as usual. A deferral or a retryable failure sends a copy of the message with
     an SQS delay (``workers/redelivery.py``) and acks this one; a permanent failure, or one
     failure too many, sends it to the dead-letter queue and acks this one. A caller waiting on
-    the result sees ``RETRY`` until the failure is final. If the copy cannot be sent, the error
-    propagates: Celery leaves the message unacked (``task_acks_on_failure_or_timeout=False``) and
-    SQS delivers it again after its visibility timeout.
+    the result sees ``RETRY`` until the failure is final. If the copy cannot be sent, the message is
+    rejected without requeue: kombu leaves it on a queue with a redrive policy (every charla queue
+    has one), SQS delivers it again after its visibility timeout, and nothing is recorded as failed.
     """
 
     # Counts each outcome in the worker's main process for the heartbeat and task metrics.
@@ -160,7 +161,13 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
         try:
             return super().__call__(*args, **kwargs)
         except Exception as error:  # every way a run can fail is settled in one place
-            outcome, reason = self._settle(error, kwargs)
+            try:
+                outcome, reason = self._settle(error, kwargs)
+            except redelivery.RedeliveryError as unsent:
+                # No copy exists: keep this message (no ack, no FAILURE recorded); SQS delivers it
+                # again after its visibility timeout.
+                logger.error("task=%s id=%s left for redelivery: %s", self.name, self.request.id, unsent)
+                raise Reject(str(unsent), requeue=False) from None
             # An Ignore (the message is settled) that tells the main process how, for its counts.
             raise activity.Settled(outcome, reason, type(error).__name__) from None
 

@@ -3,14 +3,14 @@
 A post that slack_sdk re-sends after a connection reset may be Slack's second copy of it (the
 reset can come after Slack acted), so posting clients get no retry handlers at all: the reply
 state machine (``workers/services/replies.py``) decides what a failed post means. Reads are
-idempotent, so the reading client retries connection errors and 429s as slack_sdk does.
+idempotent, so the reading client retries connection errors (a 429 defers the task instead).
 Both read a rotated bot token by themselves when Slack refuses the old one (``slack_token``).
 """
 
 from functools import cache
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from workers.settings import get_settings
@@ -43,13 +43,17 @@ def web_client() -> WebClient:
 
 @cache
 def reader_client() -> WebClient:
-    """The reading client (history lookups): retries connection errors and rate limits."""
+    """The reading client (history lookups): retries connection errors.
+
+    Not 429s: slack_sdk's handler sleeps Retry-After inside the task with no cap; the reply state
+    machine defers instead (an SQS delay).
+    """
     return TokenRefreshingWebClient(
         read_token=_read_token,
         token=get_settings().slack_bot_token.get_secret_value(),
         base_url=_base_url(),
         timeout=10,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2)],
     )
 
 

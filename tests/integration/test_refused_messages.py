@@ -264,3 +264,23 @@ def test_a_validation_error_inside_the_tasks_own_work_is_retried_not_refused(mon
     assert how == "later"
     assert copy["failures"] == 1 and copy["retries"] == 1
     assert 0 < copy["delay_s"] <= 900
+
+
+def test_a_copy_that_cannot_be_sent_keeps_the_message_and_records_no_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery.exceptions import Reject
+
+    from workers import redelivery
+
+    def sqs_down(**copy: Any) -> None:
+        raise redelivery.RedeliveryError("send failed: EndpointConnectionError")
+
+    monkeypatch.setattr(redelivery, "send_later", sqs_down)
+    app = Celery("refusals", task_cls="workers.consumer:ContractTask", set_as_current=False)
+
+    def fails(self: Any, **payload: Any) -> None:
+        raise RuntimeError("Slack 503")
+
+    task = app.task(name="fails", bind=True)(fails)
+    with pytest.raises(Reject) as rejected:  # rejected without requeue: SQS redelivers, redrive counts it
+        task(size=1)
+    assert rejected.value.requeue is False

@@ -86,13 +86,19 @@ REPLY_EVENT_TYPE = "charla_reply"
 # Slack allows about one message per second per channel.
 CHANNEL_POST_INTERVAL_S = 1.0
 # A run waits in the worker for its slot this long at most; beyond it, it defers (SQS delay).
-MAX_PACE_WAIT_S = 5.0
+MAX_PACE_WAIT_S = 3.0
+# A deferred copy is due back this long before its slot (then waits in the worker to the slot).
+EARLY_RETURN_S = 1.5
+# A run this late for its turn takes a new one: posting now would land on the next run's turn.
+LATE_TOLERANCE_S = 0.5
 # A copy that meets another run's live lease looks again this soon (a read, no write), so a
 # duplicate settles in seconds rather than a whole lease.
 HELD_RECHECK_S = 5.0
 # How far back to look for an earlier run's post, and how many pages to read at most.
 LOOKBACK_S = 5.0
 MAX_HISTORY_PAGES = 20
+# Slack allows some apps at most 15 messages a page (and one history call a minute) since 2025.
+HISTORY_PAGE_LIMIT = 15
 # Slack errors after which the same call may succeed later (nothing was posted).
 _RETRYABLE_SLACK_ERRORS = frozenset(
     {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
@@ -145,6 +151,7 @@ class _Hold:
     suspect: bool
     slot_at: float | None
     shift_at: float
+    fresh: bool = False  # reserved by this very run, just now: no 429 can have moved it yet
 
 
 class _SlackSaid429(Exception):
@@ -220,17 +227,24 @@ def find_posted(reader: WebClient, request: CommandRequest, task_id: str) -> str
                     ts=request.thread_ts,
                     oldest=oldest,
                     include_all_metadata=True,
-                    limit=200,
+                    limit=HISTORY_PAGE_LIMIT,
                     cursor=cursor,
                 )
             else:
                 response = reader.conversations_history(
-                    channel=request.channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+                    channel=request.channel,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=HISTORY_PAGE_LIMIT,
+                    cursor=cursor,
                 )
         except SlackApiError as error:
             code = str(error.response.get("error", "")) if error.response is not None else ""
             status = error.response.status_code if error.response is not None else 0
-            if status == 429 or status >= 500 or code in _RETRYABLE_SLACK_ERRORS:
+            if status == 429:  # not a failure: look again after Retry-After (never slept in the task)
+                wait = _retry_after(error.response.headers if error.response is not None else None)
+                raise Defer(wait, "Slack rate limits history reads") from error
+            if status >= 500 or code in _RETRYABLE_SLACK_ERRORS:
                 raise SlackUnavailable(f"look for an earlier answer: {code or status}") from error
             raise ReplyRefused(f"look for an earlier answer: {code or status}") from error
         except OSError as error:
@@ -295,7 +309,12 @@ def _hold(
             run.task_id, owner=run.owner, lease_until=now + run.lease_s, now=now, count=count, slot=slot
         )
         if isinstance(result, ClaimTaken):
-            return _Hold(suspect=False, slot_at=slot.slot_at if slot else None, shift_at=pace.shift if pace else 0.0)
+            return _Hold(
+                suspect=False,
+                slot_at=slot.slot_at if slot else None,
+                shift_at=pace.shift if pace else 0.0,
+                fresh=True,
+            )
         if isinstance(result, ChannelMoved):
             pace = result.pace  # another post took the slot first: take the next
             continue
@@ -419,24 +438,58 @@ def _post_held(
             hold = _Hold(suspect=hold.suspect, slot_at=slot_at, shift_at=pace.shift)
     if hold.slot_at is None:
         raise StoreUnavailableError(f"effect {run.task_id} holds no channel slot")
-    now = clock()
-    at = hold.slot_at
-    if at > now:  # a 429 may have moved the line since the slot was reserved
-        at = _when_to_post(hold, store.channel_pace(request.team_id, request.channel))
-    if at - now > MAX_PACE_WAIT_S:
-        _release(store, run, hold, now=now, suspect=hold.suspect)
-        raise _Released(at - now, f"channel {request.channel} posts at its turn")
-    if at > now:
-        sleep(at - now)
+    hold = _wait_for_turn(request, hold, run=run, store=store, clock=clock, sleep=sleep)
     try:
         ts = _post_to_channel(web, request, answer, run.task_id)
     except _SlackSaid429 as limited:
         now = clock()
         pace = store.pause_channel(request.team_id, request.channel, now=now, retry_after_s=limited.retry_after_s)
         _release(store, run, hold, now=now, suspect=hold.suspect)
-        raise _Released(_when_to_post(hold, pace) - now, f"Slack rate limits channel {request.channel}") from limited
+        wait = _when_to_post(hold, pace) - now - EARLY_RETURN_S
+        raise _Released(wait, f"Slack rate limits channel {request.channel}") from limited
     _mark_done(store, run, ts)
     return Delivery.POSTED
+
+
+def _wait_for_turn(
+    request: CommandRequest,
+    hold: _Hold,
+    *,
+    run: Run,
+    store: StateStore,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> _Hold:
+    """Return at the run's turn to post (with the slot it posts in); defer if the turn is far.
+
+    A 429 may move the line while a run waits, so the line is read again after every wait. A run
+    whose turn went by while it was away (a busy worker, SQS delivering late) takes a new slot
+    rather than post out of turn on top of the run whose turn it is now.
+
+    Raises:
+        _Released: The turn is far off: the effect was released keeping the slot; come back then.
+    """
+    assert hold.slot_at is not None
+    if hold.fresh and hold.slot_at <= clock():
+        return hold  # reserved by this run a moment ago: no pause can have moved it yet
+    for _ in range(10):
+        pace = store.channel_pace(request.team_id, request.channel)
+        at, now = _when_to_post(hold, pace), clock()
+        if at < now - LATE_TOLERANCE_S:
+            slot_at, pace = store.reserve_slot(
+                request.team_id, request.channel, interval_s=CHANNEL_POST_INTERVAL_S, now=now
+            )
+            hold = _Hold(suspect=hold.suspect, slot_at=slot_at, shift_at=pace.shift)
+            at = slot_at
+        if at <= now:
+            return hold
+        if at - now > MAX_PACE_WAIT_S:
+            _release(store, run, hold, now=now, suspect=hold.suspect)
+            # Come back a little early and wait out the rest here, to post on the slot itself: a
+            # copy arriving late would bunch up with the next one (SQS delays are whole seconds).
+            raise _Released(at - now - EARLY_RETURN_S, f"channel {request.channel} posts at its turn")
+        sleep(at - now)
+    raise StoreUnavailableError(f"channel {request.channel}: the line kept moving")
 
 
 def _post_ephemeral(request: CommandRequest, answer: Answer, webhook_for: Callable[[str], WebhookClient]) -> bool:
