@@ -28,6 +28,13 @@ process.stdout.write(JSON.stringify(cases.map((c) => encodeTaskMessage({
 """
 
 
+def decoded_fields(body: str) -> dict[str, object]:
+    """What a worker reads from ``body``; the raw headers (every one of Celery's) are not part of the vectors."""
+    fields = dataclasses.asdict(decode_task_message(body))
+    fields.pop("headers", None)
+    return fields
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_python_encoding_decodes_to_the_vector(case: dict[str, Any]) -> None:
     given = case["input"]
@@ -40,12 +47,12 @@ def test_python_encoding_decodes_to_the_vector(case: dict[str, Any]) -> None:
         ignore_result=given["ignore_result"],
     )
 
-    assert dataclasses.asdict(decode_task_message(body)) == case["decoded"]
+    assert decoded_fields(body) == case["decoded"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_the_committed_python_body_still_decodes_to_the_vector(case: dict[str, Any]) -> None:
-    assert dataclasses.asdict(decode_task_message(case["python_body"])) == case["decoded"]
+    assert decoded_fields(case["python_body"]) == case["decoded"]
 
 
 def test_node_encoding_decodes_to_the_vectors() -> None:
@@ -63,4 +70,4 @@ def test_node_encoding_decodes_to_the_vectors() -> None:
 
     assert result.returncode == 0, result.stderr
     bodies = json.loads(result.stdout)
-    assert [dataclasses.asdict(decode_task_message(body)) for body in bodies] == [case["decoded"] for case in CASES]
+    assert [decoded_fields(body) for body in bodies] == [case["decoded"] for case in CASES]
