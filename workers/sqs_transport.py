@@ -6,7 +6,7 @@ be reached) into an empty *list*, which ``Channel._on_messages_ready`` then read
 with the fault suite's proxy in front of moto (tests/faults, scenario 6). This channel treats a
 failed poll as "no messages" and waits a moment before polling again, so the worker rides out
 the outage and resumes by itself; messages it could not delete reappear after their visibility
-timeout and the reply ledger keeps their effects single.
+timeout and the effect records keep their effects single (docs/RELIABILITY.md).
 """
 
 from typing import Any

@@ -513,7 +513,7 @@ def test_a_conversation_in_english(sample_agenda: DevStack) -> None:
 
 
 def _forget_reply_ledger(stack: DevStack, reply_prefix: str) -> None:
-    """Delete the reply ledger's entries for replies whose id starts with ``reply_prefix``."""
+    """Delete the effect records of answers whose id starts with ``reply_prefix`` (as their TTL would)."""
     assert stack.moto_url
     client, table = dynamodb(stack.moto_url), stack.env["CHARLA_TABLE_STATE"]
     items = client.scan(
@@ -531,7 +531,7 @@ def test_a_newcomer_is_welcomed_once_where_a_welcome_is_configured(stack: DevSta
     welcome = _reply(stack, lambda r: r.get("channel") == WELCOME_CHANNEL, "the welcome")
     assert welcome["text"] == WELCOME.replace("{user}", "<@U0NEWBIE>")
 
-    # Weeks later the reply ledger has forgotten that answer (its TTL): the welcome marker remains.
+    # Weeks later the effect record has expired (its TTL): the welcome marker remains.
     _forget_reply_ledger(stack, "welcome:")
     # Leaves and joins again (a new event), joins a channel with no welcome; the bot itself joins.
     assert stack.post_event(member_joined(channel=WELCOME_CHANNEL, user="U0NEWBIE")).status == 200

@@ -45,7 +45,6 @@ def test_import_builds_the_bolt_app_and_aws_clients_and_reads_no_secret() -> Non
         "CHARLA_SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:charla/dev/slack-AbCdEf",
         "CHARLA_QUEUE_URL_REPLIES": f"{nowhere}/123456789012/replies",
         "CHARLA_QUEUE_URL_BULK": f"{nowhere}/123456789012/bulk",
-        "CHARLA_TABLE_DEDUPE": "dedupe",
     }
 
     completed = subprocess.run(
