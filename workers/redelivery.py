@@ -65,6 +65,29 @@ def _send(queue_url: str, body: str, *, delay_s: int = 0) -> None:
         raise RedeliveryError(f"send failed: {type(error).__name__}") from error
 
 
+def _copy(
+    *,
+    task: str,
+    task_id: str,
+    queue: QueueName,
+    kwargs: Mapping[str, Any],
+    ignore_result: bool,
+    retries: int,
+    headers: Mapping[str, Any],
+) -> str:
+    """The task's message again, same id, as the ingress builds it, with our headers added."""
+    return encode_task_message(
+        task=task,
+        kwargs=kwargs,
+        queue=queue,
+        task_id=task_id,
+        origin="charla-worker",
+        ignore_result=ignore_result,
+        retries=retries,
+        extra_headers=headers,
+    )
+
+
 def send_later(
     *,
     task: str,
@@ -81,15 +104,15 @@ def send_later(
     Raises:
         RedeliveryError: SQS did not take it.
     """
-    body = encode_task_message(
+    headers = {FAILURES_HEADER: failures}
+    body = _copy(
         task=task,
-        kwargs=kwargs,
-        queue=queue,
         task_id=task_id,
-        origin="charla-worker",
+        queue=queue,
+        kwargs=kwargs,
         ignore_result=ignore_result,
         retries=retries,
-        extra_headers={FAILURES_HEADER: failures},
+        headers=headers,
     )
     _send(get_settings().queue_urls[queue], body, delay_s=delay_s)
 
@@ -104,13 +127,8 @@ def dead_letter(
     Raises:
         RedeliveryError: SQS did not take it.
     """
-    body = encode_task_message(
-        task=task,
-        kwargs=kwargs,
-        queue=queue,
-        task_id=task_id,
-        origin="charla-worker",
-        ignore_result=ignore_result,
-        extra_headers={DEAD_LETTER_REASON_HEADER: reason},
+    headers = {DEAD_LETTER_REASON_HEADER: reason}
+    body = _copy(
+        task=task, task_id=task_id, queue=queue, kwargs=kwargs, ignore_result=ignore_result, retries=0, headers=headers
     )
     _send(dead_letter_queue_url(get_settings().queue_urls[queue]), body)

@@ -600,8 +600,10 @@ class StateStore:
         values: Mapping[str, Any],
         *,
         condition: str | None = None,
+        names: Mapping[str, str] | None = None,
         what: str,
     ) -> bool:
+        """One ``UpdateItem``; ``False`` if its condition failed."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "Key": {name: _s(value) for name, value in key.items()},
@@ -611,6 +613,8 @@ class StateStore:
             request["ExpressionAttributeValues"] = dict(values)
         if condition:
             request["ConditionExpression"] = condition
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
         try:
             self._client.update_item(**request)
         except ClientError as error:
@@ -806,22 +810,14 @@ class StateStore:
         )
 
     def _move_effect(self, task_id: str, *, what: str, update: str, condition: str, values: dict[str, Any]) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(effect_key(task_id)),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if _error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise _translate(error, what) from error
-        except BotoCoreError as error:
-            raise _translate(error, what) from error
-        return True
+        return self._update(
+            effect_key(task_id),
+            update,
+            values,
+            condition=condition,
+            names={"#state": "state", "#owner": "owner"},
+            what=what,
+        )
 
     # -- channel pace: every worker together under Slack's per-channel limit --------------------
 
