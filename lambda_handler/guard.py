@@ -22,7 +22,7 @@ from lambda_handler.errors import NotAuthenticated, PayloadTooLarge, RequestReje
 # The largest legitimate Slack request is an edit of the longest message: a ``message_changed``
 # event carries the new and the previous message, each as text (up to 40,000 characters) and
 # again as rich-text blocks. Slack's JSON may escape every non-ASCII character, and a character
-# outside the BMP (an emoji) is then a surrogate pair, two ``\uXXXX`` escapes: 12 bytes. Four
+# outside the BMP (an emoji) is then a surrogate pair, two ``\ud83d\ude00``-style escapes: 12 bytes. Four
 # copies of 40,000 such characters are 1.92 MB; half as much again covers block structure,
 # attachments and the envelope. Still well below Lambda's 6 MB invocation payload, and parsed
 # in tens of milliseconds.
