@@ -282,6 +282,7 @@ def run_dlq_redrive(options: argparse.Namespace, endpoints: Endpoints, out: Text
     task = resolve_task(options.task).value if options.task else None
     matches = queues.matcher(task=task, ids=set(options.id))
     moved: list[queues.DeadLetter] = []
+    kept: list[queues.DeadLetter] = []
     with aws_errors("redriving dead letters"):
         client = endpoints.client("sqs")
         for label, dlq_url, source_url in _dlq_targets(endpoints, options.queue):
@@ -293,17 +294,30 @@ def run_dlq_redrive(options: argparse.Namespace, endpoints: Endpoints, out: Text
                 matches=matches,
                 limit=options.limit - len(moved),
                 dry_run=options.dry_run,
+                kept=kept,
             )
     if options.json:
-        print(json.dumps({"dry_run": options.dry_run, "moved": [m.as_json() for m in moved]}, indent=2), file=out)
-    else:
-        verb = "would move" if options.dry_run else "moved"
-        print(f"{verb} {len(moved)} message(s) back to their queue", file=out)
-        for letter in moved:
-            print(
-                f"  {letter.queue}: {letter.task or '(not a task message)'} {letter.task_id or letter.message_id}",
-                file=out,
-            )
+        document = {
+            "dry_run": options.dry_run,
+            "moved": [m.as_json() for m in moved],
+            "kept_never_runnable": [k.as_json() for k in kept],
+        }
+        print(json.dumps(document, indent=2), file=out)
+        return EXIT_OK
+    verb = "would move" if options.dry_run else "moved"
+    print(f"{verb} {len(moved)} message(s) back to their queue", file=out)
+    for letter in moved:
+        print(
+            f"  {letter.queue}: {letter.task or '(not a task message)'} {letter.task_id or letter.message_id}", file=out
+        )
+    if kept:
+        print(
+            f"kept {len(kept)} message(s) that can never run (moving them back would only dead-letter them again):",
+            file=out,
+        )
+        for letter in kept:
+            print(f"  {letter.queue}: {letter.task_id or letter.message_id}: {letter.never_runnable}", file=out)
+        print("  fix the sender; `charla purge <queue>-dlq` removes them once read", file=out)
     return EXIT_OK
 
 
