@@ -11,7 +11,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo chat test lint synth deploy-local deploy-local-down faults schemas queues bench bench-quick clean
+.PHONY: help install demo chat stop test lint synth deploy-local deploy-local-down faults schemas queues bench bench-quick clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ demo: install ## Run the bot locally end to end: one signed "ping" mention, prin
 
 chat: install ## Start the local stack and talk to the bot at a prompt
 	$(PY) -m scripts.chat
+
+stop: ## Stop what a local stack left running (a killed `make chat`) and remove .stack/endpoints.json
+	$(PY) -m scripts.stop
 
 test: install ## Run every test (unit, integration, infra, e2e, faults, bench smoke, Node client)
 	$(PY) -m pytest

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from charla_cli.errors import EXIT_UNREACHABLE, EXIT_USAGE, LOCAL_HINT, CliError, aws_errors
+from charla_cli.owner import process_started, still_running
 from contract import environment as env
 from contract.queues import QueueName
 from contract.tables import TABLE_SPECS, TableName
@@ -115,10 +116,17 @@ def write_stack_file(
     endpoint_url: str | None,
     credentials: Mapping[str, str],
     variables: Mapping[str, str],
+    owner: int | None = None,
+    processes: Mapping[str, int] | None = None,
 ) -> Path:
-    """Write the endpoints file (the local stack calls this; it holds moto's dummy keys, never a secret)."""
+    """Write the endpoints file (the local stack calls this; it holds moto's dummy keys, never a secret).
+
+    ``owner``: the pid of the process the stack lives and dies with (``make chat``); once it is
+    gone, ``charla`` calls the file stale instead of trusting whatever still listens there.
+    ``processes``: the stack's children by name (``make stop`` ends those still running).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
+    document: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "source": source,
         "region": region,
@@ -126,10 +134,26 @@ def write_stack_file(
         "credentials": dict(credentials),
         "variables": dict(sorted(variables.items())),
     }
+    if owner is not None:
+        document["owner"] = {"pid": owner, "started": process_started(owner)}
+    if processes:
+        document["processes"] = {
+            name: {"pid": pid, "started": process_started(pid)} for name, pid in sorted(processes.items())
+        }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(document, indent=2) + "\n")
     temporary.replace(path)  # readers never see half a file
     return path
+
+
+def stale_reason(document: Mapping[str, Any]) -> str | None:
+    """Why an endpoints file no longer describes a running stack (its owner is gone), or None."""
+    owner = document.get("owner")
+    if not isinstance(owner, Mapping) or not isinstance(owner.get("pid"), int):
+        return None  # written by a stack without an owner process (make deploy-local): judged by its port
+    if still_running(owner["pid"], owner.get("started")):
+        return None
+    return f"the process that started it (pid {owner['pid']}) has exited"
 
 
 def find_stack_file(start: Path) -> Path | None:
@@ -211,6 +235,13 @@ def resolve(
     )
     from_file = not (endpoint_url or environ.get(env.AWS_ENDPOINT_URL)) and bool(document.get("endpoint_url"))
     endpoint_url = endpoint_url or environ.get(env.AWS_ENDPOINT_URL) or document.get("endpoint_url") or None
+    stale = stale_reason(document) if from_file else None
+    if stale:
+        raise CliError(
+            f"the local stack in {source} is stale ({stale}): start it again with `make chat`, "
+            "or run `make stop` to end what it left and remove the file",
+            EXIT_UNREACHABLE,
+        )
     if from_file and endpoint_url and not _listening(endpoint_url):
         raise CliError(
             f"the local stack in {source} is not running (nothing listens at {endpoint_url}): start it with "
@@ -236,4 +267,4 @@ def resolve(
     )
 
 
-__all__ = ["EXIT_UNREACHABLE", "Endpoints", "find_stack_file", "resolve", "write_stack_file"]
+__all__ = ["EXIT_UNREACHABLE", "Endpoints", "find_stack_file", "resolve", "stale_reason", "write_stack_file"]
