@@ -22,6 +22,8 @@ $(STAMP): $(REQUIREMENTS) pyproject.toml clients/node/package-lock.json
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	npm ci --prefix clients/node --no-audit --no-fund --loglevel=error
+	@# charla-send on PATH beside charla (source .venv/bin/activate): it finds .stack/ as charla does
+	ln -sf $(CURDIR)/clients/node/bin/charla-send.js $(VENV)/bin/charla-send
 	@touch $@
 
 install: $(STAMP) $(NPM_STAMP) ## Create .venv, install Python and Node dependencies (idempotent)

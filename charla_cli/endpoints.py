@@ -82,7 +82,9 @@ class Endpoints:
         """The variables a process needs to reach this deployment (what ``charla env`` exports)."""
         values: dict[str, str] = {}
         if self.region:
+            # Both: the SDKs read AWS_REGION, but boto3 and the AWS CLI read only AWS_DEFAULT_REGION.
             values["AWS_REGION"] = self.region
+            values["AWS_DEFAULT_REGION"] = self.region
         if self.endpoint_url:
             values[env.AWS_ENDPOINT_URL] = self.endpoint_url
         values.update(self.credentials)
