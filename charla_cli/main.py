@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from charla_cli import heartbeats, queues, render
+from charla_cli import executors, heartbeats, queues, render
 from charla_cli.endpoints import Endpoints, resolve
 from charla_cli.errors import (
     EXIT_DEAD_LETTERS,
@@ -102,6 +102,17 @@ def _workers_alive(endpoints: Endpoints) -> Callable[[], int | None]:
     return count
 
 
+def live_executors(endpoints: Endpoints, *, now: float, serving_only: bool = True) -> list[dict[str, Any]]:
+    """Celery workers with an unexpired heartbeat, then the Lambda event source mappings (``executors.py``)."""
+    with aws_errors("reading worker heartbeats"):
+        live = heartbeats.live_workers(endpoints.client("dynamodb"), endpoints.table(TableName.STATE), now=now)
+    urls = endpoints.queue_urls()
+    if urls:
+        mappings = executors.event_source_mappings(endpoints.client("sqs"), endpoints.client("lambda"), urls)
+        live += [m for m in mappings if m["serving"] or not serving_only]
+    return live
+
+
 def run_send(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
     task = resolve_task(options.task)
     if options.wait is not None and not is_waitable(task):
@@ -126,8 +137,7 @@ def collect_status(endpoints: Endpoints, *, now: float) -> dict[str, Any]:
         sqs = endpoints.client("sqs")
         cloudwatch = None if endpoints.endpoint_url else endpoints.client("cloudwatch")
         rows = queues.queue_status(sqs, urls, cloudwatch=cloudwatch)
-    with aws_errors("reading worker heartbeats"):
-        live = heartbeats.live_workers(endpoints.client("dynamodb"), endpoints.table(TableName.STATE), now=now)
+    live = live_executors(endpoints, now=now)
     waiting = sum(r.visible + r.in_flight + r.delayed for r in rows if not r.is_dlq)
     dead = sum(r.visible + r.in_flight for r in rows if r.is_dlq)
     return {
@@ -186,7 +196,8 @@ def run_status(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -
 def workers_table(records: Sequence[Mapping[str, Any]], now: float) -> str:
     rows = []
     for w in records:
-        counts = w.get("counts", {})
+        counts = {name: "-" for name in ("received", "succeeded", "retried", "failed", "refused")}
+        counts.update(w.get("counts") or {})
         active = ", ".join(
             f"{a['task']}[{str(a['id'])[:8]}] {render.duration(a.get('runtime_s'))}" for a in w["active"]
         )
@@ -197,7 +208,7 @@ def workers_table(records: Sequence[Mapping[str, Any]], now: float) -> str:
                 w["pid"],
                 ",".join(w.get("queues", [])),
                 f"{w.get('pool')}/{w.get('concurrency')}",
-                render.ago(w.get("written_at"), now),
+                f"mapping {w['state']}" if w.get("state") else render.ago(w.get("written_at"), now),
                 "{received}/{succeeded}/{retried}/{failed}/{refused}".format(**counts),
                 active or "idle",
                 f"{failure['task']} {failure['exception']} {render.ago(failure['at'], now)}" if failure else "-",
@@ -209,17 +220,21 @@ def workers_table(records: Sequence[Mapping[str, Any]], now: float) -> str:
 
 
 def run_workers(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
-    client, table = endpoints.client("dynamodb"), endpoints.table(TableName.STATE)
     while True:
         now = time.time()
-        with aws_errors("reading worker heartbeats"):
-            records = heartbeats.live_workers(client, table, now=now)
+        every = live_executors(endpoints, now=now, serving_only=False)
+        records = [r for r in every if r.get("serving", True)]
         if options.json:
             print(json.dumps(records, indent=2, sort_keys=True), file=out)
         else:
             if options.watch:
                 print("\033[2J\033[H", end="", file=out)  # clear the screen between refreshes
-            print(workers_table(records, now) if records else "no live worker (no unexpired heartbeat)", file=out)
+            print(
+                workers_table(every, now)
+                if every
+                else "no live worker (no unexpired heartbeat, no event source mapping)",
+                file=out,
+            )
         out.flush()
         if not options.watch:
             return EXIT_OK if records else EXIT_NO_WORKER
