@@ -45,6 +45,8 @@ class Endpoints:
     credentials: Mapping[str, str] = field(default_factory=dict)  # AWS_ACCESS_KEY_ID... (local only)
     variables: Mapping[str, str] = field(default_factory=dict)  # CHARLA_QUEUE_URL_*, CHARLA_TABLE_*
     source: str = "the environment"
+    log_dir: str | None = None  # the local stack's process logs (``.stack/logs``), for ``charla trace``
+    stack_name: str | None = None  # the CloudFormation stack (``--stack``), for its log groups
 
     def require_queue_urls(self) -> dict[QueueName, str]:
         """Every queue URL known; at least one.
@@ -120,6 +122,7 @@ def write_stack_file(
     variables: Mapping[str, str],
     owner: int | None = None,
     processes: Mapping[str, int] | None = None,
+    log_dir: Path | None = None,
 ) -> Path:
     """Write the endpoints file (the local stack calls this; it holds moto's dummy keys, never a secret).
 
@@ -136,6 +139,8 @@ def write_stack_file(
         "credentials": dict(credentials),
         "variables": dict(sorted(variables.items())),
     }
+    if log_dir is not None:
+        document["logs"] = str(log_dir)
     if owner is not None:
         document["owner"] = {"pid": owner, "started": process_started(owner)}
     if processes:
@@ -265,7 +270,13 @@ def resolve(
     charla_variables = {env.queue_url_variable(q) for q in QueueName} | {s.variable for s in TABLE_SPECS.values()}
     variables.update({k: v for k, v in environ.items() if k in charla_variables and v})
     return Endpoints(
-        region=region, endpoint_url=endpoint_url, credentials=credentials, variables=variables, source=source
+        region=region,
+        endpoint_url=endpoint_url,
+        credentials=credentials,
+        variables=variables,
+        source=source,
+        log_dir=str(document["logs"]) if from_file and document.get("logs") else None,
+        stack_name=stack_name,
     )
 
 

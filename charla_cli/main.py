@@ -10,12 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from charla_cli import executors, heartbeats, queues, render
+from charla_cli import executors, heartbeats, queues, render, trace
 from charla_cli.endpoints import Endpoints, resolve
 from charla_cli.errors import (
     EXIT_DEAD_LETTERS,
     EXIT_NO_WORKER,
+    EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     CliError,
     aws_errors,
@@ -23,7 +25,7 @@ from charla_cli.errors import (
 from charla_cli.send import build_payload, resolve_task, send, wait_for_result
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS, is_waitable
-from contract.tables import TableName
+from contract.tables import TABLE_SPECS, TableName
 
 EXIT_CODES_HELP = """exit status:
   0  done; for status: nothing needs a person
@@ -32,7 +34,8 @@ EXIT_CODES_HELP = """exit status:
   3  send --wait: no result in time although a worker is alive
   4  AWS or the local moto server could not be reached or refused the call
   5  a dead-letter queue holds messages (status, dlq show)
-  6  no live worker while work waits (status, send --wait); workers: none alive"""
+  6  no live worker while work waits (status, send --wait); workers: none alive
+  7  trace: nothing names this id (no log line, effect record, result or dead letter)"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,6 +85,20 @@ def parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge", help="delete every message of one queue (asks first)")
     purge.add_argument("queue", help="replies, bulk, replies-dlq or bulk-dlq")
     purge.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+
+    trace_command = commands.add_parser(
+        "trace",
+        help="where did this message go? a Slack event id, task id or correlation id, followed",
+        description="Follow one message: queued, received, its effect record (state, posted ts), result, "
+        "dead letter. Locally from the stack's logs (.stack/logs/); in AWS with one Logs Insights query "
+        "over the stack's log groups (--stack NAME, or --log-group).",
+    )
+    trace_command.add_argument("id", help="a Slack event id (Ev...), trigger id, task id or correlation id")
+    trace_command.add_argument("--log-group", action="append", default=[], help="search this log group (repeatable)")
+    trace_command.add_argument(
+        "--since", type=float, default=24.0, metavar="HOURS", help="how far back the logs are searched in AWS (24)"
+    )
+    trace_command.add_argument("--json", action="store_true")
 
     env_command = commands.add_parser("env", help="print the export block for this deployment")
     env_command.add_argument("--json", action="store_true")
@@ -355,6 +372,106 @@ def run_purge(options: argparse.Namespace, endpoints: Endpoints, out: TextIO, as
     return EXIT_OK
 
 
+def _search_logs(found: trace.Trace, options: argparse.Namespace, endpoints: Endpoints, needles: set[str]) -> None:
+    if endpoints.log_dir and not options.log_group:
+        found.logs = trace.local_log_lines(Path(endpoints.log_dir), needles)
+        found.log_source = f"the local stack's logs in {endpoints.log_dir}"
+        return
+    groups = list(options.log_group)
+    if not groups and endpoints.stack_name:
+        with aws_errors(f"listing the log groups of stack {endpoints.stack_name}"):
+            groups = trace.stack_log_groups(endpoints.client("cloudformation"), endpoints.stack_name)
+    if not groups:
+        found.log_source = "no logs searched (locally run `make chat`; in AWS pass --stack NAME or --log-group)"
+        return
+    with aws_errors("querying CloudWatch Logs Insights"):
+        try:
+            found.logs = trace.insights_log_lines(
+                endpoints.client("logs"), groups, needles, since_s=options.since * 3600, now=time.time()
+            )
+        except TimeoutError as error:
+            raise CliError(str(error), EXIT_UNREACHABLE) from None
+    found.log_source = f"Logs Insights over {', '.join(groups)} (last {options.since:g} h)"
+
+
+def collect_trace(options: argparse.Namespace, endpoints: Endpoints) -> trace.Trace:
+    """Everything known about ``options.id`` (``charla_cli/trace.py``)."""
+    asked = options.id.strip()
+    found = trace.Trace(asked=asked)
+    candidates: dict[str, str | None] = {asked: None, **trace.derived_task_ids(asked)}
+    needles = {asked, *candidates}
+    _search_logs(found, options, endpoints, needles)
+    in_logs, correlations = trace.ids_in_logs(found.logs)
+    if correlations - needles or set(in_logs) - needles:  # a task id led to its correlation id, or back
+        needles |= correlations | set(in_logs)
+        _search_logs(found, options, endpoints, needles)
+        in_logs, correlations = trace.ids_in_logs(found.logs)
+    found.correlation_ids = correlations
+    for task_id, name in in_logs.items():
+        candidates[task_id] = name or candidates.get(task_id)
+    dynamodb = endpoints.client("dynamodb")
+    with aws_errors("reading effect records and results"):
+        found.effects = trace.effect_records(dynamodb, endpoints.table(TableName.STATE), candidates)
+        if endpoints.variables.get(TABLE_SPECS[TableName.RESULTS].variable):
+            found.results = trace.result_records(dynamodb, endpoints.table(TableName.RESULTS), candidates)
+        found.notes = heartbeats.failure_notes(dynamodb, endpoints.table(TableName.STATE), candidates)
+    with aws_errors("reading the dead-letter queues"):
+        sqs = endpoints.client("sqs")
+        for label, url, _source in _dlq_targets(endpoints, None):
+            letters = queues.peek(sqs, url, label=label, limit=1000)
+            found.dead_letters += [
+                letter for letter in letters if letter.task_id in candidates or letter.message_id == asked
+            ]
+    known = set(in_logs) | set(found.effects) | set(found.results) | set(found.notes)
+    known |= {letter.task_id for letter in found.dead_letters if letter.task_id}
+    found.task_ids = {
+        i: (candidates.get(i) or next((d.task for d in found.dead_letters if d.task_id == i), None))
+        for i in sorted(known)
+    }
+    return found
+
+
+def _print_trace(found: trace.Trace, out: TextIO) -> None:
+    print(f"trace {found.asked}", file=out)
+    if not found.found:
+        print("  nothing known: no log line, effect record, result or dead letter names it", file=out)
+    for task_id, name in found.task_ids.items():
+        print(f"  task      {name or '?'} {task_id}", file=out)
+    if found.correlation_ids:
+        print(f"  correlation id(s): {', '.join(sorted(found.correlation_ids))}", file=out)
+    for line in found.logs:
+        step = "queued  " if "enqueued" in line.text else "received" if " received" in line.text else "log     "
+        print(f"  {step}  [{line.source}] {line.text}", file=out)
+    for effect_id, effect in sorted(found.effects.items()):
+        posted = f", posted ts {effect['posted_ts']}" if effect["posted_ts"] else ", nothing posted yet"
+        print(f"  effect    {effect_id}: {effect['state']}{posted}", file=out)
+    for task_id, result in sorted(found.results.items()):
+        print(f"  result    {task_id}: {result['status']}", file=out)
+    for task_id, note in sorted(found.notes.items()):
+        print(f"  failure   {task_id}: {note.get('outcome')}: {note.get('reason')}", file=out)
+    for letter in found.dead_letters:
+        reason = letter.reason or letter.never_runnable or "(no reason recorded)"
+        print(
+            f"  DLQ       {letter.queue}: {letter.task or '?'} {letter.task_id or letter.message_id}: {reason}",
+            file=out,
+        )
+    if not found.dead_letters:
+        print("  DLQ       in no dead-letter queue", file=out)
+    print(f"  searched  {found.log_source}", file=out)
+
+
+def run_trace(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
+    endpoints.require_queue_urls()
+    found = collect_trace(options, endpoints)
+    if options.json:
+        print(json.dumps(found.as_json(), indent=2, sort_keys=True), file=out)
+    else:
+        _print_trace(found, out)
+    if found.dead_letters:
+        return EXIT_DEAD_LETTERS
+    return EXIT_OK if found.found else EXIT_NOT_FOUND
+
+
 def run_env(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
     endpoints.require_queue_urls()
     values = endpoints.environment()
@@ -399,6 +516,8 @@ def main(
             return run_dlq_redrive(options, endpoints, out)
         if options.command == "purge":
             return run_purge(options, endpoints, out, ask)
+        if options.command == "trace":
+            return run_trace(options, endpoints, out)
         return run_env(options, endpoints, out)
     except CliError as error:
         print(f"charla: {error}", file=sys.stderr)

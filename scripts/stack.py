@@ -120,6 +120,7 @@ class DevStack:
         self.agenda_refresh_interval_s = agenda_refresh_interval_s
         self._own_log_dir = log_dir is None
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="charla-stack-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.signing_secret = secrets.token_hex(16)
         self.bot_token = f"xoxb-local-{secrets.token_hex(8)}"
         self.processes: dict[str, ManagedProcess] = {}
@@ -233,6 +234,7 @@ class DevStack:
             variables=self._endpoint_resources,
             owner=os.getpid() if self._wrote_endpoints else None,
             processes={name: process.pid for name, process in self.processes.items()},
+            log_dir=None if self._own_log_dir else self.log_dir,  # kept after stop: `charla trace` reads it
         )
 
     def start_worker(
