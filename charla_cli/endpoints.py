@@ -63,6 +63,22 @@ class Endpoints:
             )
         return urls
 
+    def require_reachable(self) -> None:
+        """Check that something listens at the endpoint, if one is set.
+
+        Said before any call: botocore signs a request before connecting, so an unreachable
+        endpoint without credentials would read as "no AWS credentials".
+
+        Raises:
+            CliError: Nothing listens there.
+        """
+        if self.endpoint_url and not _listening(self.endpoint_url):
+            raise CliError(
+                f"cannot reach {self.endpoint_url} (nothing listens there; from --endpoint-url, AWS_ENDPOINT_URL "
+                "or the endpoints file): start the stack it names, or drop the setting to use AWS",
+                EXIT_UNREACHABLE,
+            )
+
     def queue_urls(self) -> dict[QueueName, str]:
         found = {q: self.variables.get(env.queue_url_variable(q), "") for q in QueueName}
         return {q: url for q, url in found.items() if url}

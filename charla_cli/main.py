@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from charla_cli import executors, heartbeats, queues, render, trace
 from charla_cli.endpoints import Endpoints, resolve
@@ -38,8 +38,15 @@ EXIT_CODES_HELP = """exit status:
   7  trace: nothing names this id (no log line, effect record, result or dead letter)"""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with its errors in the one-line form every ``charla`` failure takes (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"charla: error: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
+    root = OneLineParser(
         prog="charla",
         description="Operate a charla deployment (local moto stack or AWS): queues, workers, dead letters.",
         epilog=EXIT_CODES_HELP,
@@ -504,6 +511,8 @@ def main(
             region=options.region,
             endpoint_url=options.endpoint_url,
         )
+        if options.command != "env":
+            endpoints.require_reachable()
         if options.command == "send":
             return run_send(options, endpoints, out)
         if options.command == "status":

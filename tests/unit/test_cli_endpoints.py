@@ -198,3 +198,36 @@ def test_a_file_whose_owner_exited_is_stale_even_if_something_listens_there(
         CliError, match=r"is stale \(the process that started it \(pid 4194305\) has exited\).*make stop"
     ):
         resolve(environ={}, cwd=tmp_path)
+
+
+def test_an_unreachable_endpoint_is_said_as_such_not_as_missing_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    status = main(["--endpoint-url", dead, "status"], environ={REPLIES: f"{dead}/q"}, cwd=tmp_path)
+
+    assert status == EXIT_UNREACHABLE
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"charla: cannot reach {dead}") and "credentials" not in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "the following arguments are required: COMMAND (see `charla --help`)"),
+        (["dlq", "shw"], "invalid choice: 'shw'"),
+        (["dlq", "show", "--limit", "x"], "invalid int value: 'x' (see `charla dlq show --help`)"),
+    ],
+)
+def test_a_wrong_command_line_is_one_line_and_exit_2(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv, environ={})
+
+    assert exited.value.code == EXIT_USAGE
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("charla: error: ") and expected in line
