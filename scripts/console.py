@@ -148,6 +148,30 @@ def _buttons(record: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# What the prompt understands besides a mention (README's "Talking to the bot locally").
+CONSOLE_COMMANDS = {
+    "/charla": "/charla <command>",
+    "/dm": "/dm <text>",
+    "/say": "/say <text>",
+    "/press": "/press <label>",
+    "/quit": "/quit",
+    "/exit": "/exit",
+}
+
+
+def typing_mistake(text: str) -> str | None:
+    """Why a line typed at the prompt is not sent (an unknown /word, a /dm with no text), or None."""
+    if not text.startswith("/"):
+        return None
+    word, _, rest = text.partition(" ")
+    if word not in CONSOLE_COMMANDS:
+        known = ", ".join(sorted(set(CONSOLE_COMMANDS.values()) - {"/exit"}))
+        return f"(not sent: {word} is not a console command; try {known}, or type the text alone to mention the bot)"
+    if word in ("/dm", "/say") and not rest.strip():
+        return f"(not sent: {CONSOLE_COMMANDS[word]} needs some text)"
+    return None
+
+
 @dataclass
 class Conversation:
     """A person talking to the bot in one channel, one DM and through the slash command.
@@ -171,6 +195,9 @@ class Conversation:
         """
         text = with_mentions(typed.strip())
         before = len(self.stack.recorded())
+        mistake = typing_mistake(text)
+        if mistake:
+            return [{"where": "not sent", "text": mistake}]
         if text.startswith("/press"):
             return self.press(text.removeprefix("/press").strip())
         if text.startswith("/charla"):
@@ -252,9 +279,8 @@ class Conversation:
         except Timeout:
             return []
         answers = [{**record, "where": self._where(record)} for record in found]
-        for answer in answers:
-            if _buttons(answer):
-                self.last_with_buttons = answer
+        # /press acts on the last answer only: an older answer's button is not pressed by mistake.
+        self.last_with_buttons = next((a for a in reversed(answers) if _buttons(a)), None)
         return answers
 
     def _where(self, record: dict[str, Any]) -> str:
