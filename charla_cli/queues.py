@@ -81,6 +81,12 @@ def all_queues(client: Any, urls: Mapping[QueueName, str]) -> list[tuple[str, st
     return found
 
 
+def dead_letter_targets(client: Any, urls: Mapping[QueueName, str], only: str | None) -> list[tuple[str, str, str]]:
+    """(label, dlq url, source url) per queue (all, or the one named ``only``) that has a DLQ."""
+    chosen = {q: u for q, u in urls.items() if only is None or q.value == only}
+    return [(label, url, chosen[source]) for label, url, is_dlq, source in all_queues(client, chosen) if is_dlq]
+
+
 def _oldest_from_cloudwatch(cloudwatch: Any, url: str) -> float | None:
     now = time.time()
     datapoints = cloudwatch.get_metric_statistics(
