@@ -163,6 +163,9 @@ def collect_status(endpoints: Endpoints, *, now: float) -> dict[str, Any]:
     live = live_executors(endpoints, now=now)
     waiting = sum(r.visible + r.in_flight + r.delayed for r in rows if not r.is_dlq)
     dead = sum(r.visible + r.in_flight for r in rows if r.is_dlq)
+    # Judged per queue: on the small profile a Lambda mapping serving replies says nothing about bulk.
+    served = {queue for executor in live for queue in executor.get("queues", [])}
+    unserved = [r.queue for r in rows if not r.is_dlq and r.visible + r.in_flight + r.delayed and r.queue not in served]
     return {
         "checked_at": now,
         "source": endpoints.source,
@@ -174,16 +177,20 @@ def collect_status(endpoints: Endpoints, *, now: float) -> dict[str, Any]:
         },
         "failures_last_hour": sum(int(w.get("failures_last_hour", 0)) for w in live),
         "messages_waiting": waiting,
+        "queues_without_worker": unserved,
         "dead_letters": dead,
         "problems": [
-            *(["no live worker while messages wait"] if waiting and not live else []),
+            *([f"no live worker while messages wait ({', '.join(unserved)})"] if unserved else []),
             *([f"{dead} message(s) in dead-letter queues"] if dead else []),
         ],
     }
 
 
 def status_exit(report: Mapping[str, Any]) -> int:
-    if report["messages_waiting"] and not report["workers"]["alive"]:
+    unserved = report.get("queues_without_worker")
+    if unserved is None:  # a report without the per-queue field (older JSON): judge the whole
+        unserved = report["messages_waiting"] and not report["workers"]["alive"]
+    if unserved:
         return EXIT_NO_WORKER
     if report["dead_letters"]:
         return EXIT_DEAD_LETTERS

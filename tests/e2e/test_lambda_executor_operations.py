@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from charla_cli.errors import EXIT_OK
+from charla_cli.errors import EXIT_NO_WORKER, EXIT_OK
 from charla_cli.main import main as charla
 from contract.heartbeats import HEARTBEAT_INTERVAL_VARIABLE
 from contract.queues import QueueName
@@ -65,6 +65,19 @@ def test_on_the_small_profile_workers_and_status_see_the_lambda_executor_and_exi
     fields = json.loads(report)
     assert status == EXIT_OK, fields["problems"]
     assert any(name.startswith("lambda:") for name in fields["workers"]["names"])
+
+
+def test_work_waiting_on_a_queue_no_executor_serves_is_exit_6_and_named(small: DevStack) -> None:
+    small.sqs().send_message(QueueUrl=small.queue_url(QueueName.BULK), MessageBody="waits for a bulk worker")
+    try:
+        status, report = run(small, "status", "--json")
+        fields = json.loads(report)
+    finally:
+        small.empty_queues()
+
+    assert status == EXIT_NO_WORKER
+    assert fields["queues_without_worker"] == ["bulk"]  # replies is served by the Lambda executor
+    assert "no live worker while messages wait (bulk)" in fields["problems"]
 
 
 def _function_zip() -> bytes:

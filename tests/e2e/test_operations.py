@@ -39,6 +39,7 @@ STATUS_FIELDS = {
     "workers",
     "failures_last_hour",
     "messages_waiting",
+    "queues_without_worker",
     "dead_letters",
     "problems",
 }
