@@ -44,13 +44,15 @@ $(STAMP): $(REQUIREMENTS) pyproject.toml | venv
 $(NODE_CLIENT_STAMP): clients/node/package-lock.json | $(STAMP)
 	@echo "==> Node client dependencies (clients/node)"
 	npm ci --prefix clients/node --no-audit --no-fund --loglevel=error
-	@# charla-send on PATH beside charla (source .venv/bin/activate): it finds .stack/ as charla does
-	ln -sf $(CURDIR)/clients/node/bin/charla-send.js $(VENV)/bin/charla-send
 	@touch $@
+
+# charla-send on PATH beside charla (source .venv/bin/activate): it finds .stack/ as charla does.
+$(VENV)/bin/charla-send: | $(STAMP)
+	ln -sf $(CURDIR)/clients/node/bin/charla-send.js $@
 
 install-python: $(STAMP) ## Create .venv and install the Python side only (all that demo and chat need)
 
-install: $(STAMP) $(NODE_CLIENT_STAMP) $(NPM_STAMP) ## Create .venv, install Python and Node dependencies (idempotent)
+install: $(STAMP) $(NODE_CLIENT_STAMP) $(VENV)/bin/charla-send $(NPM_STAMP) ## Create .venv, install Python and Node dependencies (idempotent)
 
 demo: install-python ## Run the bot locally end to end: one signed "ping" mention, print the reply, stop
 	$(PY) -m scripts.demo
