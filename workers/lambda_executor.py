@@ -161,6 +161,8 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
     except ValueError as error:
         return _refuse(queue, body, f"task=? id=? queue={queue}", f"cannot decode body ({error})")
     where = f"task={message.task} id={message.task_id} queue={queue}"
+    # The same words as the Celery worker's line, so `charla trace` finds either executor's.
+    logger.info("Task %s[%s] received (Lambda executor, queue=%s)", message.task, message.task_id, queue)
     entry = tasks.get(message.task)
     if entry is None:
         return _refuse(queue, body, where, "no worker runs this task name")

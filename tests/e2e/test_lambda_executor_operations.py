@@ -31,19 +31,24 @@ LOCAL_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def small() -> Iterator[DevStack]:
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    home = tmp_path_factory.mktemp("clone")
     with DevStack(
         worker_queues=[],
         lambda_queues=[QueueName.REPLIES],
         sqs_wait_time_seconds=1,
         extra_env={HEARTBEAT_INTERVAL_VARIABLE: "1"},
+        endpoints_file=home / ".stack" / "endpoints.json",
+        log_dir=home / ".stack" / "logs",
     ) as stack:
         yield stack
 
 
 def run(stack: DevStack, *argv: str) -> tuple[int, str]:
+    """``charla ARGS`` from the directory holding the stack's ``.stack/`` (endpoints and logs)."""
+    assert stack.endpoints_file
     out = io.StringIO()
-    status = charla([*argv], environ=stack.env, out=out)
+    status = charla([*argv], environ={}, cwd=stack.endpoints_file.parent.parent, out=out)
     return status, out.getvalue()
 
 
@@ -65,6 +70,20 @@ def test_on_the_small_profile_workers_and_status_see_the_lambda_executor_and_exi
     fields = json.loads(report)
     assert status == EXIT_OK, fields["problems"]
     assert any(name.startswith("lambda:") for name in fields["workers"]["names"])
+
+
+def test_trace_follows_a_task_the_lambda_executor_ran(small: DevStack) -> None:
+    status, sent = run(small, "send", "health")
+    task_id = sent.strip()
+
+    status, text = wait_until(
+        lambda: found if "received" in (found := run(small, "trace", task_id))[1] else None,
+        timeout=30,
+        message="the Lambda executor's line about the task",
+    )
+
+    assert status == EXIT_OK, text
+    assert "[lambda-replies] " in text and f"charla.health[{task_id}] received (Lambda executor" in text
 
 
 def test_work_waiting_on_a_queue_no_executor_serves_is_exit_6_and_named(small: DevStack) -> None:
