@@ -292,6 +292,17 @@ def _with_reasons(endpoints: Endpoints, letters: list[queues.DeadLetter]) -> lis
     return described
 
 
+def _reason_shown(letter: queues.DeadLetter) -> str:
+    reason = letter.reason or (
+        f"can never run: {letter.never_runnable}"
+        if letter.never_runnable
+        else "(no failure note: `charla trace ID` follows it through the logs)"
+    )
+    if letter.never_runnable and letter.reason:
+        reason += " [redrive keeps it]"
+    return reason
+
+
 def run_dlq_show(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
     letters: list[queues.DeadLetter] = []
     with aws_errors("reading the dead-letter queues"):
@@ -310,7 +321,7 @@ def run_dlq_show(options: argparse.Namespace, endpoints: Endpoints, out: TextIO)
                 letter.task_id or letter.message_id,
                 render.ago(letter.first_seen, now),
                 letter.receive_count,
-                letter.reason or "(no failure note: see the worker log)",
+                _reason_shown(letter),
             ]
             for letter in letters
         ]
