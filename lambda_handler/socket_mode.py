@@ -48,7 +48,7 @@ from lambda_handler.main import bolt_app, serve_checked
 logger = logging.getLogger("charla.socket_mode")
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-APP_TOKEN_PREFIX = "xapp-"
+APP_TOKEN_PREFIX = "xapp-"  # noqa: S105 - the kind of token, not one
 # Seconds between the client's pings; a connection silent for four of them is taken as dropped
 # and replaced (slack_sdk's builtin client). Bolt's default.
 DEFAULT_PING_INTERVAL_S = 10.0
@@ -78,7 +78,7 @@ class DoorSocketModeHandler(SocketModeHandler):
         response = serve_envelope(req)
         # Bolt's own sender: it acks a 200 (with its body as the response payload, if any) and
         # sends nothing for any other status, so Slack delivers the envelope again.
-        send_response(client, req, response, start)  # type: ignore[no-untyped-call]
+        send_response(client, req, response, start)
         if response.status == 200:
             logger.info("acked envelope type=%s envelope_id=%s", req.type, req.envelope_id)
         else:
@@ -137,22 +137,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        handler.connect()
+        handler.client.connect()
     except (SlackApiError, OSError) as error:
         # SlackApiError: apps.connections.open refused the token (its error code says why);
         # OSError: Slack unreachable. The token itself is never logged.
         reason = error.response.get("error") if isinstance(error, SlackApiError) else type(error).__name__
         logger.error("apps.connections.open failed via %s: %s", api_url, reason)
-        handler.close()
+        handler.client.close()
         return 1
     if not handler.client.is_connected():
         logger.error("could not open a Socket Mode connection via %s (see the errors above)", api_url)
-        handler.close()
+        handler.client.close()
         return 1
     logger.info("%s via %s", CONNECTED_LINE, api_url)
     stop.wait()
     logger.info("closing the Socket Mode connection")
-    handler.close()
+    handler.client.close()
     return 0
 
 

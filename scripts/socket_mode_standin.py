@@ -292,4 +292,3 @@ class _ConnectionsOpenHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         self.wfile.write(raw)
-
