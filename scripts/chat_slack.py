@@ -52,22 +52,29 @@ def slack_tokens(environ: Mapping[str, str]) -> tuple[str, str]:
 
 
 def start_socket_door(
-    stack: DevStack, *, app_token: str, api_url: str, ping_interval_s: float = DEFAULT_PING_INTERVAL_S
+    stack: DevStack,
+    *,
+    app_token: str,
+    api_url: str,
+    ping_interval_s: float = DEFAULT_PING_INTERVAL_S,
+    extra_env: Mapping[str, str] | None = None,
+    name: str = SOCKET_PROCESS,
 ) -> ManagedProcess:
     """Start the Socket Mode door beside ``stack`` (stopped with it) and wait until it is connected.
 
     It gets the stack's queues and settings, the app-level token, and not the bot token: the
-    door only queues (workers answer).
+    door only queues (workers answer). ``extra_env`` is added last (tests: SQS behind a proxy);
+    ``name`` names the process and its log.
 
     Raises:
         RuntimeError: It exited while connecting (its log says why: a refused token, no network).
         scripts.processes.Timeout: It was not connected within the startup timeout.
     """
     environ = {k: v for k, v in stack.env.items() if k != env.SLACK_BOT_TOKEN}
-    environ.update({env.SLACK_APP_TOKEN: app_token, env.SLACK_API_URL: api_url})
+    environ.update({env.SLACK_APP_TOKEN: app_token, env.SLACK_API_URL: api_url, **(extra_env or {})})
     argv = python_module("lambda_handler.socket_mode", "--ping-interval", str(ping_interval_s))
-    process = ManagedProcess(SOCKET_PROCESS, argv, env=environ, log_dir=stack.log_dir, cwd=ROOT)
-    stack.processes[SOCKET_PROCESS] = process
+    process = ManagedProcess(name, argv, env=environ, log_dir=stack.log_dir, cwd=ROOT)
+    stack.processes[name] = process
 
     def connected() -> bool:
         if not process.alive():

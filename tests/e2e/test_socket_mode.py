@@ -12,6 +12,7 @@ import pytest
 
 from contract.commands import SEARCH_MORE_ACTION, more_button_value
 from scripts.chat_slack import start_socket_door
+from scripts.fault_proxy import FaultProxy
 from scripts.processes import ManagedProcess, wait_until
 from scripts.slack_requests import app_mention, block_action, event_callback, next_ts, slash_command_form
 from scripts.socket_mode_standin import SocketModeStandIn
@@ -25,17 +26,29 @@ PING_INTERVAL_S = 1.0
 
 @pytest.fixture(scope="module")
 def socket_stack() -> Iterator[DevStack]:
-    """The stack with SQS behind a fault proxy (to make an enqueue fail) and one worker."""
-    with DevStack(sqs_through_fault_proxy=True) as running:
+    """The whole stack with one worker (the door is started beside it, below)."""
+    with DevStack() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def slack(socket_stack: DevStack) -> Iterator[SocketModeStandIn]:
+def door_sqs(socket_stack: DevStack) -> Iterator[FaultProxy]:
+    """The door's own way to SQS (the workers' is direct): taken down to make an enqueue fail."""
+    assert socket_stack.moto_url
+    with FaultProxy(target_port=int(socket_stack.moto_url.rsplit(":", 1)[1])) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def slack(socket_stack: DevStack, door_sqs: FaultProxy) -> Iterator[SocketModeStandIn]:
     """Slack's Socket Mode side, with the door connected to it."""
     with SocketModeStandIn() as standin:
         start_socket_door(
-            socket_stack, app_token=standin.app_token, api_url=standin.api_url, ping_interval_s=PING_INTERVAL_S
+            socket_stack,
+            app_token=standin.app_token,
+            api_url=standin.api_url,
+            ping_interval_s=PING_INTERVAL_S,
+            extra_env={"AWS_ENDPOINT_URL_SQS": door_sqs.url},
         )
         standin.wait_for_connection()
         yield standin
@@ -132,12 +145,11 @@ def test_a_dropped_connection_is_resumed_and_the_next_envelope_answered(
 
 
 def test_an_envelope_whose_task_cannot_be_queued_is_not_acked_and_its_resend_is_answered_once(
-    socket_stack: DevStack, slack: SocketModeStandIn
+    socket_stack: DevStack, slack: SocketModeStandIn, door_sqs: FaultProxy
 ) -> None:
-    assert socket_stack.sqs_proxy is not None
     connection = slack.connections_accepted
     body = event_callback(app_mention("ping", channel="C0SOCKETDOWN", ts=next_ts()))
-    socket_stack.sqs_proxy.go_down()
+    door_sqs.go_down()
     try:
         refused = slack.events_api(body)
         wait_until(
@@ -146,7 +158,7 @@ def test_an_envelope_whose_task_cannot_be_queued_is_not_acked_and_its_resend_is_
             message=lambda: f"the door to give up on {refused}; log:\n{door(socket_stack).log_tail()}",
         )
     finally:
-        socket_stack.sqs_proxy.come_back()
+        door_sqs.come_back()
 
     resent = slack.events_api(body, retry_attempt=1, retry_reason="timeout")  # Slack sends it again
 
@@ -163,6 +175,6 @@ def test_a_refused_app_token_stops_the_door_with_slacks_reason_and_without_the_t
 ) -> None:
     wrong_token = "xapp-1-A0OTHER-wrong-token"
     with SocketModeStandIn() as standin, pytest.raises(RuntimeError, match="invalid_auth") as failure:
-        start_socket_door(socket_stack, app_token=wrong_token, api_url=standin.api_url)
-    socket_stack.processes.pop("socket-mode").stop()
+        start_socket_door(socket_stack, app_token=wrong_token, api_url=standin.api_url, name="socket-mode-refused")
+    assert socket_stack.processes.pop("socket-mode-refused").stop() == 1  # it exited by itself
     assert wrong_token not in str(failure.value)  # the door's log never holds the token
