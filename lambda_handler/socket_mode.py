@@ -38,6 +38,7 @@ from slack_bolt.adapter.socket_mode.internals import build_headers, send_respons
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from contract import environment as env
@@ -70,24 +71,30 @@ def serve_envelope(request: SocketModeRequest) -> BoltResponse:
         return BoltResponse(status=status, body=message)
 
 
+def answer(client: BaseSocketModeClient, req: SocketModeRequest) -> BoltResponse:
+    """Serve one envelope and ack it if, and only if, the door answered 200; returns the answer."""
+    start = time.time()
+    response = serve_envelope(req)
+    # Bolt's own sender: it acks a 200 (with its body as the response payload, if any) and
+    # sends nothing for any other status, so Slack delivers the envelope again.
+    send_response(client, req, response, start)
+    if response.status == 200:
+        logger.info("acked envelope type=%s envelope_id=%s", req.type, req.envelope_id)
+    else:
+        logger.warning(
+            "not acked envelope type=%s envelope_id=%s status=%s (Slack will send it again)",
+            req.type,
+            req.envelope_id,
+            response.status,
+        )
+    return response
+
+
 class DoorSocketModeHandler(SocketModeHandler):
     """Bolt's Socket Mode handler, dispatching through the ingress door instead of straight to Bolt."""
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        start = time.time()
-        response = serve_envelope(req)
-        # Bolt's own sender: it acks a 200 (with its body as the response payload, if any) and
-        # sends nothing for any other status, so Slack delivers the envelope again.
-        send_response(client, req, response, start)
-        if response.status == 200:
-            logger.info("acked envelope type=%s envelope_id=%s", req.type, req.envelope_id)
-        else:
-            logger.warning(
-                "not acked envelope type=%s envelope_id=%s status=%s (Slack will send it again)",
-                req.type,
-                req.envelope_id,
-                response.status,
-            )
+        answer(client, req)
 
 
 def app_token(environ: dict[str, str]) -> str:
