@@ -44,7 +44,6 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from contract import environment as env
 from lambda_handler.errors import IngressError, http_status
 from lambda_handler.guard import check_envelope
-from lambda_handler.main import bolt_app, serve_checked
 
 logger = logging.getLogger("charla.socket_mode")
 
@@ -62,6 +61,8 @@ class MissingAppToken(RuntimeError):
 
 def serve_envelope(request: SocketModeRequest) -> BoltResponse:
     """The door's answer to one envelope: 200 (ack it) or the status the HTTP door would give."""
+    from lambda_handler.main import serve_checked  # see build_handler
+
     headers = {name: str(value) for name, value in (build_headers(request) or {}).items()}
     try:
         checked = check_envelope(request.type, request.payload)
@@ -114,6 +115,10 @@ def app_token(environ: dict[str, str]) -> str:
 
 def build_handler(token: str, *, api_url: str, ping_interval_s: float) -> DoorSocketModeHandler:
     """A handler on the ingress's Bolt app whose client opens connections at ``api_url``."""
+    # Imported here, not at the top: importing main builds the ingress (Bolt app, settings, SQS
+    # client), which ``make chat-slack`` must not do in its own process just to read constants.
+    from lambda_handler.main import bolt_app
+
     # Only apps.connections.open goes through this client, with the app-level token.
     web_client = WebClient(base_url=api_url)
     return DoorSocketModeHandler(bolt_app(), token, web_client=web_client, ping_interval=ping_interval_s)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from contract import environment as env
 from lambda_handler.socket_mode import CONNECTED_LINE, DEFAULT_PING_INTERVAL_S, DEFAULT_SLACK_API_URL
 from scripts.console import AGENDA_REFRESH_INTERVAL_S, running_stack, say
-from scripts.processes import ManagedProcess, python_module, wait_until
+from scripts.processes import ManagedProcess, Timeout, python_module, wait_until
 from scripts.stack import ROOT, STARTUP_TIMEOUT_S, DevStack
 
 SOCKET_PROCESS = "socket-mode"
@@ -106,7 +106,12 @@ def main() -> int:
     answers_in_slack = {env.SLACK_BOT_TOKEN: bot_token, env.SLACK_API_URL: DEFAULT_SLACK_API_URL}
     with running_stack(agenda_refresh_interval_s=AGENDA_REFRESH_INTERVAL_S, extra_env=answers_in_slack) as stack:
         say("Opening a Socket Mode connection to Slack with the app-level token…")
-        door = start_socket_door(stack, app_token=app_token, api_url=DEFAULT_SLACK_API_URL)
+        try:
+            door = start_socket_door(stack, app_token=app_token, api_url=DEFAULT_SLACK_API_URL)
+        except (RuntimeError, Timeout) as error:
+            say(f"Could not connect to Slack: {error}")
+            say("Check the tokens (docs/SLACK_LOCAL.md, 'When it does not answer').")
+            return 1
         say(f"  socket mode    connected (log: {door.log_path})")
         say()
         say("In Slack: mention the bot in a channel it is in (@charla ping), DM it (help), or /charla ayuda.")
