@@ -13,8 +13,9 @@ So the ingress's guarantees hold on both transports:
 
 - an envelope is acked only once its task is on its queue (listeners enqueue, then ack; Bolt
   runs them before answering, ``process_before_response``);
-- anything but a 200 is not acked, so Slack sends the envelope again (an SQS outage, a payload
-  we cannot read: as the HTTP door answers non-2xx);
+- anything but a 200 is not acked (an SQS outage, a payload we cannot read: where the HTTP door
+  answers non-2xx), so Slack retries an event, and shows the person an error for a slash
+  command or a button, as it does over HTTP;
 - a re-sent envelope (new ``envelope_id``, same event or trigger) is queued under the same task
   id, and the workers' effect records settle the copies: the answer is posted once.
 
@@ -79,13 +80,13 @@ def answer(client: BaseSocketModeClient, req: SocketModeRequest) -> BoltResponse
     start = time.time()
     response = serve_envelope(req)
     # Bolt's own sender: it acks a 200 (with its body as the response payload, if any) and
-    # sends nothing for any other status, so Slack delivers the envelope again.
+    # sends nothing for any other status (Slack then retries an event, or reports a failed command).
     send_response(client, req, response, start)
     if response.status == 200:
         logger.info("acked envelope type=%s envelope_id=%s", req.type, req.envelope_id)
     else:
         logger.warning(
-            "not acked envelope type=%s envelope_id=%s status=%s (Slack will send it again)",
+            "not acked envelope type=%s envelope_id=%s status=%s",
             req.type,
             req.envelope_id,
             response.status,

@@ -160,7 +160,7 @@ def test_an_envelope_whose_task_cannot_be_queued_is_not_acked_and_its_resend_is_
     finally:
         door_sqs.come_back()
 
-    resent = slack.events_api(body, retry_attempt=1, retry_reason="timeout")  # Slack sends it again
+    resent = slack.events_api(body, retry_attempt=1, retry_reason="timeout")  # Slack retries the event
 
     slack.wait_for_ack(resent)
     # Acks travel in order on one connection: an ack of the refused envelope would have come first.

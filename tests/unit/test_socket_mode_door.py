@@ -157,7 +157,7 @@ def test_an_envelope_whose_task_cannot_be_queued_is_not_acked(sqs: RecordingSqs)
     assert serve_envelope(envelope).status == 503
     answer(socket, envelope)  # type: ignore[arg-type]
 
-    assert socket.acks == []  # so Slack sends it again
+    assert socket.acks == []  # so Slack retries the event
 
 
 @pytest.mark.parametrize(
