@@ -25,7 +25,7 @@ from contract.wire import decode_task_message
 from lambda_handler import enqueue, main
 from lambda_handler.guard import check_envelope, check_request
 from lambda_handler.settings import get_settings
-from lambda_handler.socket_mode import MissingAppToken, answer, app_token, serve_envelope
+from lambda_handler.socket_mode import MissingAppToken, answer, app_token, build_handler, serve_envelope
 from scripts.chat_slack import MissingToken, slack_tokens
 from scripts.slack_requests import sign
 from tests.conftest import EVENTS, clear_ingress_caches
@@ -204,3 +204,12 @@ def test_make_chat_slack_names_each_missing_token_and_never_its_value() -> None:
     assert env.SLACK_APP_TOKEN in message and env.SLACK_BOT_TOKEN in message
     assert "swapped" not in message
     assert slack_tokens({env.SLACK_APP_TOKEN: "xapp-1", env.SLACK_BOT_TOKEN: "xoxb-2"}) == ("xapp-1", "xoxb-2")
+
+
+def test_the_socket_mode_door_runs_the_lambdas_own_bolt_app(sqs: RecordingSqs) -> None:
+    handler = build_handler("xapp-1-A1-abc", api_url="http://127.0.0.1:9/api/", ping_interval_s=5)
+    try:
+        assert handler.app is main.bolt_app()  # the same listeners, registered once by register_all
+        assert handler.client.web_client.base_url == "http://127.0.0.1:9/api/"
+    finally:
+        handler.client.close()
