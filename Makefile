@@ -63,6 +63,10 @@ chat: install-python ## Start the local stack and talk to the bot at a prompt
 stop: ## Stop what a local stack left running (a killed `make chat`) and remove .stack/endpoints.json
 	@if [ -x $(PY) ]; then $(PY) -m scripts.stop; else echo "nothing was running (no $(VENV))"; fi
 
+.PHONY: chat-slack
+chat-slack: install-python ## Your own Slack workspace talks to the local stack over Socket Mode (docs/SLACK_LOCAL.md)
+	$(PY) -m scripts.chat_slack
+
 test: install ## Run every test (unit, integration, infra, e2e, faults, bench smoke, Node client)
 	$(PY) -m pytest
 

@@ -4,6 +4,9 @@ from contract.queues import QueueName
 
 SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
 SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
+# The app-level token (xapp-..., scope connections:write) that opens a Socket Mode connection:
+# read only by lambda_handler.socket_mode (`make chat-slack`), never by the Lambda or the workers.
+SLACK_APP_TOKEN = "SLACK_APP_TOKEN"
 # In AWS the Lambda reads both Slack values from this Secrets Manager secret (JSON with the
 # keys below) instead of from plain environment values, and read it again after a rotation.
 SLACK_SECRET_ARN = "CHARLA_SLACK_SECRET_ARN"
