@@ -32,6 +32,14 @@ from lambda_handler.listeners import register_all, schedule
 from lambda_handler.settings import get_settings
 
 logger = logging.getLogger("charla.ingress")
+# The "enqueued task=... task_id=... correlation_id=..." line is the first step `charla trace`
+# follows (docs/OPERATIONS.md): INFO for the ingress's own loggers, as the Lambda executor does
+# (Lambda's runtime passes WARNING and up by default). Under uvicorn locally nothing handles the
+# root logger, so one handler on stderr (the process log, .stack/logs/ingress.log).
+for _name in ("charla", "lambda_handler"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+if not logging.getLogger().handlers and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def _authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:

@@ -11,6 +11,7 @@ After ``make deploy-local``, chat talks to the queues and tables that CloudForma
 that moto server (and leaves them up); otherwise it provisions its own.
 """
 
+import argparse
 import sys
 from typing import Any
 
@@ -20,7 +21,14 @@ from scripts.deploy_local import deployed_stack
 PROMPT = "you     "
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="make chat",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog="Type at the `you` prompt; README.md, 'Talking to the bot locally', lists what it understands.",
+    ).parse_args(argv)  # --help answers here, before anything starts
+    if sys.stdin.isatty():
+        import readline  # noqa: F401 - line editing and history (up arrow) for input()
     deployed = deployed_stack()
     options: dict[str, Any] = {"moto_url": deployed[0], "resources": deployed[1]} if deployed else {}
     with running_stack(agenda_refresh_interval_s=AGENDA_REFRESH_INTERVAL_S, **options) as stack:

@@ -578,3 +578,21 @@ def test_the_chat_labels_where_answers_went_renders_blocks_and_presses_more(samp
     (dm_answer,) = chat.send("/dm count @bob")
     assert dm_answer["where"] == "in the DM"
     assert render(dm_answer)[0].startswith("@bob has written ")
+
+
+def test_the_chat_presses_only_the_last_answers_button_and_sends_no_typing_mistake(sample_agenda: DevStack) -> None:
+    from scripts.console import Conversation
+
+    chat = Conversation(sample_agenda, user="U0CHAT2", dm_channel="D0CHAT2")
+    chat.send("@charla busca python")  # an answer with a More button
+    chat.send("ping")  # a later answer without one
+    before = len(sample_agenda.recorded())
+
+    (stale,) = chat.send("/press more")
+    (empty_dm,) = chat.send("/dm")
+    (unknown,) = chat.send("/dance now")
+
+    assert stale["where"] == "error" and "no button like that" in stale["text"]
+    assert empty_dm["where"] == "not sent" and "/dm <text> needs some text" in empty_dm["text"]
+    assert unknown["where"] == "not sent" and "/dance is not a console command" in unknown["text"]
+    assert len(sample_agenda.recorded()) == before  # nothing reached the bot or Slack
