@@ -3,10 +3,12 @@
 Run through the pinned CLI (``npx cdk synth`` / ``make synth``); cdk.json points here.
 """
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import CharlaConfig
+from infra.config import CharlaConfig, SettingError
 from infra.stacks.charla_stack import CharlaStack
 
 
@@ -32,7 +34,12 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, CharlaStack]:
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except SettingError as error:
+        # One line naming the setting and what it accepts; a traceback would bury it.
+        print(f"charla: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     app.synth()
 
 

@@ -47,16 +47,17 @@ def suppress_reviewed_findings(stack: "CharlaStack") -> None:
                 ],
                 apply_to_children=True,
             )
-    NagSuppressions.add_resource_suppressions(
-        stack.secret,
-        [
-            NagPackSuppression(
-                id="AwsSolutions-SMG4",
-                reason="The values are issued by Slack (signing secret, bot token); they are rotated in the "
-                "Slack app settings and then put here (docs/DEPLOY.md). No rotation Lambda can mint them.",
-            )
-        ],
-    )
+    for secret in (stack.secrets.signing_secret, stack.secrets.bot_token):
+        NagSuppressions.add_resource_suppressions(
+            secret,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SMG4",
+                    reason="The values are issued by Slack (signing secret, bot token); they are rotated in "
+                    "the Slack app settings and then put here (docs/DEPLOY.md). No rotation Lambda can mint them.",
+                )
+            ],
+        )
     if not stack.config.container_insights:
         NagSuppressions.add_resource_suppressions(
             stack.cluster,

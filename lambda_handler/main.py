@@ -171,7 +171,7 @@ def _prepare_for_snapshot() -> None:
         get_settings()
     try:
         enqueue.sqs_client()
-        if os.environ.get(env.SLACK_SECRET_ARN):
+        if os.environ.get(env.SLACK_SIGNING_SECRET_ARN):
             signing.secrets_client()
     except BotoCoreError as error:
         logger.info("AWS clients will be built on first use: %s", type(error).__name__)

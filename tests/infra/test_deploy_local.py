@@ -78,7 +78,8 @@ def test_cloudformation_created_roles_function_and_worker_services(
     assert len(ecs.list_services(cluster=cluster)["serviceArns"]) == len(QUEUE_SPECS)
     outputs = deployment.outputs
     assert outputs["SlackRequestUrl"].endswith("/slack/events")
-    assert outputs["SlackSecretName"].startswith("charla/")
+    assert outputs["SlackSigningSecretName"].startswith("charla/")
+    assert outputs["SlackBotTokenSecretName"].startswith("charla/")
 
 
 def test_a_signed_mention_is_answered_through_the_deployed_queues(
@@ -108,23 +109,23 @@ def test_slack_setup_rehearsal_the_stored_signing_secret_is_used_without_a_redep
     ]
     # The ingress reads the secret the deployed function names (the stack's own placeholder secret).
     deployed = deploy_local._client("lambda", moto_url).get_function_configuration(FunctionName=function)
-    secret_arn = deployed["Environment"]["Variables"][env.SLACK_SECRET_ARN]
+    variables = deployed["Environment"]["Variables"]
+    secret_arn = variables[env.SLACK_SIGNING_SECRET_ARN]
+    assert env.SLACK_BOT_TOKEN_SECRET_ARN not in variables  # the internet-facing ingress never gets the token
     secrets = deploy_local._client("secretsmanager", moto_url)
-    assert secrets.describe_secret(SecretId=secret_arn)["Name"] == deployment.outputs["SlackSecretName"]
+    assert secrets.describe_secret(SecretId=secret_arn)["Name"] == deployment.outputs["SlackSigningSecretName"]
 
     with DevStack(
         moto_url=moto_url,
         resources=deployment.resources,
         worker_queues=[],
-        extra_env={env.SLACK_SECRET_ARN: secret_arn},
+        extra_env={env.SLACK_SIGNING_SECRET_ARN: secret_arn},
     ) as stack:
         ingress_pid = stack.processes["ingress"].pid
         before = stack.post(signed_url_verification("from-slack", stack.signing_secret))
         secrets.put_secret_value(
-            SecretId=deployment.outputs["SlackSecretName"],
-            SecretString=json.dumps(
-                {env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret, env.SECRET_KEY_BOT_TOKEN: stack.bot_token}
-            ),
+            SecretId=deployment.outputs["SlackSigningSecretName"],
+            SecretString=json.dumps({env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret}),
         )
         retried = wait_until(  # the operator presses Retry in Slack's settings, for up to a minute
             lambda: (
@@ -235,10 +236,11 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
     with contextlib.ExitStack() as cleanup:
         stack: DevStack | None = None
         for step in steps(docs, WALKTHROUGH):
-            if step.number == 5:  # the file the step tells the user to write
-                (tmp_path / "slack-secret.json").write_text(
-                    json.dumps({env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token})
+            if step.number == 5:  # the files the step tells the user to write
+                (tmp_path / "signing-secret.json").write_text(
+                    json.dumps({env.SECRET_KEY_SIGNING_SECRET: signing_secret})
                 )
+                (tmp_path / "bot-token.json").write_text(json.dumps({env.SECRET_KEY_BOT_TOKEN: bot_token}))
             for command in step.commands:
                 shell.run(command)
             if step.number == 3:
@@ -252,16 +254,28 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
                 assert manifest["features"]["slash_commands"][0]["url"] == shell.variables["URL"]
                 assert "REQUEST_URL" not in json.dumps(manifest)
             elif step.number == 5:
-                stored = json.loads(secretsmanager.get_secret_value(SecretId="charla/dev/slack")["SecretString"])
-                assert stored == {env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token}
+                stored = [
+                    json.loads(secretsmanager.get_secret_value(SecretId=deployment.outputs[name])["SecretString"])
+                    for name in ("SlackSigningSecretName", "SlackBotTokenSecretName")
+                ]
+                assert stored == [
+                    {env.SECRET_KEY_SIGNING_SECRET: signing_secret},
+                    {env.SECRET_KEY_BOT_TOKEN: bot_token},
+                ]
             elif step.number == 6:  # Slack's Retry: an ingress reading the secret the stack created
-                arn = secretsmanager.describe_secret(SecretId="charla/dev/slack")["ARN"]
+                arns = {
+                    variable: secretsmanager.describe_secret(SecretId=deployment.outputs[output])["ARN"]
+                    for variable, output in (
+                        (env.SLACK_SIGNING_SECRET_ARN, "SlackSigningSecretName"),
+                        (env.SLACK_BOT_TOKEN_SECRET_ARN, "SlackBotTokenSecretName"),
+                    )
+                }
                 stack = cleanup.enter_context(
                     DevStack(
                         moto_url=moto_url,
                         resources=deployment.resources,
                         sqs_wait_time_seconds=1,
-                        extra_env={env.SLACK_SECRET_ARN: arn},
+                        extra_env=arns,
                     )
                 )
                 stack.signing_secret = signing_secret  # what Slack signs with: the value just put
@@ -296,6 +310,8 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
         return status == "DELETE_COMPLETE"
 
     wait_until(deleted, timeout=60, message="the stack deleted")
+    for name in ("SlackSigningSecretName", "SlackBotTokenSecretName"):  # retained, then removed as documented
+        assert "DeletedDate" in secretsmanager.describe_secret(SecretId=deployment.outputs[name])
     dynamodb = deploy_local._client("dynamodb", moto_url)
     for spec in TABLE_SPECS.values():  # retained: the bot's memory survives cdk destroy
         assert dynamodb.describe_table(TableName=deployment.resources[spec.variable])["Table"]

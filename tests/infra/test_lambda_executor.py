@@ -118,7 +118,7 @@ def test_executor_runs_the_registry_on_python312_arm64_with_the_token_left_in_se
     assert function["Handler"] == "workers.lambda_executor.handler"
     variables = function["Environment"]["Variables"]
     assert env.SLACK_BOT_TOKEN not in variables and env.SLACK_SIGNING_SECRET not in variables
-    assert variables[env.SLACK_SECRET_ARN] == {"Ref": _logical_id(small, small.stack.secret)}
+    assert variables[env.SLACK_BOT_TOKEN_SECRET_ARN] == {"Ref": _logical_id(small, small.stack.secrets.bot_token)}
     assert set(small.stack.resource_environment) <= set(variables)
     assert "AWS_REGION" not in variables  # reserved: Lambda sets it
 
@@ -141,7 +141,7 @@ def test_executor_role_consumes_only_replies_and_names_every_resource(small: Syn
     }
     assert dynamo == {json.dumps(_arn_of(small, t)) for t in stack.tables.tables.values()}
     secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert [_resources_of(s) for s in secret_reads] == [[{"Ref": _logical_id(small, stack.secret)}]]
+    assert [_resources_of(s) for s in secret_reads] == [[{"Ref": _logical_id(small, stack.secrets.bot_token)}]]
     for statement in statements:
         assert all(r != "*" for r in _resources_of(statement))
         assert not any(a.endswith(":*") for a in statement["Action"])

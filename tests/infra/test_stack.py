@@ -13,6 +13,7 @@ import pytest
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk.assertions import Annotations, Match
+from botocore import xform_name
 
 from contract import environment as env
 from contract.queues import MAX_SOFT_TIME_LIMIT_S, QUEUE_SPECS, QueueName
@@ -110,23 +111,85 @@ def test_each_contract_table_is_on_demand_with_pitr_ttl_and_its_keys(synth: Synt
 # -- secret -----------------------------------------------------------------------------------
 
 
-def test_secret_is_generated_and_no_slack_value_is_in_the_template(synth: Synthesized) -> None:
-    secret = next(iter(synth.resources("AWS::SecretsManager::Secret").values()))["Properties"]
-    generated = secret["GenerateSecretString"]
-    assert generated["GenerateStringKey"] == env.SECRET_KEY_SIGNING_SECRET
-    assert json.loads(generated["SecretStringTemplate"]) == {env.SECRET_KEY_BOT_TOKEN: "set-me"}
-    assert "SecretString" not in secret
+def test_secrets_are_generated_and_no_slack_value_is_in_the_template(synth: Synthesized) -> None:
+    secrets = synth.stack.secrets
+    resources = synth.template_json["Resources"]
+    signing = resources[_logical_id(synth, secrets.signing_secret)]["Properties"]
+    token = resources[_logical_id(synth, secrets.bot_token)]["Properties"]
+    assert signing["GenerateSecretString"]["GenerateStringKey"] == env.SECRET_KEY_SIGNING_SECRET
+    assert json.loads(token["GenerateSecretString"]["SecretStringTemplate"]) == {env.SECRET_KEY_BOT_TOKEN: "set-me"}
+    # Each secret holds one credential: the token is nowhere in the signing secret, and vice versa.
+    assert env.SECRET_KEY_BOT_TOKEN not in json.dumps(signing)
+    assert env.SECRET_KEY_SIGNING_SECRET not in json.dumps(token)
+    assert "SecretString" not in signing and "SecretString" not in token
     text = json.dumps(synth.template_json)
     assert "xoxb-" not in text and "xapp-" not in text
     for name in (env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN):
         assert f'"Name": "{name}", "Value"' not in text  # only ever injected as a secret
 
 
-def test_secret_is_deleted_with_the_stack_as_docs_deploy_md_says(synth: Synthesized) -> None:
-    (secret,) = synth.resources("AWS::SecretsManager::Secret").values()
-    assert secret["DeletionPolicy"] == "Delete"
+def _readers_allowed_by_resource_policy(synth: Synthesized, secret: Any) -> list[Any]:
+    """The principals a secret's resource policy does not deny reading (its one Deny's exceptions)."""
+    secret_ref = {"Ref": _logical_id(synth, secret)}
+    (policy,) = [
+        r["Properties"]["ResourcePolicy"]
+        for r in synth.resources("AWS::SecretsManager::ResourcePolicy").values()
+        if r["Properties"]["SecretId"] == secret_ref
+    ]
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Principal"] == {"AWS": "*"} and "secretsmanager:GetSecretValue" in json.dumps(deny["Action"])
+    readers: list[Any] = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+    return readers
+
+
+def _roles_granted(synth: Synthesized, secret: Any) -> set[str]:
+    """Logical ids of the roles whose identity policies allow reading ``secret``."""
+    secret_ref = {"Ref": _logical_id(synth, secret)}
+    granted: set[str] = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = json.dumps(statement["Action"])
+            if "secretsmanager:GetSecretValue" in actions and secret_ref in _resources_of(statement):
+                granted |= {role["Ref"] for role in policy["Properties"]["Roles"]}
+    return granted
+
+
+def test_the_ingress_reads_only_the_signing_secret_and_nobody_else_may(synth: Synthesized) -> None:
+    """The internet-facing ingress cannot read the bot token (private channels, DMs), and the
+    signing secret's own policy denies every principal but the ingress role."""
+    stack = synth.stack
+    ingress_role = _logical_id(synth, stack.ingress.role)
+    assert _roles_granted(synth, stack.secrets.signing_secret) == {ingress_role}
+    assert _readers_allowed_by_resource_policy(synth, stack.secrets.signing_secret) == [
+        {"Fn::GetAtt": [ingress_role, "Arn"]}
+    ]
+    assert ingress_role not in _roles_granted(synth, stack.secrets.bot_token)
+
+
+def test_the_bot_token_is_read_by_the_workers_only_and_denied_to_everyone_else(synth: Synthesized) -> None:
+    stack = synth.stack
+    worker_roles = {
+        _logical_id(synth, role)
+        for worker in stack.workers.values()
+        for role in (worker.task_definition.task_role, worker.task_definition.execution_role)
+    } | {_logical_id(synth, executor.role) for executor in stack.lambda_executors.values()}
+    assert _roles_granted(synth, stack.secrets.bot_token) == worker_roles
+    allowed = _readers_allowed_by_resource_policy(synth, stack.secrets.bot_token)
+    assert sorted(item["Fn::GetAtt"][0] for item in allowed) == sorted(worker_roles)
+
+
+def test_secrets_are_retained_under_fixed_names_as_docs_deploy_md_says(synth: Synthesized) -> None:
+    """``cdk destroy`` would otherwise force-delete them with no recovery window."""
+    names = []
+    for secret in synth.resources("AWS::SecretsManager::Secret").values():
+        assert secret["DeletionPolicy"] == "Retain" and secret["UpdateReplacePolicy"] == "Retain"
+        names.append(secret["Properties"]["Name"])
+    env_name = synth.stack.config.env_name
+    assert sorted(names) == [f"charla/{env_name}/slack-bot-token", f"charla/{env_name}/slack-signing-secret"]
     teardown = (ROOT / "docs" / "DEPLOY.md").read_text().split("## Tear down", 1)[1].split("\n## ", 1)[0]
-    assert "deleted at once" in teardown and "recoverable" not in teardown
+    assert "deleted at once" not in teardown
+    for name in names:
+        assert name.replace(env_name, "<env>") in teardown  # how to reattach or remove each
 
 
 # -- ingress ----------------------------------------------------------------------------------
@@ -157,9 +220,9 @@ def test_ingress_lambda_is_python312_arm64_snapstart_with_short_timeout(synth: S
 def test_ingress_environment_names_come_from_the_contract(synth: Synthesized) -> None:
     function = next(iter(synth.resources("AWS::Lambda::Function").values()))
     variables = function["Properties"]["Environment"]["Variables"]
-    expected = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {env.SLACK_SECRET_ARN}
+    expected = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {env.SLACK_SIGNING_SECRET_ARN}
     assert set(variables) == expected
-    assert variables[env.SLACK_SECRET_ARN] == {"Ref": _logical_id(synth, synth.stack.secret)}
+    assert variables[env.SLACK_SIGNING_SECRET_ARN] == {"Ref": _logical_id(synth, synth.stack.secrets.signing_secret)}
     assert env.SLACK_SIGNING_SECRET not in variables and env.SLACK_BOT_TOKEN not in variables
 
 
@@ -229,7 +292,7 @@ def test_ingress_role_may_only_send_to_its_queues_and_read_its_secret(synth: Syn
     assert _ingress_dynamodb_actions() == set()  # one SendMessage per request, no table
     queue_arns = [_arn_of(synth, q) for q in stack.queues.queues.values()]
     assert sorted(map(json.dumps, by_action["sqs:SendMessage"])) == sorted(map(json.dumps, queue_arns))
-    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": _logical_id(synth, stack.secret)}]
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": _logical_id(synth, stack.secrets.signing_secret)}]
     assert all(resource != "*" for resources in by_action.values() for resource in resources)
     role = synth.template_json["Resources"][_logical_id(synth, stack.ingress.role)]["Properties"]
     assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole (logs:* on *)
@@ -280,7 +343,7 @@ def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(sy
         assert variables[env.WORKER_QUEUES] == queue_name.value
         assert [s["Name"] for s in container["Secrets"]] == [env.SLACK_BOT_TOKEN]
         assert container["Secrets"][0]["ValueFrom"] == {
-            "Fn::Join": ["", [{"Ref": _logical_id(synth, stack.secret)}, f":{env.SECRET_KEY_BOT_TOKEN}::"]]
+            "Fn::Join": ["", [{"Ref": _logical_id(synth, stack.secrets.bot_token)}, f":{env.SECRET_KEY_BOT_TOKEN}::"]]
         }
         # Scale-in sends SIGTERM; Celery's warm shutdown needs the longest task's time to finish.
         assert MAX_SOFT_TIME_LIMIT_S < container["StopTimeout"] <= FARGATE_MAX_STOP_TIMEOUT_S
@@ -300,6 +363,17 @@ def test_workers_run_in_public_subnets_without_nat_or_inbound_rules(synth: Synth
     (group,) = synth.resources("AWS::EC2::SecurityGroup").values()
     assert "SecurityGroupIngress" not in group["Properties"]
     synth.template.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+    # A compromised worker reaches HTTPS endpoints only: no other port, no other protocol.
+    assert group["Properties"]["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "HTTPS to AWS APIs and Slack",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+    synth.template.resource_count_is("AWS::EC2::SecurityGroupEgress", 0)
     for service in synth.resources("AWS::ECS::Service").values():
         network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
         assert network["AssignPublicIp"] == "ENABLED"
@@ -378,6 +452,50 @@ def test_cluster_has_container_insights_for_running_task_count(synth: Synthesize
     )
 
 
+def _dynamodb_operations_called(*packages: str) -> set[str]:
+    """The DynamoDB API operations the code of ``packages`` calls (``client.update_item(`` ...)."""
+    import re
+
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    by_method = {xform_name(name): name for name in model.operation_names}
+    called: set[str] = set()
+    for package in packages:
+        for path in (ROOT / package).rglob("*.py"):
+            called |= {by_method[m] for m in re.findall(r"\.(\w+)\(", path.read_text()) if m in by_method}
+    return called
+
+
+# TransactWriteItems has no IAM action: each item's action is authorised on its table.
+_IAM_ACTIONS_OF = {"TransactWriteItems": {"PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}}
+
+
+def test_worker_dynamodb_grants_are_exactly_what_the_workers_call(synth: Synthesized) -> None:
+    """Least privilege read from the template and the code: every DynamoDB call in workers/ (and
+    Celery's result backend) is granted, and nothing else is (no Scan, no BatchGetItem)."""
+    from infra.stacks.charla_stack import RESULTS_TABLE_ACTIONS, STATE_TABLE_ACTIONS
+
+    called = _dynamodb_operations_called("workers")
+    needed = {f"dynamodb:{a}" for op in called for a in _IAM_ACTIONS_OF.get(op, {op})}
+    assert needed == set(STATE_TABLE_ACTIONS), (needed, STATE_TABLE_ACTIONS)
+    assert "dynamodb:Scan" not in needed and "dynamodb:BatchGetItem" not in needed
+    stack = synth.stack
+    roles = [w.task_definition.task_role for w in stack.workers.values()] + [
+        e.role for e in stack.lambda_executors.values()
+    ]
+    state_arn = json.dumps(_arn_of(synth, stack.tables.tables[TableName.STATE]))
+    results_arn = json.dumps(_arn_of(synth, stack.tables.tables[TableName.RESULTS]))
+    for role in roles:
+        granted: dict[str, set[str]] = {}
+        for statement in _statements(synth, role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for resource in _resources_of(statement):
+                granted.setdefault(json.dumps(resource), set()).update(a for a in actions if a.startswith("dynamodb:"))
+        assert granted[state_arn] == set(STATE_TABLE_ACTIONS)
+        assert granted.get(results_arn, set(RESULTS_TABLE_ACTIONS)) == set(RESULTS_TABLE_ACTIONS)
+
+
 def test_worker_role_consumes_only_its_queue_and_uses_only_its_tables(synth: Synthesized) -> None:
     stack = synth.stack
     for queue_name, worker in stack.workers.items():
@@ -388,6 +506,10 @@ def test_worker_role_consumes_only_its_queue_and_uses_only_its_tables(synth: Syn
         statements = _statements(synth, worker.task_definition.task_role)
         receive = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
         assert [_resources_of(s) for s in receive] == [[_arn_of(synth, stack.queues.queues[queue_name])]]
+        # Sends go to its own queue (retries, deferrals) and its own DLQ, never to the other queue.
+        sent_to = {json.dumps(r) for s in statements if "sqs:SendMessage" in s["Action"] for r in _resources_of(s)}
+        own = [stack.queues.queues[queue_name], stack.queues.dead_letter_queues[queue_name]]
+        assert sent_to == {json.dumps(_arn_of(synth, q)) for q in own}
         dynamo = {
             json.dumps(r)
             for s in statements
@@ -424,14 +546,17 @@ def test_alarms_cover_dlqs_oldest_message_lambda_and_api(synth: Synthesized) -> 
 
 def test_outputs_give_the_slack_url_dashboard_secret_cluster_and_service_names(synth: Synthesized) -> None:
     outputs = synth.template_json["Outputs"]
-    assert {"SlackRequestUrl", "DashboardUrl", "SlackSecretName", "ResourceEnvironment"} <= set(outputs)
+    secret_outputs = {"SlackSigningSecretName", "SlackBotTokenSecretName"}
+    assert {"SlackRequestUrl", "DashboardUrl", "ResourceEnvironment"} | secret_outputs <= set(outputs)
     # What `aws ecs update-service --force-new-deployment` needs after a secret change.
     assert outputs["ClusterName"]["Value"] == {"Ref": _logical_id(synth, synth.stack.cluster)}
     for queue_name, worker in synth.stack.workers.items():
         service_output = outputs[f"{queue_name.name.title()}ServiceName"]["Value"]
         assert service_output == {"Fn::GetAtt": [_logical_id(synth, worker.service), "Name"]}
     assert json.dumps(outputs["SlackRequestUrl"]["Value"]).endswith('/slack/events"]]}')
-    assert outputs["SlackSecretName"]["Value"] == f"charla/{synth.stack.config.env_name}/slack"
+    env_name = synth.stack.config.env_name
+    assert outputs["SlackSigningSecretName"]["Value"] == f"charla/{env_name}/slack-signing-secret"
+    assert outputs["SlackBotTokenSecretName"]["Value"] == f"charla/{env_name}/slack-bot-token"
 
 
 def test_no_custom_resources_or_nat_in_the_template(synth: Synthesized) -> None:
