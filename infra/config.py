@@ -31,6 +31,8 @@ CONTEXT_KEYS = (
     "worker_arm64",
     "fargate_spot",
     "container_insights",
+    "dashboard",
+    "monthly_budget_usd",
     "worker_image",
     "scaling",
     "log_retention_days",
@@ -107,18 +109,26 @@ class CharlaConfig:
     # 10 in all, where any reservation fails the deploy); the API stage throttling bounds load anyway.
     lambda_reserved_concurrency: int | None = None
     lambda_snap_start: bool = True
-    api_throttle_rate: int = 50  # requests per second, steady
-    api_throttle_burst: int = 100
+    # Sized for one workspace: Slack sends at most 30,000 events an hour per workspace and app
+    # (8.3/s); anything beyond is not Slack, and every request is billed (docs/DEPLOY.md).
+    api_throttle_rate: int = 10  # requests per second, steady
+    api_throttle_burst: int = 50
     worker_cpu: int = 256  # Fargate CPU units (256 = 0.25 vCPU)
     worker_memory_mb: int = 512
     worker_concurrency: int = 2  # Celery prefork processes per task
     # Graviton (~20% cheaper), on demand or on Spot: Fargate Spot runs Linux ARM64 tasks on
     # platform 1.4.0+ (ECS API reference, CapacityProviderStrategyItem). None means arm64.
     worker_arm64: bool | None = None
-    fargate_spot: bool = False  # run workers on Fargate Spot (about 70% cheaper, may be interrupted)
-    # Container Insights gives RunningTaskCount, which scaling divides the backlog by (billed as
-    # custom metrics, see scripts/cost.py). Off: scaling reads queue metrics only (docs/DEPLOY.md).
-    container_insights: bool = True
+    # Fargate Spot (arm64 included): about 70% cheaper; a task may get a 2-minute notice, and ECS
+    # starts its replacement (docs/DEPLOY.md says what that gives up).
+    fargate_spot: bool = True
+    # Per-task CPU/memory metrics, billed as custom metrics (~$15/month, scripts/cost.py). Scaling
+    # never needs them: it counts running tasks from the workers' own heartbeats.
+    container_insights: bool = False
+    # The CloudWatch dashboard: free within the account's three free dashboards, $3/month beyond.
+    dashboard: bool = True
+    # A monthly AWS Budgets cost budget mailed to alarm_email (80% actual, 100% forecast); 0: none.
+    monthly_budget_usd: int = 20
     worker_image: str | None = None  # a prebuilt image URI instead of building workers/Dockerfile
     scaling: Mapping[QueueName, QueueScaling] = field(default_factory=lambda: dict(DEFAULT_SCALING))
     log_retention_days: int = 30

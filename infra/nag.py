@@ -64,9 +64,9 @@ def suppress_reviewed_findings(stack: "CharlaStack") -> None:
             [
                 NagPackSuppression(
                     id="AwsSolutions-ECS4",
-                    reason="Turned off on request (container_insights=false, the cheap profile in "
-                    "docs/DEPLOY.md): its metrics are billed per month; scaling then reads queue "
-                    "metrics only, and task logs still go to CloudWatch Logs.",
+                    reason="Off by default (container_insights=false, docs/DEPLOY.md): its per-task "
+                    "metrics are billed as ~50 custom metrics a month; scaling counts running tasks "
+                    "from the workers' own heartbeats, and task logs still go to CloudWatch Logs.",
                 )
             ],
         )

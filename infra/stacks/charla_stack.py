@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
@@ -27,7 +27,7 @@ from infra.config import CharlaConfig
 from infra.constructs.agenda_schedule import AgendaSchedule
 from infra.constructs.bot_secrets import BotSecrets, bot_token_secret_name, signing_secret_name
 from infra.constructs.lambda_executor import LambdaExecutor
-from infra.constructs.monitoring import Monitoring
+from infra.constructs.monitoring import REQUEST_ALARM_SHARE_OF_THROTTLE, Monitoring
 from infra.constructs.slack_ingress import SlackIngress
 from infra.constructs.state_tables import StateTables
 from infra.constructs.task_queues import TaskQueues
@@ -143,7 +143,7 @@ class CharlaStack(Stack):
             vpc=vpc,
             # Capacity providers only for Spot; on-demand services use the FARGATE launch type.
             enable_fargate_capacity_providers=config.fargate_spot,
-            # RunningTaskCount for scaling; billed as custom metrics (scripts/cost.py).
+            # Per-task metrics on request only (billed as custom metrics); scaling uses heartbeats.
             container_insights_v2=(
                 ecs.ContainerInsights.ENABLED if config.container_insights else ecs.ContainerInsights.DISABLED
             ),
@@ -214,13 +214,20 @@ class CharlaStack(Stack):
             metrics_namespace=metrics_namespace,
             # Queues scaled to zero at rest wait for a worker by design; the rest must always have one.
             # A queue on the Lambda executor has no worker to beat: the event source mapping is always on.
-            always_on_queues=[
-                name
-                for name in self.queues.queues
-                if config.scaling_for(name).min_tasks >= 1 and config.executor_for(name) == "fargate"
+            always_on_queues=[name for name in self.workers if config.scaling_for(name).min_tasks >= 1],
+            sleeping_queues=[name for name in self.workers if config.scaling_for(name).min_tasks == 0],
+            executors={name: executor.function for name, executor in self.lambda_executors.items()},
+            task_log_groups=[
+                *(worker.log_group for worker in self.workers.values()),
+                *(executor.log_group for executor in self.lambda_executors.values()),
             ],
+            request_alarm_per_minute=round(config.api_throttle_rate * 60 * REQUEST_ALARM_SHARE_OF_THROTTLE),
+            monthly_budget_usd=config.monthly_budget_usd or None,
+            dashboard=config.dashboard,
         )
 
+        # Read by scripts/cost.py to name what it prices (a template says which profile built it).
+        self.template_options.metadata = {"charla": {"profile": config.profile or "default"}}
         self._warn_when_alarms_reach_nobody()
         self._add_outputs()
         suppress_reviewed_findings(self)
@@ -280,9 +287,16 @@ class CharlaStack(Stack):
             concurrency=config.worker_concurrency,
             arm64=config.arm64,
             spot=config.fargate_spot,
-            container_insights=config.container_insights,
             scaling=config.scaling_for(name),
             log_retention=retention,
+            metrics_namespace=task_metrics.namespace_for(config.env_name),
+            # A replies service allowed to sleep wakes on the API's requests too (SQS's metrics
+            # for a queue idle six hours resume only minutes after the first message).
+            wake_signal=(
+                self.ingress.http_api.metric_count(period=Duration.minutes(1), statistic="Sum")
+                if name == QueueName.REPLIES and config.scaling_for(name).min_tasks == 0
+                else None
+            ),
         )
         task_role = worker.task_definition.task_role
         queue.grant_consume_messages(task_role)
@@ -331,7 +345,8 @@ class CharlaStack(Stack):
             value=self.ingress.request_url,
             description="Paste into the Slack app: Event Subscriptions and the /charla command",
         )
-        CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)
+        if self.monitoring.dashboard_url:
+            CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)
         CfnOutput(
             self,
             "SlackSigningSecretName",

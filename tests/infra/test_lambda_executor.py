@@ -1,5 +1,5 @@
 """The executor choice per queue, and ``-c profile=small``: replies on the Lambda executor, bulk on
-Fargate Spot (x86_64) from zero. Numbers are compared with the contract, never with literals.
+Fargate Spot (arm64) from zero. Numbers are compared with the contract, never with literals.
 """
 
 import json
@@ -54,14 +54,14 @@ def test_by_default_every_queue_runs_on_fargate_and_no_executor_exists(synth: Sy
 
 
 @pytest.mark.slow
-def test_small_puts_replies_on_lambda_and_bulk_on_fargate_spot_x86_from_zero(small: Synthesized) -> None:
+def test_small_puts_replies_on_lambda_and_bulk_on_fargate_spot_arm64_from_zero(small: Synthesized) -> None:
     assert set(small.stack.lambda_executors) == {QueueName.REPLIES}
     assert set(small.stack.workers) == {QueueName.BULK}
     (service,) = small.resources("AWS::ECS::Service").values()
     assert service["Properties"]["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
     assert service["Properties"]["DesiredCount"] == 0
     (task,) = small.resources("AWS::ECS::TaskDefinition").values()
-    assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"  # Spot has no arm64
+    assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"  # Spot runs arm64 (platform 1.4.0+)
     (target,) = small.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
     assert target["Properties"]["MinCapacity"] == 0
 
@@ -131,8 +131,8 @@ def test_executor_role_consumes_only_replies_and_names_every_resource(small: Syn
     receive = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
     assert [_resources_of(s) for s in receive] == [[_arn_of(small, stack.queues.queues[QueueName.REPLIES])]]
     sends = {json.dumps(r) for s in statements if "sqs:SendMessage" in s["Action"] for r in _resources_of(s)}
-    expected_sends = [*stack.queues.queues.values(), stack.queues.dead_letter_queues[QueueName.REPLIES]]
-    assert sends == {json.dumps(_arn_of(small, q)) for q in expected_sends}  # never the bulk DLQ
+    expected_sends = [stack.queues.queues[QueueName.REPLIES], stack.queues.dead_letter_queues[QueueName.REPLIES]]
+    assert sends == {json.dumps(_arn_of(small, q)) for q in expected_sends}  # never the bulk queue or DLQ
     dynamo = {
         json.dumps(r)
         for s in statements
@@ -207,11 +207,11 @@ def test_the_small_profile_wins_over_cdk_json_and_an_unknown_profile_is_an_error
     config = CharlaConfig.from_context(context.get)
     assert config.executor_for(QueueName.REPLIES) == "lambda"
     assert config.executor_for(QueueName.BULK) == "fargate"
-    assert config.fargate_spot and not config.worker_arm64
+    assert config.fargate_spot and config.arm64
     assert not config.lambda_snap_start and not config.container_insights
     assert config.agenda_refresh_minutes == 24 * 60
     assert config.scaling_for(QueueName.BULK).min_tasks == 0
     assert config.scaling_for(QueueName.BULK).max_tasks == context["scaling"]["bulk"]["max_tasks"]  # merged
     assert set(PROFILES) == {"small"}
-    with pytest.raises(ValueError, match="unknown profile"):
+    with pytest.raises(ValueError, match="profile=huge cannot be used; expected one of small"):
         CharlaConfig.from_context({**cdk_json_context(), "profile": "huge"}.get)
