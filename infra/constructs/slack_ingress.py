@@ -105,6 +105,11 @@ class SlackIngress(Construct):
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            # Anyone on the internet can make the ingress log: at INFO every rejected request cost
+            # ~1.2 KB (START/END/REPORT plus its line). Warnings and errors only; the stage's access
+            # log keeps one ~250-byte line per request (status, source IP) for investigations.
+            application_log_level_v2=lambda_.ApplicationLogLevel.WARN,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             description="charla ingress: verifies Slack requests, acks and enqueues",
         )
         self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS_NAME, version=self.function.current_version)

@@ -16,12 +16,15 @@ from aws_cdk.assertions import Annotations, Match
 from botocore import xform_name
 
 from contract import environment as env
+from contract import metrics as task_metrics
+from contract.heartbeats import DEFAULT_INTERVAL_S
 from contract.queues import MAX_SOFT_TIME_LIMIT_S, QUEUE_SPECS, QueueName
 from contract.registry import RESULT_TASKS
 from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TaskName, queue_for
+from infra.constructs.monitoring import OLDEST_MESSAGE_MINUTES, WAKE_ALLOWANCE_S
 from infra.constructs.task_queues import LONG_POLL_S
-from infra.constructs.worker_service import FARGATE_MAX_STOP_TIMEOUT_S
+from infra.constructs.worker_service import BEATS_PER_TASK_MINUTE, FARGATE_MAX_STOP_TIMEOUT_S
 from infra.stacks.charla_stack import AGENDA_SOURCE_VARIABLE
 from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
 
@@ -424,18 +427,29 @@ def test_scaling_is_step_scaling_on_backlog_per_task_with_configured_bounds(
             # Queue metrics only: a service at zero has no Container Insights data.
             assert names == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
         else:
-            assert "RunningTaskCount" in names and service_id in json.dumps(alarm)
+            # Running tasks counted from the workers' heartbeats (no Container Insights), and a
+            # missing heartbeat datapoint is no datapoint: never filled with 0 (zero tasks).
+            assert names == {
+                "ApproximateNumberOfMessagesVisible",
+                "ApproximateNumberOfMessagesNotVisible",
+                task_metrics.HEARTBEAT,
+            }
+            assert "RunningTaskCount" not in json.dumps(alarm)
             expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
-            assert "/" in expression
+            assert f"/ CEIL(beats_{queue_name.value} / {BEATS_PER_TASK_MINUTE})" in expression
+            assert "FILL" not in expression
+            assert BEATS_PER_TASK_MINUTE == 60 / DEFAULT_INTERVAL_S
 
 
-def test_on_demand_services_use_the_fargate_launch_type_without_capacity_providers(synth: Synthesized) -> None:
-    # No capacity-provider association exists to be deleted while a service drains (cdk destroy).
-    assert synth.stack.config.fargate_spot is False
-    synth.template.resource_count_is("AWS::ECS::ClusterCapacityProviderAssociations", 0)
+def test_the_warm_task_runs_arm64_on_fargate_spot_after_the_cluster_association(synth: Synthesized) -> None:
+    """Spot places Linux ARM64 tasks (platform 1.4.0+): the cheapest warm task is both."""
+    (association_id,) = synth.resources("AWS::ECS::ClusterCapacityProviderAssociations")
     for service in synth.resources("AWS::ECS::Service").values():
-        assert service["Properties"]["LaunchType"] == "FARGATE"
-        assert "CapacityProviderStrategy" not in service["Properties"]
+        assert service["Properties"]["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+        assert service["Properties"]["PlatformVersion"] == "LATEST"  # 1.4.0 or later
+        assert association_id in service["DependsOn"]
+    for task in synth.resources("AWS::ECS::TaskDefinition").values():
+        assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
 
 
 def test_no_cpu_or_target_tracking_policy_fights_the_backlog_policy(synth: Synthesized) -> None:
@@ -445,11 +459,11 @@ def test_no_cpu_or_target_tracking_policy_fights_the_backlog_policy(synth: Synth
     assert "CPUUtilization" not in alarms and "MemoryUtilization" not in alarms
 
 
-def test_cluster_has_container_insights_for_running_task_count(synth: Synthesized) -> None:
+def test_container_insights_is_off_and_nothing_reads_it(synth: Synthesized) -> None:
     synth.template.has_resource_properties(
-        "AWS::ECS::Cluster",
-        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+        "AWS::ECS::Cluster", {"ClusterSettings": [{"Name": "containerInsights", "Value": "disabled"}]}
     )
+    assert "ContainerInsights" not in json.dumps(synth.resources("AWS::CloudWatch::Alarm"))
 
 
 def _dynamodb_operations_called(*packages: str) -> set[str]:
@@ -530,18 +544,65 @@ def test_alarms_cover_dlqs_oldest_message_lambda_and_api(synth: Synthesized) -> 
     for queue_name in QUEUE_SPECS:
         label = queue_name.name.title()
         assert f"{label}DeadLetters" in alarms and f"{label}OldestMessage" in alarms
-    assert {"LambdaErrors", "LambdaThrottles", "Api5xx"} <= set(alarms)
+    assert {"LambdaErrors", "LambdaThrottles", "Api5xx", "ApiRequests"} <= set(alarms)
     resources = synth.template_json["Resources"]
     topic = {"Ref": _logical_id(synth, synth.stack.monitoring.topic)}
     for key, alarm in alarms.items():
         properties = resources[_logical_id(synth, alarm)]["Properties"]
         assert properties["AlarmActions"] == [topic], key
-        if key.endswith("OldestMessage"):
-            queue_name = QueueName(key.removesuffix("OldestMessage").lower())
-            assert properties["Threshold"] == QUEUE_SPECS[queue_name].visibility_timeout_s
-        else:
-            assert properties["Threshold"] == 0
     synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def _alarm(synth: Synthesized, key: str) -> dict[str, Any]:
+    properties: dict[str, Any] = synth.template_json["Resources"][
+        _logical_id(synth, synth.stack.monitoring.alarms[key])
+    ]["Properties"]
+    return properties
+
+
+def test_a_slow_wake_from_zero_does_not_page_but_a_stuck_queue_does(synth: Synthesized) -> None:
+    """The bulk queue sleeps at zero tasks: its oldest message may wait out a wake-up (alarm,
+    SQS metric delay, task start) before anyone is paged; an always-warm queue may not."""
+    for queue_name in QUEUE_SPECS:
+        properties = _alarm(synth, f"{queue_name.name.title()}OldestMessage")
+        sleeps = synth.stack.config.scaling_for(queue_name).min_tasks == 0
+        visibility = QUEUE_SPECS[queue_name].visibility_timeout_s
+        assert properties["Threshold"] == visibility + (WAKE_ALLOWANCE_S if sleeps else 0)
+        assert properties["EvaluationPeriods"] == properties["DatapointsToAlarm"] == OLDEST_MESSAGE_MINUTES
+    bulk = _alarm(synth, "BulkOldestMessage")
+    # A wake-up: 1 minute of wake alarm, SQS's metric delay, a task start of a few minutes.
+    assert bulk["Threshold"] >= QUEUE_SPECS[QueueName.BULK].visibility_timeout_s + 5 * 60
+
+
+def test_a_request_flood_pages_and_the_throttle_is_sized_for_one_workspace(synth: Synthesized) -> None:
+    config = synth.stack.config
+    # Slack sends at most 30,000 events per hour per workspace and app (Events API rate limit).
+    assert 30_000 / 3600 <= config.api_throttle_rate <= 20
+    requests = _alarm(synth, "ApiRequests")
+    assert requests["MetricName"] == "Count" and requests["Namespace"] == "AWS/ApiGateway"
+    assert requests["Threshold"] < config.api_throttle_rate * 60  # fires before the throttle caps the bill
+    assert requests["EvaluationPeriods"] == requests["DatapointsToAlarm"] > 1
+    # A single 5xx (a probe's oversized body) does not page; Slack's retries of an outage do.
+    api_5xx = _alarm(synth, "Api5xx")
+    assert api_5xx["Threshold"] >= 1 and api_5xx["Period"] >= 300
+
+
+def test_rejected_requests_cost_little_to_log(synth: Synthesized) -> None:
+    """Anyone can send requests: the ingress logs warnings only (no START/END/REPORT lines), and
+    the access log keeps one short line per request without headers or bodies."""
+    function = synth.template_json["Resources"][_logical_id(synth, synth.stack.ingress.function)]["Properties"]
+    assert function["LoggingConfig"]["ApplicationLogLevel"] == "WARN"
+    assert function["LoggingConfig"]["SystemLogLevel"] == "WARN"
+    # The ingress's line for a rejected request is INFO: below WARN, so never shipped in AWS.
+    assert 'logger.info("rejected status=' in (ROOT / "lambda_handler" / "main.py").read_text()
+
+
+def test_without_alarm_email_the_synth_says_no_alarm_reaches_a_person(synth: Synthesized) -> None:
+    assert synth.stack.config.env_name == "dev" and synth.stack.config.alarm_subscriber is None
+    warnings = Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp(".*AlarmsReachNobody.*"))
+    assert warnings and "no alarm reaches a person" in json.dumps([w.entry.data for w in warnings])
+    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+    synth.template.resource_count_is("AWS::Budgets::Budget", 0)
 
 
 def test_outputs_give_the_slack_url_dashboard_secret_cluster_and_service_names(synth: Synthesized) -> None:
@@ -603,6 +664,15 @@ def test_context_options_reach_the_template(options_synth: Synthesized) -> None:
         assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
         (container,) = task["Properties"]["ContainerDefinitions"]
         assert container["Image"] == "public.ecr.aws/example/charla-worker:1.0"
+    # alarm_email: the topic mails a person, and a monthly budget mails the same address.
+    (budget,) = synth.resources("AWS::Budgets::Budget").values()
+    limit = budget["Properties"]["Budget"]["BudgetLimit"]
+    assert limit == {"Amount": synth.stack.config.monthly_budget_usd, "Unit": "USD"}
+    notified = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {n["Notification"]["NotificationType"] for n in notified} == {"ACTUAL", "FORECASTED"}
+    assert all(n["Subscribers"] == [{"Address": "ops@example.com", "SubscriptionType": "EMAIL"}] for n in notified)
+    unheard = Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp(".*AlarmsReachNobody.*"))
+    assert unheard == []
     function = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]
     assert "SnapStart" not in function
     assert function["ReservedConcurrentExecutions"] == 15
