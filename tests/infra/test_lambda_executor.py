@@ -78,6 +78,8 @@ def test_event_source_mapping_batch_window_partial_failures_and_concurrency(smal
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     scaling = small.stack.config.scaling_for(QueueName.REPLIES)
     assert props["ScalingConfig"] == {"MaximumConcurrency": scaling.max_tasks * small.stack.config.worker_concurrency}
+    # A new account may have 10 concurrent executions in all: the executor leaves 8 to the ingress.
+    assert props["ScalingConfig"]["MaximumConcurrency"] == 2
     # Concurrency is bounded by the mapping, not by a reservation that would throttle (and count receives).
     assert "ReservedConcurrentExecutions" not in _executor_function(small)
 
@@ -172,10 +174,30 @@ def test_executor_bundle_holds_the_tasks_and_their_clients_but_not_celery(small:
 def test_the_cost_model_prices_the_small_template_as_the_profile_says(small: Synthesized) -> None:
     from scripts import cost
 
-    from_template = cost.small_profile_estimate(cost.shape_from_template(small.template_json, source="small"))
+    shape = cost.shape_from_template(small.template_json, source="small")
+    assert shape.profile == "small" and shape.event_sources == 1  # labelled by the template itself
+    assert cost.design_name(shape) == "charla profile=small deploy"
+    from_template = cost.charla_estimate(shape)
     from_config = cost.small_profile_estimate(cost.small_shape())
     assert from_template.at_rest == pytest.approx(from_config.at_rest, abs=0.01)
-    assert from_template.at_rest_total - from_template.at_rest["dashboards"] <= 2.0
+    assert from_template.per_million_events == pytest.approx(from_config.per_million_events, abs=0.01)
+    assert from_template.at_rest_total <= 2.0
+
+
+@pytest.mark.slow
+def test_the_executor_lambda_has_alarms_that_reach_the_topic(small: Synthesized) -> None:
+    """Errors and throttles of the executor function page; its queue's age is the replies
+    queue's oldest-message alarm, as for a Fargate service."""
+    alarms = small.stack.monitoring.alarms
+    executor = small.stack.lambda_executors[QueueName.REPLIES].function
+    function_id = _logical_id(small, executor)
+    topic = {"Ref": _logical_id(small, small.stack.monitoring.topic)}
+    for key, metric in (("RepliesExecutorErrors", "Errors"), ("RepliesExecutorThrottles", "Throttles")):
+        properties = small.template_json["Resources"][_logical_id(small, alarms[key])]["Properties"]
+        assert properties["MetricName"] == metric and properties["Namespace"] == "AWS/Lambda"
+        assert properties["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+        assert properties["AlarmActions"] == [topic]
+    assert "RepliesOldestMessage" in alarms and "RepliesNoLiveWorker" not in alarms
 
 
 # -- config -----------------------------------------------------------------------------------
