@@ -10,7 +10,7 @@ from tests.infra.conftest import cdk_json_context
 
 
 def test_cdk_json_context_states_exactly_the_code_defaults() -> None:
-    context = cdk_json_context()
+    context = {key: value for key, value in cdk_json_context().items() if not key.startswith("@")}  # feature flags
     defaults = CharlaConfig()
     assert set(context) <= set(CONTEXT_KEYS)
     assert CharlaConfig.from_context(context.get) == defaults
@@ -172,3 +172,21 @@ def test_every_field_has_a_context_parser() -> None:
 
     assert set(_FIELD_TYPES) == set(CONTEXT_KEYS)
     assert all(field_type in PARSERS for field_type in _FIELD_TYPES.values())
+
+
+def test_cdk_json_sets_the_feature_flags_a_new_cdk_app_gets() -> None:
+    """`cdk init` writes aws-cdk-lib's recommended flags into cdk.json; without them the app runs
+    on the library's old behaviours (kept only for apps that predate each flag)."""
+    import json
+    import tarfile
+    from pathlib import Path
+
+    import aws_cdk
+
+    (bundle,) = (Path(aws_cdk.__file__).parent / "_jsii").glob("aws-cdk-lib@*.jsii.tgz")
+    with tarfile.open(bundle) as archive:
+        member = archive.extractfile("package/recommended-feature-flags.json")
+        assert member is not None
+        recommended = json.load(member)
+    context = cdk_json_context()
+    assert {key: context.get(key) for key in recommended} == recommended
