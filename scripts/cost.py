@@ -7,10 +7,11 @@ Prices are published us-east-1 on-demand prices kept below as dated constants. T
 for every figure the docs quote): the stack alone in its account, so CloudWatch's always-free
 allowance (10 alarm metrics, 10 custom metrics, 3 dashboards, never expiring) is counted once, as
 its own negative line; no 12-month free tier. The deploy shape (Lambda memory, Fargate services and
-their minimum tasks, queues, tables, secrets, alarms, NAT gateways, endpoints, public IPs) is read from the CloudFormation
-template; without one, it is the documented default from ``infra/config.py`` and the result says
-so. Per-event figures take measured inputs (SQS requests per task, worker tasks per CPU-second)
-from the benchmarks when given, else the defaults below.
+their minimum tasks, queues, tables, secrets, alarms, NAT gateways, endpoints, public IPs) is read
+from the CloudFormation template, which also names the profile it was built with; without one, it
+is the documented default from ``infra/config.py`` and the result says so. Per-event figures take
+measured inputs (SQS requests per task, worker tasks per CPU-second) from the benchmarks when
+given, else the defaults below.
 """
 
 import argparse
