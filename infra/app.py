@@ -8,7 +8,8 @@ import sys
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import CharlaConfig, SettingError
+from infra.config import CONTEXT_KEYS, CharlaConfig, SettingError
+from infra.settings import not_kept, saved_settings
 from infra.stacks.charla_stack import CharlaStack
 
 
@@ -27,6 +28,9 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, CharlaStack]:
             region=app.node.try_get_context("region") or None,
         ),
     )
+    # Settings given with -c only are not kept: say so before `cdk deploy` deploys anything.
+    for warning in not_kept(app.node.try_get_context, CONTEXT_KEYS, saved_settings()):
+        cdk.Annotations.of(stack).add_warning_v2("charla:SettingNotKept", warning)
     cdk.Tags.of(app).add("project", "charla")
     cdk.Tags.of(app).add("environment", config.env_name)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))

@@ -77,6 +77,7 @@ class CharlaStack(Stack):
             self,
             "Tables",
             specs=TABLE_SPECS.values(),
+            name_prefix=config.stack_name,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.secrets = BotSecrets(self, "Secrets", env_name=config.env_name)

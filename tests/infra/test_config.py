@@ -1,6 +1,7 @@
 """Config from context: documented defaults, -c strings, and cdk.json kept equal to the defaults."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,30 @@ def test_cdk_json_sets_the_feature_flags_a_new_cdk_app_gets() -> None:
         recommended = json.load(member)
     context = cdk_json_context()
     assert {key: context.get(key) for key in recommended} == recommended
+
+
+def test_a_setting_given_with_c_only_is_named_before_the_deploy_with_what_the_next_one_undoes() -> None:
+    """Settings live in cdk.json; `-c profile=small` alone would be undone by the next plain
+    `npx cdk deploy`, and `-c alarm_email=...` alone would drop the alarm subscriber then."""
+    from infra.settings import not_kept, saved_settings
+
+    saved = saved_settings()
+    assert not_kept(saved.get, CONTEXT_KEYS, saved) == []  # a plain `npx cdk deploy`
+    assert not_kept({**saved, "fargate_spot": "true", "worker_cpu": "256"}.get, CONTEXT_KEYS, saved) == []
+    warnings = not_kept({**saved, "profile": "small", "alarm_email": "me@example.com"}.get, CONTEXT_KEYS, saved)
+    assert len(warnings) == 2
+    profile, email = sorted(warnings, key=lambda w: not w.startswith("profile"))
+    assert "profile=small is given on the command line only" in profile
+    assert "switches the stack back to the default deploy" in profile and "cdk.json" in profile
+    assert "alarm_email=me@example.com" in email and "removes the alarm subscription" in email
+
+
+def test_cdk_synth_prints_the_warning_for_a_profile_given_with_c(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Annotations, Match
+
+    from infra.app import build_app
+
+    _, stack = build_app(cdk.App(outdir=str(tmp_path), context={**cdk_json_context(), "profile": "small"}))
+    found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp(".*SettingNotKept.*"))
+    assert [w for w in found if "profile=small" in str(w.entry.data)]

@@ -181,6 +181,15 @@ def test_the_bot_token_is_read_by_the_workers_only_and_denied_to_everyone_else(s
     assert sorted(item["Fn::GetAtt"][0] for item in allowed) == sorted(worker_roles)
 
 
+def test_tables_are_retained_under_fixed_names_as_docs_deploy_md_says(synth: Synthesized) -> None:
+    teardown = (ROOT / "docs" / "DEPLOY.md").read_text().split("## Tear down", 1)[1].split("\n## ", 1)[0]
+    for name, table in synth.stack.tables.tables.items():
+        resource = synth.template_json["Resources"][_logical_id(synth, table)]
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["Properties"]["TableName"] == f"{synth.stack.stack_name}-{name.value}"
+        assert f"charla-<env>-{name.value}" in teardown
+
+
 def test_secrets_are_retained_under_fixed_names_as_docs_deploy_md_says(synth: Synthesized) -> None:
     """``cdk destroy`` would otherwise force-delete them with no recovery window."""
     names = []
