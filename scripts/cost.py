@@ -645,7 +645,7 @@ def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
 def at_rest_markdown(estimates: Mapping[str, Estimate]) -> str:
     """The at-rest lines of each profile side by side, as the Markdown table docs/DEPLOY.md quotes."""
     names = list(estimates)
-    lines = [key for key in next(iter(estimates.values())).at_rest]
+    lines = list(dict.fromkeys(key for estimate in estimates.values() for key in estimate.at_rest))
     rows = [
         "| Line | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
@@ -653,9 +653,13 @@ def at_rest_markdown(estimates: Mapping[str, Estimate]) -> str:
     for line in lines:
         values = [estimates[name].at_rest.get(line, 0.0) for name in names]
         if any(round(value, 2) for value in values):
-            rows.append(f"| {line} | " + " | ".join(f"${value:.2f}" for value in values) + " |")
+            rows.append(f"| {line} | " + " | ".join(_usd(value) for value in values) + " |")
     rows.append("| **total** | " + " | ".join(f"**${estimates[n].at_rest_total:.2f}**" for n in names) + " |")
     return "\n".join(rows)
+
+
+def _usd(value: float) -> str:
+    return f"-${-value:.2f}" if round(value, 2) < 0 else f"${value:.2f}"
 
 
 def main() -> None:
