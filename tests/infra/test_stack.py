@@ -720,3 +720,41 @@ def test_an_s3_agenda_source_is_readable_by_the_agenda_worker_only(options_synth
         assert variables["CHARLA_ARCHIVE_RETENTION_DAYS"] == "30"
         assert variables["CHARLA_WELCOME_TEXT"] == "¡Hola, {user}!"
         assert json.loads(variables["CHARLA_WELCOME_TEXTS"]) == {"C0EVENTS": "Welcome to #events, {user}"}
+
+
+@pytest.fixture(scope="module")
+def asleep_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The replies service allowed to sleep at zero tasks (no Lambda executor)."""
+    context = {**cdk_json_context(), "scaling": '{"replies": {"min_tasks": 0}}'}
+    return synthesize(tmp_path_factory.mktemp("cdk-out-asleep"), context)
+
+
+@pytest.mark.slow
+def test_a_sleeping_replies_service_wakes_on_the_apis_requests_not_only_on_sqs_metrics(
+    asleep_synth: Synthesized,
+) -> None:
+    """SQS stops publishing metrics for a queue idle six hours and resumes minutes after the next
+    message: the first mention after a quiet night must not wait for them. The wake alarm also
+    reads the HTTP API's request count (published whenever requests arrive), with no worker beating."""
+    synth = asleep_synth
+    wake_policy = next(
+        logical_id
+        for logical_id, policy in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if "WakeOnWaitingWork" in logical_id and logical_id.startswith("RepliesWorkers")
+    )
+    (alarm,) = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if {"Ref": wake_policy} in a["Properties"].get("AlarmActions", [])
+    ]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    requests = metrics["requests_replies"]["MetricStat"]["Metric"]
+    assert (requests["Namespace"], requests["MetricName"]) == ("AWS/ApiGateway", "Count")
+    assert metrics["beats_replies"]["MetricStat"]["Metric"]["MetricName"] == task_metrics.HEARTBEAT
+    expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
+    assert "FILL(requests_replies, 0) >= 1" in expression and "FILL(beats_replies, 0) == 0" in expression
+    # Its oldest-message alarm allows a wake-up, and nothing expects a live replies worker.
+    alarms = synth.stack.monitoring.alarms
+    oldest = synth.template_json["Resources"][_logical_id(synth, alarms["RepliesOldestMessage"])]["Properties"]
+    assert oldest["Threshold"] == QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + WAKE_ALLOWANCE_S
+    assert "RepliesNoLiveWorker" not in alarms
