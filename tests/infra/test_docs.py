@@ -117,6 +117,18 @@ def test_every_profile_runs_spot_arm64_without_container_insights(doc_synths: Sy
         )
 
 
+def test_no_deploy_line_in_the_docs_depends_on_a_remembered_flag() -> None:
+    """Settings live in cdk.json: a documented `npx cdk deploy -c ...` would be undone by the next
+    plain deploy (the profile switched back, the alarm subscriber dropped). `-c` appears only on
+    `npx cdk synth` previews."""
+    from tests.infra.docs_examples import DOCS, commands, context_of
+
+    for path in DOCS:
+        for line, command in commands(path.read_text()):
+            if command.startswith("npx cdk deploy") or " npx cdk deploy" in command:
+                assert not context_of(command), f"{path.name}:{line}: {command}"
+
+
 def test_the_walkthrough_names_each_first_deploy_step() -> None:
     walkthrough = _words(DEPLOY_MD.split("## From an empty account", 1)[1].split("\n## Configuration", 1)[0])
     prerequisites = _words(DEPLOY_MD.split("## Prerequisites", 1)[1].split("\n## ", 1)[0])
