@@ -28,10 +28,19 @@ NO_WORKER_MINUTES = 3
 # minutes in a row, so a slow wake from zero never pages anybody.
 WAKE_ALLOWANCE_S = 600
 OLDEST_MESSAGE_MINUTES = 3
-# Requests per minute above this share of the stage's steady throttle, for this many minutes in a
-# row, are more than a workspace sends: someone is running the bill up (or Slack is retrying).
-REQUEST_ALARM_SHARE_OF_THROTTLE = 0.5
+# Slack delivers at most 30,000 events an hour to one app from one workspace (its Events API rate
+# limit, the app_rate_limited event): more requests than that a minute, for this many minutes in a
+# row, are not Slack's: someone is running the bill up. Below the throttle, or it would never fire.
+SLACK_EVENTS_PER_MINUTE_MAX = 30_000 // 60
+REQUEST_ALARM_SHARE_OF_THROTTLE = 0.8
 REQUEST_ALARM_MINUTES = 5
+
+
+def request_alarm_per_minute(throttle_rate: int) -> int:
+    """Requests a minute above which the ``ApiRequests`` alarm counts a minute as too busy."""
+    return min(SLACK_EVENTS_PER_MINUTE_MAX, round(throttle_rate * 60 * REQUEST_ALARM_SHARE_OF_THROTTLE))
+
+
 # A single 5xx (a probe's 6-10 MB body: HTTP API accepts it, Lambda's 6 MB payload limit refuses
 # the invocation) is not an outage; Slack retries a failed event three times, so an outage that
 # users notice gives several 5xx within the window.
@@ -168,8 +177,8 @@ class Monitoring(Construct):
             "ApiRequests",
             http_api.metric_count(period=PERIOD, statistic="Sum"),
             request_alarm_per_minute,
-            f"More than {request_alarm_per_minute} requests a minute for {REQUEST_ALARM_MINUTES} minutes: more than a "
-            "workspace sends (someone may be running the bill up; see the access logs' source IPs).",
+            f"More than {request_alarm_per_minute} requests a minute for {REQUEST_ALARM_MINUTES} minutes: more than "
+            "Slack delivers from a workspace (someone may be running the bill up; see the access logs' source IPs).",
             minutes=REQUEST_ALARM_MINUTES,
         )
         for name in always_on_queues:

@@ -27,7 +27,7 @@ from infra.config import CharlaConfig
 from infra.constructs.agenda_schedule import AgendaSchedule
 from infra.constructs.bot_secrets import BotSecrets, bot_token_secret_name, signing_secret_name
 from infra.constructs.lambda_executor import LambdaExecutor
-from infra.constructs.monitoring import REQUEST_ALARM_SHARE_OF_THROTTLE, Monitoring
+from infra.constructs.monitoring import Monitoring, request_alarm_per_minute
 from infra.constructs.slack_ingress import SlackIngress
 from infra.constructs.state_tables import StateTables
 from infra.constructs.task_queues import TaskQueues
@@ -222,7 +222,7 @@ class CharlaStack(Stack):
                 *(worker.log_group for worker in self.workers.values()),
                 *(executor.log_group for executor in self.lambda_executors.values()),
             ],
-            request_alarm_per_minute=round(config.api_throttle_rate * 60 * REQUEST_ALARM_SHARE_OF_THROTTLE),
+            request_alarm_per_minute=request_alarm_per_minute(config.api_throttle_rate),
             monthly_budget_usd=config.monthly_budget_usd or None,
             dashboard=config.dashboard,
         )
