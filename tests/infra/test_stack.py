@@ -658,6 +658,7 @@ def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         "welcome_texts": '{"C0EVENTS": "Welcome to #events, {user}"}',
         "slack_team_ids": ["T0ONE", "E0ORG"],
         "slack_app_id": "A0CHARLA",
+        "dashboard": "false",
     }
     return synthesize(tmp_path_factory.mktemp("cdk-out-options"), context)
 
@@ -684,6 +685,9 @@ def test_context_options_reach_the_template(options_synth: Synthesized) -> None:
     assert all(n["Subscribers"] == [{"Address": "ops@example.com", "SubscriptionType": "EMAIL"}] for n in notified)
     unheard = Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp(".*AlarmsReachNobody.*"))
     assert unheard == []
+    # dashboard=false: no dashboard (beyond an account's three free ones it is $3/month), alarms stay.
+    synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 0)
+    assert "DashboardUrl" not in synth.template_json["Outputs"] and synth.stack.monitoring.alarms
     function = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]
     assert "SnapStart" not in function
     assert function["ReservedConcurrentExecutions"] == 15
