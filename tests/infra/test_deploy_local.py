@@ -201,6 +201,45 @@ def test_the_worker_health_check_passes_on_a_running_worker_and_fails_on_a_proce
         assert failed.returncode == 1 and f"0 of {concurrency} pool processes" in failed.stderr
 
 
+def test_a_worker_reads_a_rotated_bot_token_from_the_deployed_secret_without_a_restart(
+    moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    """DEPLOY.md step 10 against the stack's own token secret: the worker holds the old token,
+    Slack starts refusing it, the operator puts the new one; the next answer goes out with it."""
+    from scripts.slack_requests import signed_event
+    from scripts.stack import http
+
+    secrets_client = deploy_local._client("secretsmanager", moto_url)
+    token_arn = secrets_client.describe_secret(SecretId=deployment.outputs["SlackBotTokenSecretName"])["ARN"]
+    with DevStack(
+        moto_url=moto_url,
+        resources=deployment.resources,
+        sqs_wait_time_seconds=1,
+        extra_env={env.SLACK_BOT_TOKEN_SECRET_ARN: token_arn},
+    ) as stack:
+        worker_pid = stack.processes["worker"].pid
+        new_token = f"xoxb-rotated-{secrets.token_hex(8)}"
+        secrets_client.put_secret_value(
+            SecretId=deployment.outputs["SlackBotTokenSecretName"],
+            SecretString=json.dumps({env.SECRET_KEY_BOT_TOKEN: new_token}),
+        )
+        http(  # Slack now refuses the old token: invalid_auth
+            "POST",
+            stack.slack_url + "/_faults",
+            body=json.dumps({"token": new_token}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert stack.post(signed_event(app_mention("ping", channel="C0ROTATED"), stack.signing_secret)).status == 200
+        replies = wait_until(
+            lambda: [r for r in stack.recorded() if r.get("channel") == "C0ROTATED"],
+            timeout=30,
+            message=lambda: f"the answer posted with the rotated token; logs:\n{stack.logs()}",
+        )
+        assert len(replies) == 1
+        assert stack.processes["worker"].pid == worker_pid
+        assert new_token not in stack.logs()
+
+
 # -- docs/DEPLOY.md, rehearsed: runs last in this module, because its final step tears down --------
 
 WALKTHROUGH = "From an empty account to `@charla ping`"
