@@ -32,6 +32,10 @@ demo: install ## Run the bot locally end to end: one signed "ping" mention, prin
 chat: install ## Start the local stack and talk to the bot at a prompt
 	$(PY) -m scripts.chat
 
+.PHONY: chat-slack
+chat-slack: install ## Your own Slack workspace talks to the local stack over Socket Mode (docs/SLACK_LOCAL.md)
+	$(PY) -m scripts.chat_slack
+
 test: install ## Run every test (unit, integration, infra, e2e, faults, bench smoke, Node client)
 	$(PY) -m pytest
 

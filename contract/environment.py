@@ -4,6 +4,9 @@ from contract.queues import QueueName
 
 SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
 SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
+# The app-level token (xapp-..., scope connections:write) that opens a Socket Mode connection:
+# read only by lambda_handler.socket_mode (`make chat-slack`), never by the Lambda or the workers.
+SLACK_APP_TOKEN = "SLACK_APP_TOKEN"
 # In AWS each Slack value lives in a Secrets Manager secret of its own (JSON with the key below),
 # named to each process by ARN instead of a plain environment value, and read again after a
 # rotation. Two secrets, not one: the internet-facing ingress can read the signing secret only,

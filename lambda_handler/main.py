@@ -28,7 +28,7 @@ from contract import environment as env
 from lambda_handler import enqueue, signing
 from lambda_handler.errors import IngressError, MissingSettingError, RequestRejected, http_status
 from lambda_handler.guard import CheckedRequest, RequestKind, check_request
-from lambda_handler.listeners import commands, events, interactions, members, schedule
+from lambda_handler.listeners import register_all, schedule
 from lambda_handler.settings import get_settings
 
 logger = logging.getLogger("charla.ingress")
@@ -62,10 +62,7 @@ def bolt_app() -> App:
         raise_error_for_unhandled_request=False,
     )
     app.error(_on_listener_error)
-    events.register(app)
-    commands.register(app)
-    interactions.register(app)
-    members.register(app)
+    register_all(app)
     return app
 
 
@@ -108,6 +105,18 @@ def _serve(headers: Mapping[str, str], body: bytes) -> BoltResponse:
     task is on its queue, and a failed send always answers non-2xx so that Slack retries.
     """
     checked = check_request(headers=headers, body=body, verifier=signing.signing_key())
+    return serve_checked(checked, headers)
+
+
+def serve_checked(checked: CheckedRequest, headers: Mapping[str, str]) -> BoltResponse:
+    """Everything after the transport's own check: short answers, the workspace filter, Bolt.
+
+    The HTTP door calls it after ``check_request``; the Socket Mode door
+    (``lambda_handler.socket_mode``) after ``check_envelope``. Either transport acks only a 200.
+
+    Raises:
+        IngressError: The request is malformed (400) or its task could not be queued (503).
+    """
     if checked.kind == RequestKind.SSL_CHECK:
         return _ack()
     if checked.kind == RequestKind.RATE_LIMITED:

@@ -189,7 +189,15 @@ def signed_slash_command(
     command: str = "/charla",
 ) -> SignedRequest:
     """A signed slash command form post."""
-    form = {
+    form = slash_command_form(text, response_url=response_url, channel=channel, user=user, command=command)
+    return sign(urlencode(form).encode(), signing_secret, content_type="application/x-www-form-urlencoded")
+
+
+def slash_command_form(
+    text: str, *, response_url: str, channel: str = "C0GENERAL", user: str = "U0ALICE", command: str = "/charla"
+) -> dict[str, str]:
+    """The fields of a slash command (a form post over HTTP, an envelope's payload in Socket Mode)."""
+    return {
         "token": "unused",
         "team_id": TEAM_ID,
         "team_domain": "local",
@@ -203,7 +211,6 @@ def signed_slash_command(
         "response_url": response_url,
         "trigger_id": f"{next(_counter)}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
     }
-    return sign(urlencode(form).encode(), signing_secret, content_type="application/x-www-form-urlencoded")
 
 
 def to_api_gateway_event(template: dict[str, Any], request: SignedRequest) -> dict[str, Any]:
