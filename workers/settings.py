@@ -25,7 +25,7 @@ class WorkerSettings(BaseSettings):
 
     slack_bot_token: SecretStr = Field(validation_alias=env.SLACK_BOT_TOKEN)
     # Where the token can be read again after a rotation (workers/slack_token.py); unset locally.
-    slack_secret_arn: str | None = Field(None, validation_alias=env.SLACK_SECRET_ARN)
+    slack_secret_arn: str | None = Field(None, validation_alias=env.SLACK_BOT_TOKEN_SECRET_ARN)
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=env.SLACK_API_URL)
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     aws_endpoint_url: str | None = Field(None, validation_alias=env.AWS_ENDPOINT_URL)
