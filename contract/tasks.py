@@ -42,6 +42,8 @@ class CommandRequest:
         thread_ts: Thread to reply in; ``None`` answers in the channel itself.
         response_url: Slash commands only: where to post the answer.
         requested_at: Epoch seconds when the ingress accepted the request.
+        message_ts: Mentions and DMs: the ts of the message that asked (itself archived and
+            counted by a separate task; ``count`` includes it even before that task ran).
         schema_version: Bumped on incompatible changes to this shape.
     """
 
@@ -56,6 +58,7 @@ class CommandRequest:
     thread_ts: str | None = None
     response_url: str | None = None
     requested_at: float
+    message_ts: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -109,7 +112,7 @@ class ArchivedMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchPage:
-    """Someone pressed "More" under a search answer: post the next page of the same search.
+    """Someone pressed a button under a search answer (Next, Previous, Share): post that page.
 
     Attributes:
         correlation_id: The action's trigger id (a re-delivered press carries the same one).
@@ -122,6 +125,8 @@ class SearchPage:
         response_url: The action's response URL: the page is posted there (ephemeral).
         thread_ts: Thread of the search answer, if any.
         requested_at: Epoch seconds when the ingress accepted the press.
+        in_place: The pressed message was ephemeral: the page replaces it (``replace_original``).
+        share: Post the page in the channel (or thread) for everyone, not only the presser.
         schema_version: Bumped on incompatible changes to this shape.
     """
 
@@ -137,6 +142,8 @@ class SearchPage:
     response_url: str | None = None
     thread_ts: str | None = None
     requested_at: float
+    in_place: bool = False
+    share: bool = False
     schema_version: int = SCHEMA_VERSION
 
 

@@ -227,11 +227,15 @@ def block_action(
     message_ts: str | None = None,
     thread_ts: str | None = None,
     trigger_id: str | None = None,
+    ephemeral: bool = False,
 ) -> dict[str, Any]:
-    """The ``block_actions`` payload Slack sends when someone presses a button in a message."""
+    """The ``block_actions`` payload Slack sends when someone presses a button in a message
+    (``ephemeral``: a message only the presser sees, which Slack marks ``is_ephemeral``)."""
     container: dict[str, Any] = {"type": "message", "message_ts": message_ts or next_ts(), "channel_id": channel}
     if thread_ts:
         container["thread_ts"] = thread_ts
+    if ephemeral:
+        container["is_ephemeral"] = True
     return {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},

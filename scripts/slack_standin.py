@@ -3,6 +3,9 @@
 Endpoints (Slack-shaped JSON):
     POST /api/chat.postMessage   needs ``Authorization: Bearer <token>``; JSON or form body
     POST /api/auth.test
+    POST /api/users.info         the user's ``locale`` (with ``include_locale``): ``en-US`` unless set
+                                 with ``POST /_users {"U0LUCIA": "es-ES"}``
+    POST /api/conversations.open the bot's DM with ``users``: ``D`` + the user id (always the same)
     GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded,
                                  paged like Slack: ``limit`` and ``cursor`` in,
                                  ``has_more`` and ``response_metadata.next_cursor`` out
@@ -54,6 +57,7 @@ from urllib.parse import parse_qsl
 
 BOT_USER_ID = "UCHARLABOT"
 BOT_ID = "BCHARLABOT"
+DEFAULT_LOCALE = "en-US"  # users.info's locale for people no test set one for
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Recorder:
     delay_posts_s: float = 0.0
     history_page_size: int = 0
     slow_channels: dict[str, float] = field(default_factory=dict)
+    locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale (users.info)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _last_ts_us: int = 0
 
@@ -227,6 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
             recorder.set_faults(body)
             self._send(200, {"ok": True})
             return
+        if self.path == "/_users":
+            recorder.locales.update({str(user): str(locale) for user, locale in body.items()})
+            self._send(200, {"ok": True})
+            return
         if self.path == "/_faults/clear":
             recorder.clear_faults()
             self._send(200, {"ok": True})
@@ -258,6 +267,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": "TLOCAL"})
         elif method == "chat.postMessage":
             self._post_message(body)
+        elif method == "users.info":
+            self._user_info(body)
+        elif method == "conversations.open":
+            users = str(body.get("users") or "")
+            if not users or "," in users:
+                self._send(200, {"ok": False, "error": "users_not_found" if not users else "not_supported"})
+            else:
+                self._send(200, {"ok": True, "channel": {"id": f"D{users}"}})
         elif method in ("conversations.history", "conversations.replies"):
             self._history(method, body)
         else:
@@ -290,6 +307,16 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(recorder.delay_posts_s)
         message = {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": entry["ts"]}
         self._send(200, {"ok": True, "channel": channel, "ts": entry["ts"], "message": message})
+
+    def _user_info(self, body: dict[str, Any]) -> None:
+        user = str(body.get("user") or "")
+        if not user:
+            self._send(200, {"ok": False, "error": "user_not_found"})
+            return
+        profile: dict[str, Any] = {"id": user, "name": user.lower(), "is_bot": user == BOT_USER_ID}
+        if str(body.get("include_locale")).lower() in ("true", "1"):
+            profile["locale"] = self.server.recorder.locales.get(user, DEFAULT_LOCALE)
+        self._send(200, {"ok": True, "user": profile})
 
     def _reset_connection(self) -> None:
         """Drop the connection with a TCP reset and no HTTP answer (Slack acted; the client never hears)."""
