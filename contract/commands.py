@@ -68,9 +68,23 @@ SEARCH_ACTIONS = (SEARCH_MORE_ACTION, SEARCH_PREVIOUS_ACTION, SEARCH_SHARE_ACTIO
 MAX_BUTTON_QUERY_CHARS = 200  # Slack caps a button's value at 2,000 characters
 
 
-def more_button_value(query: str, offset: int, lang: str) -> str:
-    """The value of a "More" button: the search text, the next page's first index, the language."""
-    return json.dumps({"q": query[:MAX_BUTTON_QUERY_CHARS], "o": offset, "l": lang}, ensure_ascii=False)
+def more_button_value(query: str, offset: int, lang: str, thread_ts: str | None = None) -> str:
+    """The value of a search button: the search text, its page's first index, the language, and
+    the thread the search was asked in (a press on an ephemeral page does not say it)."""
+    value: dict[str, object] = {"q": query[:MAX_BUTTON_QUERY_CHARS], "o": offset, "l": lang}
+    if thread_ts:
+        value["t"] = thread_ts
+    return json.dumps(value, ensure_ascii=False)
+
+
+def button_thread(value: str) -> str | None:
+    """The thread a search button's value names, if any (never raises: a thread is optional)."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    thread = data.get("t") if isinstance(data, dict) else None
+    return thread if isinstance(thread, str) and thread else None
 
 
 def read_more_button_value(value: str) -> tuple[str, int, str]:

@@ -33,7 +33,7 @@ Endpoints (Slack-shaped JSON):
             old one gets invalid_auth)
     POST /_faults/clear          every fault off (counters and records are kept)
 
-``GET /_recorded`` also reports ``rejected_429`` (and ``rejected_429_by_channel``, with the time
+``GET /_recorded`` also reports ``users_info_calls``, ``rejected_429`` (and ``rejected_429_by_channel``, with the time
 of each 429 in ``rate_limited_at``), ``posts_reset`` and ``pace_violations``: posts faster than
 Slack's per-channel pace (more than 2 in any 1-second window, a little burst allowed). Each post
 record carries ``received_at`` (epoch seconds) and ``over_pace`` (it was one of those).
@@ -80,6 +80,7 @@ class Recorder:
     history_page_size: int = 0
     slow_channels: dict[str, float] = field(default_factory=dict)
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale (users.info)
+    users_info_calls: int = 0  # how often the bot asked (its locale cache keeps this low)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _last_ts_us: int = 0
 
@@ -172,6 +173,7 @@ class Recorder:
                 "rate_limited_at": list(self.rate_limited_at),
                 "pace_violations": self.pace_violations,
                 "posts_reset": self.posts_reset,
+                "users_info_calls": self.users_info_calls,
             }
 
 
@@ -313,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not user:
             self._send(200, {"ok": False, "error": "user_not_found"})
             return
+        with self.server.recorder.lock:
+            self.server.recorder.users_info_calls += 1
         profile: dict[str, Any] = {"id": user, "name": user.lower(), "is_bot": user == BOT_USER_ID}
         if str(body.get("include_locale")).lower() in ("true", "1"):
             profile["locale"] = self.server.recorder.locales.get(user, DEFAULT_LOCALE)

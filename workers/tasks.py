@@ -138,7 +138,12 @@ def search_agenda(ctx: TaskContext, **payload: Any) -> None:
     now = datetime.now(UTC)
     matches = agenda.search(items, request.args, now) if items else None
     answer = answers.search_results(
-        request.args, matches, lang=_lang(request), now=now, ephemeral=request.response_url is not None
+        request.args,
+        matches,
+        lang=_lang(request),
+        now=now,
+        ephemeral=request.response_url is not None,
+        thread_ts=request.thread_ts,
     )
     _answer(ctx, TaskName.SEARCH_AGENDA, request, answer)
 
@@ -174,6 +179,7 @@ def search_more(ctx: TaskContext, **payload: Any) -> None:
         now=now,
         ephemeral=not page.share,
         replace_original=page.in_place and not page.share,
+        thread_ts=page.thread_ts,
     )
     _answer(ctx, None, request, answer)
 

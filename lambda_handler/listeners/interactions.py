@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from contract.commands import SEARCH_ACTIONS, SEARCH_SHARE_ACTION, read_more_button_value
+from contract.commands import SEARCH_ACTIONS, SEARCH_SHARE_ACTION, button_thread, read_more_button_value
 from contract.tasks import SearchPage, TaskName
 from lambda_handler.enqueue import enqueue
 from lambda_handler.errors import RequestRejected
@@ -43,7 +43,12 @@ def search_page(body: dict[str, Any], action: dict[str, Any]) -> tuple[SearchPag
     press = f"{_text(body.get('trigger_id'))}:{_text(action.get('action_ts'))}"
     if not channel or not user or press == ":":
         raise RequestRejected("block_actions without channel, user or trigger")
-    thread_ts = _text(container.get("thread_ts")) or _text(message.get("thread_ts")) or None
+    thread_ts = (
+        _text(container.get("thread_ts"))
+        or _text(message.get("thread_ts"))
+        or button_thread(_text(action.get("value")))
+        or None
+    )
     page = SearchPage(
         correlation_id=_text(body.get("trigger_id")) or press,
         team_id=_text(_object(body.get("team")).get("id")),

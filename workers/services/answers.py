@@ -234,6 +234,7 @@ def search_results(
     now: datetime | None = None,
     ephemeral: bool = False,
     replace_original: bool = False,
+    thread_ts: str | None = None,
 ) -> Answer:
     """One page of a search: ``limit`` items from ``offset``; past items marked.
 
@@ -264,13 +265,13 @@ def search_results(
     blocks.append(_context(" ".join(notes)))
     buttons = []
     if offset > 0:
-        back = more_button_value(searched, max(0, offset - limit), lang)
+        back = more_button_value(searched, max(0, offset - limit), lang, thread_ts)
         buttons.append(_page_button(SEARCH_PREVIOUS_ACTION, text(lang, "search.previous_button"), back))
     if remaining > 0:
-        forward = more_button_value(searched, offset + len(page), lang)
+        forward = more_button_value(searched, offset + len(page), lang, thread_ts)
         buttons.append(_page_button(SEARCH_MORE_ACTION, text(lang, "search.more_button"), forward))
     if ephemeral:
-        here = more_button_value(searched, offset, lang)
+        here = more_button_value(searched, offset, lang, thread_ts)
         buttons.append(_page_button(SEARCH_SHARE_ACTION, text(lang, "search.share_button"), here))
     if buttons and (ephemeral or len(matches) > limit):
         blocks.append({"type": "actions", "elements": buttons})
