@@ -207,12 +207,16 @@ class Conversation:
             user=self.user,
             message_ts=str(record.get("ts") or next_ts()),
             thread_ts=record.get("thread_ts"),
+            ephemeral=record.get("kind") == "response_url",  # Slack marks presses on those
         )
         before = len(self.stack.recorded())
         status = self.stack.post(signed_block_action(payload, self.stack.signing_secret)).status
         if status != 200:
             return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
-        return self._answers(before, lambda r: r.get("path") == f"/response/{key}")
+        # A page comes back to the press's response_url; Share posts it in the channel for everyone.
+        return self._answers(
+            before, lambda r: r.get("path") == f"/response/{key}" or r.get("kind") == "chat.postMessage"
+        )
 
     def _answers(self, before: int, mine: Any) -> list[dict[str, Any]]:
         try:
@@ -231,6 +235,8 @@ class Conversation:
 
     def _where(self, record: dict[str, Any]) -> str:
         if record.get("kind") == "response_url":
+            if record.get("replace_original"):
+                return "ephemeral, in place of the page you pressed"
             return "ephemeral, only you see it"
         if record.get("channel") == self.dm_channel:
             return "in the DM"
