@@ -82,6 +82,8 @@ def test_slack_manifest_points_slack_at_the_routes_the_stack_creates() -> None:
         "commands",
         "channels:read",  # member_joined_channel in public channels (welcome)
         "groups:read",  # ... and in private ones
+        "users:read",  # users.info with include_locale: the language a person reads
+        "im:write",  # conversations.open: the welcome goes to the newcomer's DM
     }
     events = manifest["settings"]["event_subscriptions"]
     assert set(events["bot_events"]) == {
