@@ -58,6 +58,7 @@ def name_in(english_name: str, lang: str) -> str:
     task = COMMAND_WORDS.get(english_name)
     return command_name(task, lang) if task is not None else english_name
 
+
 # The buttons under a search answer: their action ids and the value each carries (the search and
 # where its page starts), written by the workers and read back by the ingress on a press. "More"
 # (Next) keeps its old id so answers posted before Previous and Share existed still page.

@@ -14,7 +14,7 @@ import unicodedata
 from enum import StrEnum
 
 # What people put around a word in chat: ``@charla: ayuda``, ``next?``, ``¡Ve!``, ``"busca"``.
-PUNCTUATION = ".,;:!?¡¿…\"'“”‘’«»()[]{}*_~`-–—"
+PUNCTUATION = ".,;:!?¡¿…\"'“”«»()[]{}*_~`-—\u2018\u2019\u2013"  # and curly single quotes, en dash
 
 
 class Intent(StrEnum):

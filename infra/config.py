@@ -133,7 +133,9 @@ class CharlaConfig:
                 "Drop worker_arm64 (Spot then builds x86_64 images) or set fargate_spot=false."
             )
         if self.default_language not in ("en", "es"):
-            raise ValueError(f"default_language must be 'en' or 'es' (a catalogue the bot has), got {self.default_language!r}")
+            raise ValueError(
+                f"default_language must be 'en' or 'es' (a catalogue the bot has), got {self.default_language!r}"
+            )
 
     @property
     def stack_name(self) -> str:

@@ -19,7 +19,7 @@ import boto3
 from pydantic import TypeAdapter
 from slack_sdk.errors import SlackApiError
 
-from contract.commands import COMMAND_NAMES, is_known_command, mentioned_users, means_the_asker, typed_language
+from contract.commands import COMMAND_NAMES, is_known_command, means_the_asker, mentioned_users, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task

@@ -213,7 +213,9 @@ def test_pages_turn_in_place_both_ways_and_can_be_shared(stack: DevStack) -> Non
     second = _press(stack, public, "Siguientes")
     assert second["response_type"] == "ephemeral" and second["replace_original"] is False
     assert set(_buttons(second)) == {"Anteriores", "Compartir"}  # the last page: back, and share
-    assert f"Mostrando 6-{len(PYTHON_TITLES)} de {len(PYTHON_TITLES)}." in json.dumps(second["blocks"], ensure_ascii=False)
+    assert f"Mostrando 6-{len(PYTHON_TITLES)} de {len(PYTHON_TITLES)}." in json.dumps(
+        second["blocks"], ensure_ascii=False
+    )
 
     back = _press(stack, second, "Anteriores")
     assert back["replace_original"] is True  # the ephemeral page turns in place

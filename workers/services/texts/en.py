@@ -25,7 +25,8 @@ TEXTS: dict[str, str] = {
     "cmd.search.usage": "`search <text>` (`busca <texto>`)",
     "cmd.search.summary": "agenda items whose title contains the text",
     "cmd.search.detail": "finds agenda items whose title contains the text (case and accents don't matter); "
-    "upcoming ones first, then past ones (marked). *Next* and *Previous* page through them; *Share* shows a page only you see to everyone.",
+    "upcoming ones first, then past ones (marked). *Next* and *Previous* page through them; "
+    "*Share* shows a page only you see to everyone.",
     "cmd.search.example": "`search python`",
     "cmd.count.usage": "`count [@user]` (`cuenta [@usuario]`)",
     "cmd.count.summary": "how many messages someone wrote here",

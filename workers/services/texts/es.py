@@ -25,7 +25,8 @@ TEXTS: dict[str, str] = {
     "cmd.search.usage": "`busca <texto>` (`search <text>`)",
     "cmd.search.summary": "eventos de la agenda cuyo título contiene el texto",
     "cmd.search.detail": "busca eventos cuyo título contiene el texto (sin importar mayúsculas ni acentos); "
-    "primero los próximos, luego los pasados (marcados). *Siguientes* y *Anteriores* pasan de página; *Compartir* muestra a todos una página que solo ves tú.",
+    "primero los próximos, luego los pasados (marcados). *Siguientes* y *Anteriores* pasan de página; "
+    "*Compartir* muestra a todos una página que solo ves tú.",
     "cmd.search.example": "`busca python`",
     "cmd.count.usage": "`cuenta [@usuario]` (`count [@user]`)",
     "cmd.count.summary": "cuántos mensajes ha escrito alguien aquí",
