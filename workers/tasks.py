@@ -26,7 +26,7 @@ from workers.registry import TaskContext, task
 from workers.services import agenda, answers, languages, replies
 from workers.settings import get_settings
 from workers.slack import reader_client, web_client, webhook_client
-from workers.store import get_store
+from workers.store import get_store, is_counted
 
 logger = logging.getLogger(__name__)
 _command_request = TypeAdapter(CommandRequest)
@@ -82,9 +82,6 @@ def _answer(
         store=get_store(),
     )
     logger.info("answer %s task_id=%s correlation_id=%s", outcome, running.task_id, request.correlation_id)
-    typed = typed_language(request.command, request.args) if command_task else None
-    if typed is not None:  # after the answer: recording it never delays one
-        languages.remember_written(team_id=request.team_id, user=request.user, lang=typed, store=get_store())
 
 
 def _parse(payload: dict[str, Any]) -> CommandRequest:
@@ -267,7 +264,12 @@ def _direct_channel(user: str) -> str:
 def archive_message(ctx: TaskContext, **payload: Any) -> None:
     """Keep one message event; count it once if a person wrote it."""
     message = parse_payload(_archived_message, payload)
-    stored = get_store().archive_message(message)
+    store = get_store()
+    stored = store.archive_message(message)
+    if stored and is_counted(message):
+        # The language a person last wrote in, learnt here on the bulk queue from every message
+        # they write (commands to the bot arrive here too), never on an answer's path.
+        languages.remember_written_text(team_id=message.team_id, user=message.user, text=message.text, store=store)
     logger.info(
         "archive %s kind=%s correlation_id=%s",
         "stored" if stored else "duplicate ignored",

@@ -53,6 +53,18 @@ def said(stack: DevStack, text: str, *, user: str = "U0LUCIA", channel: str = "C
     return _reply(stack, lambda r: r.get("thread_ts") == ts, repr(text))
 
 
+def said_and_archived(stack: DevStack, text: str, *, user: str) -> dict[str, Any]:
+    """A mention as Slack delivers it: ``app_mention`` and, for the archive, ``message``."""
+    ts = next_ts()
+    event = app_mention("", channel="C0READ", user=user, ts=ts)
+    event["text"] = text
+    assert stack.post_event(event).status == 200
+    assert stack.post_event({**event, "type": "message", "channel_type": "channel"}).status == 200
+    reply = _reply(stack, lambda r: r.get("thread_ts") == ts, repr(text))
+    stack.wait_until_drained(QueueName.BULK)
+    return reply
+
+
 SPANISH_HELP = "Comandos (mencióname"
 ENGLISH_HELP = "Commands (mention me"
 
@@ -256,7 +268,7 @@ def test_the_smaller_defects(stack: DevStack) -> None:
     assert str(slash(stack, "", user="U0LUCIA")["text"]).startswith(SPANISH_HELP)
     assert str(slash(stack, "", user="U0LIAM")["text"]).startswith(ENGLISH_HELP)
     assert str(slash(stack, "", user="U0ANA")["text"]).startswith(SPANISH_HELP)  # pt: the workspace default (es)
-    mention(stack, "help", user="U0JOAO")  # pt-BR: no catalogue; writes English
+    said_and_archived(stack, "<@UCHARLABOT> help", user="U0JOAO")  # pt-BR: no catalogue; writes English
     assert str(slash(stack, "", user="U0JOAO")["text"]).startswith(ENGLISH_HELP)  # the language last written
 
 

@@ -7,8 +7,8 @@ the App Home), the person's language answers, in this order:
 1. their Slack locale (``users.info`` with ``include_locale``; ``es-ES``, ``es-LA`` -> ``es``),
    cached in the state table for ``LOCALE_CACHE_S`` so a busy person costs one read, not one
    Slack call, per message;
-2. the language they last wrote a command in (recorded after each answer, a write only when it
-   changes);
+2. the language they last wrote in: learnt from every message they write (the archive task, on
+   the bulk queue, so never on an answer's path), a write only when it changes;
 3. the workspace default (``default_language`` in cdk.json -> ``CHARLA_DEFAULT_LANGUAGE``).
 
 A Slack or store failure while looking is not worth failing an answer over: the next source answers.
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from contract.commands import parse_command, typed_language
 from workers.services.texts import CATALOGUES
 from workers.store import StateStore, StoreUnavailableError
 
@@ -80,9 +81,23 @@ def person_language(
     return locale_language(locale) or known.last_written or default
 
 
-def remember_written(*, team_id: str, user: str, lang: str, store: StateStore) -> None:
-    """Record the language ``user`` just wrote in (after the answer: never delays it)."""
+# What this process last recorded per person: a steady writer costs no write at all (the table's
+# conditional write would still bill a write unit when nothing changed).
+_REMEMBERED: dict[tuple[str, str], str] = {}
+_REMEMBERED_MAX = 50_000
+
+
+def remember_written_text(*, team_id: str, user: str, text: str, store: StateStore) -> None:
+    """Record the language ``text`` shows as the one ``user`` last wrote in (if it shows one)."""
+    parsed = parse_command(text)
+    lang = typed_language(parsed.command, parsed.args)
+    if lang is None or _REMEMBERED.get((team_id, user)) == lang:
+        return
     try:
         store.remember_written_language(team_id=team_id, user=user, lang=lang)
     except StoreUnavailableError as error:
         logger.warning("written language not recorded user=%s error=%s", user, error)
+        return
+    if len(_REMEMBERED) >= _REMEMBERED_MAX:
+        _REMEMBERED.clear()
+    _REMEMBERED[(team_id, user)] = lang
