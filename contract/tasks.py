@@ -26,6 +26,8 @@ class TaskName(StrEnum):
     SEARCH_MORE = "charla.search_more"  # the "More" button under a search answer
     WELCOME = "charla.welcome"  # someone joined a channel the bot is in
     HEALTH = "charla.health"  # callers (charla send, Node) wait on its result; no Slack post
+    PUBLISH_HOME = "charla.publish_home"  # someone opened the app's Home tab
+    NOTIFY_FAILURE = "charla.notify_failure"  # an answer was dead-lettered: tell the asker
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +173,60 @@ class MemberJoined:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HomeOpened:
+    """A person opened the app's Home tab (``app_home_opened``, tab ``home``): publish their view.
+
+    Attributes:
+        correlation_id: The Slack event id.
+        team_id: Workspace.
+        user: Whose Home it is.
+        requested_at: Epoch seconds when the ingress accepted the event.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    team_id: str
+    user: str
+    requested_at: float
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureNotice:
+    """An answer ended in the dead-letter queue: tell the person who asked, in one ephemeral line.
+
+    Attributes:
+        correlation_id: The failed request's correlation id.
+        failed_task_id: The dead-lettered task (one notice per failed task).
+        team_id: Workspace.
+        channel: Where the person asked.
+        user: Who asked.
+        command: The command word as typed (the notice's language).
+        args: What followed it (the notice's language, when the word shows none).
+        thread_ts: The thread the answer was due in, if any.
+        response_url: A slash command's or button's response URL, if any (ephemeral by nature).
+        requested_at: Epoch seconds when the failure was settled.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    failed_task_id: str
+    team_id: str
+    channel: str
+    user: str
+    command: str = ""
+    args: str = ""
+    thread_ts: str | None = None
+    response_url: str | None = None
+    requested_at: float
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgendaRefresh:
     """Reload the agenda from its source and swap it in, or keep the old one if the source is bad.
 
@@ -205,6 +261,8 @@ TASK_QUEUES: dict[TaskName, QueueName] = {
     TaskName.SEARCH_MORE: QueueName.REPLIES,
     TaskName.WELCOME: QueueName.REPLIES,
     TaskName.HEALTH: QueueName.REPLIES,
+    TaskName.PUBLISH_HOME: QueueName.REPLIES,
+    TaskName.NOTIFY_FAILURE: QueueName.REPLIES,
 }
 
 # Tasks a user can ask for by a command word (the rest are internal).

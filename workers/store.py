@@ -974,6 +974,13 @@ class StateStore:
             locale=item["locale"]["S"] if "locale" in item else None,
             locale_read_at=_num(item, "locale_read_at"),
             last_written=item["last_written"]["S"] if "last_written" in item else None,
+            home_view=item["home_view"]["S"] if "home_view" in item else None,
+        )
+
+    def remember_home_view(self, *, team_id: str, user: str, digest: str) -> None:
+        """Record the digest of the Home view last published for ``user`` (the next same one is skipped)."""
+        self._update(
+            person_key(team_id, user), "SET home_view = :digest", {":digest": _s(digest)}, what="remember home view"
         )
 
     def remember_locale(self, *, team_id: str, user: str, locale: str, now: float) -> None:
@@ -1012,6 +1019,7 @@ class PersonLanguages:
     locale: str | None
     locale_read_at: float
     last_written: str | None
+    home_view: str | None = None  # digest of the Home view last published for them
 
 
 def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":

@@ -21,9 +21,10 @@ from slack_sdk.errors import SlackApiError
 
 from contract.commands import COMMAND_NAMES, is_known_command, means_the_asker, mentioned_users, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
+from workers.outcomes import Defer
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
-from workers.services import agenda, answers, languages, replies
+from workers.services import agenda, answers, languages, progress, replies
 from workers.settings import get_settings
 from workers.slack import reader_client, web_client, webhook_client
 from workers.store import get_store, is_counted
@@ -70,18 +71,37 @@ def _answer(
     *,
     effect_id: str | None = None,
 ) -> None:
-    """Post the answer once per task id (or ``effect_id``), in the channel's turn, counting the command with it."""
-    outcome = replies.deliver(
-        request,
-        answer,
-        run=_run(running, effect_id),
-        count_as=_counted_as(command_task, request) if command_task else None,
-        web=web_client(),
-        reader=reader_client(),
-        webhook_for=webhook_client,
-        store=get_store(),
-    )
+    """Post the answer once per task id (or ``effect_id``), in the channel's turn, counting the command with it.
+
+    An answer that must wait a while shows 👀 on the asking message meanwhile (``progress``); the
+    first run of a plain reply never gets there.
+    """
+    run = _run(running, effect_id)
+    try:
+        outcome = replies.deliver(
+            request,
+            answer,
+            run=run,
+            count_as=_counted_as(command_task, request) if command_task else None,
+            web=web_client(),
+            reader=reader_client(),
+            webhook_for=webhook_client,
+            store=get_store(),
+        )
+    except Defer as later:
+        if later.about_result:  # this run's own answer is late (not a copy meeting another's hold)
+            progress.show_waiting(
+                request,
+                delay_s=later.delay_s,
+                task_id=run.task_id,
+                store=get_store(),
+                slack=reader_client(),
+                lease_s=run.lease_s,
+            )
+        raise
     logger.info("answer %s task_id=%s correlation_id=%s", outcome, running.task_id, request.correlation_id)
+    if running.continuation:
+        progress.answered(request, task_id=run.task_id, store=get_store(), slack=reader_client(), lease_s=run.lease_s)
 
 
 def _parse(payload: dict[str, Any]) -> CommandRequest:

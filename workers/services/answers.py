@@ -78,11 +78,13 @@ def _mrkdwn(value: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": value}
 
 
-def _section(value: str) -> dict[str, Any]:
+def section(value: str) -> dict[str, Any]:
+    """A Block Kit section of mrkdwn text."""
     return {"type": "section", "text": _mrkdwn(value)}
 
 
-def _context(value: str) -> dict[str, Any]:
+def context(value: str) -> dict[str, Any]:
+    """A Block Kit context line of mrkdwn text."""
     return {"type": "context", "elements": [_mrkdwn(value)]}
 
 
@@ -204,7 +206,7 @@ def agenda_line(item: "AgendaItem", lang: str = "en", *, now: datetime | None = 
 def agenda_block(item: "AgendaItem", lang: str = "en", *, now: datetime | None = None) -> dict[str, Any]:
     """One item as a Block Kit section: linked title, then the time in the reader's zone."""
     past = _past_mark(item, now, lang)
-    return _section(f"*<{item.url}|{escape(item.title)}>*{past}\n{when_tokens(item, lang)}")
+    return section(f"*<{item.url}|{escape(item.title)}>*{past}\n{when_tokens(item, lang)}")
 
 
 def next_event(item: "AgendaItem | None", *, agenda_empty: bool, lang: str = "en") -> Answer:
@@ -216,7 +218,7 @@ def next_event(item: "AgendaItem | None", *, agenda_empty: bool, lang: str = "en
     heading = text(lang, "next.item", item="")
     return Answer(
         text(lang, "next.item", item=agenda_line(item, lang)),
-        [_section(heading.strip()), agenda_block(item, lang), _context(text(lang, "agenda.time_note"))],
+        [section(heading.strip()), agenda_block(item, lang), context(text(lang, "agenda.time_note"))],
     )
 
 
@@ -258,11 +260,11 @@ def search_results(
     lines = [header, *(f"• {agenda_line(item, lang, now=now)}" for item in page)]
     if remaining > 0:
         lines.append(text(lang, "search.and_more", more=remaining))
-    blocks = [_section(header), *(agenda_block(item, lang, now=now) for item in page)]
+    blocks = [section(header), *(agenda_block(item, lang, now=now) for item in page)]
     notes = [text(lang, "agenda.time_note")]
     if len(matches) > limit:  # "Showing 1-1 of 1" says nothing: only when there are pages
         notes.insert(0, text(lang, "search.page", first=offset + 1, last=offset + len(page), count=len(matches)))
-    blocks.append(_context(" ".join(notes)))
+    blocks.append(context(" ".join(notes)))
     buttons = []
     if offset > 0:
         back = more_button_value(searched, max(0, offset - limit), lang, thread_ts)
@@ -314,6 +316,11 @@ def stats(counts: Mapping[str, int], *, limit: int = STATS_LIMIT, lang: str = "e
         for rank, (name, uses) in enumerate(top, 1)
     ]
     return Answer("\n".join(lines))
+
+
+def failure_notice(*, lang: str) -> Answer:
+    """One line for someone whose answer could not be given (it ended in the dead-letter queue)."""
+    return Answer(text(lang, "failure.notice"))
 
 
 def welcome(greeting: str, *, user: str, channel: str) -> Answer:

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from contract.commands import parse_command, typed_language
 from workers.services.texts import CATALOGUES
-from workers.store import StateStore, StoreUnavailableError
+from workers.store import PersonLanguages, StateStore, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,19 @@ def person_language(
     store: StateStore,
     reader: WebClient,
     default: str,
+    known: PersonLanguages | None = None,
     clock: Callable[[], float] = time.time,
 ) -> str:
-    """The language ``user`` reads: Slack locale, else last written, else ``default``."""
-    try:
-        known = store.person_languages(team_id=team_id, user=user)
-    except StoreUnavailableError as error:
-        logger.warning("person language unread user=%s error=%s", user, error)
-        return default
+    """The language ``user`` reads: Slack locale, else last written, else ``default``.
+
+    ``known``: the person's record if the caller read it already (the Home tab does).
+    """
+    if known is None:
+        try:
+            known = store.person_languages(team_id=team_id, user=user)
+        except StoreUnavailableError as error:
+            logger.warning("person language unread user=%s error=%s", user, error)
+            return default
     locale = known.locale
     now = clock()
     if locale is None or now - known.locale_read_at > LOCALE_CACHE_S:

@@ -1,6 +1,12 @@
 """English texts (the default language)."""
 
 TEXTS: dict[str, str] = {
+    # home tab
+    "home.title": "charla",
+    "home.commands": "*What I can do* (mention me, DM me, or use `/charla <command>`):",
+    "home.agenda": "*Coming up*",
+    # failure
+    "failure.notice": "Sorry, I could not answer that this time. Please try again in a while.",
     # help
     "help.header": "Commands (mention me, DM me, or use `/charla <command>`):",
     "help.unknown": "Sorry, I don't know `{word}`. Try one of these:",

@@ -1,6 +1,12 @@
 """Spanish texts: the voice of the original bot (charlandero) where it had one."""
 
 TEXTS: dict[str, str] = {
+    # pestaña de inicio
+    "home.title": "charla",
+    "home.commands": "*Lo que sé hacer* (mencióname, escríbeme por mensaje directo o usa `/charla <comando>`):",
+    "home.agenda": "*Próximamente*",
+    # fallo
+    "failure.notice": "Lo siento, esta vez no pude responderte. Prueba otra vez dentro de un rato.",
     # ayuda
     "help.header": "Comandos (mencióname, escríbeme por mensaje directo o usa `/charla <comando>`):",
     "help.unknown": "No te entiendo (`{word}`). Prueba uno de estos:",
