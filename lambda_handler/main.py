@@ -28,7 +28,7 @@ from contract import environment as env
 from lambda_handler import enqueue, signing
 from lambda_handler.errors import IngressError, MissingSettingError, RequestRejected, http_status
 from lambda_handler.guard import CheckedRequest, RequestKind, check_request
-from lambda_handler.listeners import commands, events, interactions, members, schedule
+from lambda_handler.listeners import commands, events, home, interactions, members, schedule
 from lambda_handler.settings import get_settings
 
 logger = logging.getLogger("charla.ingress")
@@ -66,6 +66,7 @@ def bolt_app() -> App:
     commands.register(app)
     interactions.register(app)
     members.register(app)
+    home.register(app)
     return app
 
 

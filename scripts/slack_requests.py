@@ -261,6 +261,11 @@ def signed_block_action(payload: dict[str, Any], signing_secret: str) -> SignedR
     return sign(body, signing_secret, content_type="application/x-www-form-urlencoded")
 
 
+def app_home_opened(*, user: str = "U0ALICE", tab: str = "home") -> dict[str, Any]:
+    """An ``app_home_opened`` event: ``user`` opened the app's Home (or Messages) tab."""
+    return {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": tab, "event_ts": next_ts()}
+
+
 def member_joined(*, channel: str = "C0GENERAL", user: str = "U0NEWBIE") -> dict[str, Any]:
     """A ``member_joined_channel`` event."""
     return {

@@ -6,6 +6,10 @@ Endpoints (Slack-shaped JSON):
     POST /api/users.info         the user's ``locale`` (with ``include_locale``): ``en-US`` unless set
                                  with ``POST /_users {"U0LUCIA": "es-ES"}``
     POST /api/conversations.open the bot's DM with ``users``: ``D`` + the user id (always the same)
+    POST /api/chat.postEphemeral recorded like a post (``kind`` ``chat.postEphemeral``, ``user``)
+    POST /api/reactions.add, reactions.remove   kept apart from the records (``reactions``: what
+                                 is on each message now; ``reaction_log``: every call)
+    POST /api/views.publish      the Home view per user (``views``; ``views_published`` counts calls)
     GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded,
                                  paged like Slack: ``limit`` and ``cursor`` in,
                                  ``has_more`` and ``response_metadata.next_cursor`` out
@@ -81,6 +85,10 @@ class Recorder:
     slow_channels: dict[str, float] = field(default_factory=dict)
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale (users.info)
     users_info_calls: int = 0  # how often the bot asked (its locale cache keeps this low)
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # "channel/ts" -> names on it now
+    reaction_log: list[dict[str, Any]] = field(default_factory=list)
+    views: dict[str, Any] = field(default_factory=dict)  # user -> the Home view published last
+    views_published: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _last_ts_us: int = 0
 
@@ -174,6 +182,10 @@ class Recorder:
                 "pace_violations": self.pace_violations,
                 "posts_reset": self.posts_reset,
                 "users_info_calls": self.users_info_calls,
+                "reactions": {key: list(names) for key, names in self.reactions.items()},
+                "reaction_log": list(self.reaction_log),
+                "views": dict(self.views),
+                "views_published": self.views_published,
             }
 
 
@@ -271,6 +283,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._post_message(body)
         elif method == "users.info":
             self._user_info(body)
+        elif method == "chat.postEphemeral":
+            self._post_ephemeral(body)
+        elif method in ("reactions.add", "reactions.remove"):
+            self._reaction(method, body)
+        elif method == "views.publish":
+            self._publish_view(body)
         elif method == "conversations.open":
             users = str(body.get("users") or "")
             if not users or "," in users:
@@ -309,6 +327,47 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(recorder.delay_posts_s)
         message = {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": entry["ts"]}
         self._send(200, {"ok": True, "channel": channel, "ts": entry["ts"], "message": message})
+
+    def _post_ephemeral(self, body: dict[str, Any]) -> None:
+        channel, user = body.get("channel"), body.get("user")
+        if not channel or not user or not body.get("text"):
+            self._send(200, {"ok": False, "error": "channel_not_found" if not channel else "no_text"})
+            return
+        fields = {k: body.get(k) for k in ("channel", "user", "text", "thread_ts")}
+        self.server.recorder.record("chat.postEphemeral", fields)
+        self._send(200, {"ok": True, "message_ts": f"{time.time():.6f}"})
+
+    def _reaction(self, method: str, body: dict[str, Any]) -> None:
+        recorder = self.server.recorder
+        key, name = f"{body.get('channel')}/{body.get('timestamp')}", str(body.get("name") or "")
+        with recorder.lock:
+            names = recorder.reactions.setdefault(key, [])
+            recorder.reaction_log.append({"method": method, "key": key, "name": name, "at": time.time()})
+            if method == "reactions.add" and name in names:
+                error = "already_reacted"
+            elif method == "reactions.remove" and name not in names:
+                error = "no_reaction"
+            else:
+                error = ""
+                if method == "reactions.add":
+                    names.append(name)
+                else:
+                    names.remove(name)
+        self._send(200, {"ok": False, "error": error} if error else {"ok": True})
+
+    def _publish_view(self, body: dict[str, Any]) -> None:
+        recorder = self.server.recorder
+        view = body.get("view")
+        if isinstance(view, str):  # form posts carry it as JSON text
+            view = json.loads(view)
+        user = str(body.get("user_id") or "")
+        if not user or not isinstance(view, dict) or view.get("type") != "home":
+            self._send(200, {"ok": False, "error": "invalid_arguments"})
+            return
+        with recorder.lock:
+            recorder.views[user] = view
+            recorder.views_published += 1
+        self._send(200, {"ok": True, "view": {"id": f"V{user}", **view}})
 
     def _user_info(self, body: dict[str, Any]) -> None:
         user = str(body.get("user") or "")
