@@ -281,24 +281,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": "TLOCAL"})
         elif method == "chat.postMessage":
             self._post_message(body)
-        elif method == "users.info":
-            self._user_info(body)
-        elif method == "chat.postEphemeral":
-            self._post_ephemeral(body)
-        elif method in ("reactions.add", "reactions.remove"):
-            self._reaction(method, body)
-        elif method == "views.publish":
-            self._publish_view(body)
-        elif method == "conversations.open":
-            users = str(body.get("users") or "")
-            if not users or "," in users:
-                self._send(200, {"ok": False, "error": "users_not_found" if not users else "not_supported"})
-            else:
-                self._send(200, {"ok": True, "channel": {"id": f"D{users}"}})
         elif method in ("conversations.history", "conversations.replies"):
             self._history(method, body)
+        elif method in ("users.info", "conversations.open", "chat.postEphemeral", "views.publish"):
+            getattr(self, "_" + method.replace(".", "_").lower())(body)
+        elif method in ("reactions.add", "reactions.remove"):
+            self._reaction(method, body)
         else:
             self._send(200, {"ok": False, "error": "unknown_method"})
+
+    def _conversations_open(self, body: dict[str, Any]) -> None:
+        users = str(body.get("users") or "")
+        if not users or "," in users:
+            self._send(200, {"ok": False, "error": "users_not_found" if not users else "not_supported"})
+        else:
+            self._send(200, {"ok": True, "channel": {"id": f"D{users}"}})
 
     def _post_message(self, body: dict[str, Any]) -> None:
         recorder = self.server.recorder
@@ -328,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
         message = {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": entry["ts"]}
         self._send(200, {"ok": True, "channel": channel, "ts": entry["ts"], "message": message})
 
-    def _post_ephemeral(self, body: dict[str, Any]) -> None:
+    def _chat_postephemeral(self, body: dict[str, Any]) -> None:
         channel, user = body.get("channel"), body.get("user")
         if not channel or not user or not body.get("text"):
             self._send(200, {"ok": False, "error": "channel_not_found" if not channel else "no_text"})
@@ -355,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
                     names.remove(name)
         self._send(200, {"ok": False, "error": error} if error else {"ok": True})
 
-    def _publish_view(self, body: dict[str, Any]) -> None:
+    def _views_publish(self, body: dict[str, Any]) -> None:
         recorder = self.server.recorder
         view = body.get("view")
         if isinstance(view, str):  # form posts carry it as JSON text
@@ -369,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
             recorder.views_published += 1
         self._send(200, {"ok": True, "view": {"id": f"V{user}", **view}})
 
-    def _user_info(self, body: dict[str, Any]) -> None:
+    def _users_info(self, body: dict[str, Any]) -> None:
         user = str(body.get("user") or "")
         if not user:
             self._send(200, {"ok": False, "error": "user_not_found"})
