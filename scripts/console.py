@@ -11,6 +11,7 @@ from typing import Any
 from contract.commands import fold
 from scripts.processes import Timeout, wait_until
 from scripts.slack_requests import (
+    app_home_opened,
     app_mention,
     block_action,
     channel_message,
@@ -102,6 +103,10 @@ def render(record: dict[str, Any]) -> list[str]:
             lines += readable(str((block.get("text") or {}).get("text", ""))).splitlines()
         elif kind == "context":
             lines.append("  " + " · ".join(readable(str(e.get("text", ""))) for e in block.get("elements", [])))
+        elif kind == "header":
+            lines.append(str((block.get("text") or {}).get("text", "")).upper())
+        elif kind == "divider":
+            lines.append("  " + "-" * 40)
         elif kind == "actions":
             buttons = [e for e in block.get("elements", []) if e.get("type") == "button"]
             lines.append("  " + "  ".join(f"[ {b['text']['text']} ]" for b in buttons) + "   (/press <label>)")
@@ -145,6 +150,8 @@ class Conversation:
         before = len(self.stack.recorded())
         if text.startswith("/press"):
             return self.press(text.removeprefix("/press").strip())
+        if text == "/home":
+            return self.open_home()
         if text.startswith("/charla"):
             key = next_ts().replace(".", "-")
             url = self.stack.response_url(key)
@@ -181,9 +188,36 @@ class Conversation:
             def mine(record: dict[str, Any]) -> bool:
                 return record.get("thread_ts") == ts
 
+            if status == 200:
+                return self._answers(before, mine) + self._reactions(f"{self.channel}/{ts}")
+
         if status != 200:
             return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
         return self._answers(before, mine)
+
+    def open_home(self) -> list[dict[str, Any]]:
+        """Open the app's Home tab (``app_home_opened``) and show the view published for this user."""
+        published = self.stack.slack_state()["views_published"]
+        status = self.stack.post_event(app_home_opened(user=self.user)).status
+        if status != 200:
+            return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
+        try:
+            wait_until(lambda: self.stack.slack_state()["views_published"] > published, timeout=5, message="a new view")
+            where = "the Home tab (published now)"
+        except Timeout:  # nothing changed since the last publish: Slack keeps showing that view
+            where = "the Home tab (unchanged, not published again)"
+        view = self.stack.slack_state()["views"].get(self.user)
+        if view is None:
+            return [{"where": "error", "text": "(no Home view was published; see the worker log)"}]
+        return [{"where": where, "kind": "views.publish", "blocks": view["blocks"]}]
+
+    def _reactions(self, key: str) -> list[dict[str, Any]]:
+        """The bot's reactions on the message ``key`` (``channel/ts``), as one line if there were any."""
+        log = [entry for entry in self.stack.slack_state()["reaction_log"] if entry["key"] == key]
+        if not log:
+            return []
+        shown = ", ".join(f"{e['method'].removeprefix('reactions.')} :{e['name']}:" for e in log)
+        return [{"where": "reactions on your message", "text": shown}]
 
     def press(self, label: str) -> list[dict[str, Any]]:
         """Press the button labelled ``label`` (or whose action id names it, e.g. ``more``)."""

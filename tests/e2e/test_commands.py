@@ -583,6 +583,11 @@ def test_the_chat_labels_where_answers_went_renders_blocks_and_presses_more(samp
     (shared,) = chat.send("/press compartir")
     assert shared["where"] == "in the thread" and render(shared)[0] == lines[0]
 
+    (home,) = chat.send("/home")
+    assert home["where"] == "the Home tab (published now)"
+    assert render(home)[0] == "CHARLA" and "  " + "-" * 40 in render(home)
+    assert chat.send("/home")[0]["where"] == "the Home tab (unchanged, not published again)"
+
     (dm_answer,) = chat.send("/dm count @bob")
     assert dm_answer["where"] == "in the DM"
     assert render(dm_answer)[0].startswith("@bob has written ")
