@@ -87,3 +87,21 @@ def test_every_answers_blocks_are_valid_block_kit_within_slacks_limits(lang: str
             parsed.validate_json()  # raises SlackObjectFormationError on what Slack would refuse
             assert parsed.to_dict() == block, "slack_sdk's model dropped or changed a field"
             _check_limits(block)
+
+
+@pytest.mark.parametrize("lang", sorted(CATALOGUES))
+def test_the_home_view_is_valid_block_kit_within_slacks_limits(lang: str) -> None:
+    from slack_sdk.models.views import View
+
+    from workers.services.home import home_view
+
+    for upcoming in (None, [], _items(12)):
+        view = home_view(lang=lang, upcoming=upcoming, own_count=3, counts={"search": 2, "ping": 1}, now=NOW)
+        assert view["type"] == "home" and len(view["blocks"]) <= 100  # Slack's limit for a Home view
+        model = View(**view)
+        model.validate_json()
+        for block in view["blocks"]:
+            parsed = Block.parse(block)
+            assert parsed is not None and parsed.to_dict() == block
+            _check_limits(block)
+        assert view["blocks"][0]["text"]["text"] and len(view["blocks"][0]["text"]["text"]) <= 150  # header limit
