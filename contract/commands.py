@@ -149,6 +149,8 @@ def mentioned_users(text: str) -> list[str]:
     return list(dict.fromkeys(_USER_MENTION.findall(text)))
 
 
+# Words people put before a command ("hola, ayuda", "please help"): skipped when a command follows.
+_LEAD_INS = frozenset({"hola", "oye", "hey", "hi", "hello", "buenas", "porfa", "please", "pls", "ey"})
 # "count my messages", "cuenta mis mensajes": words that mean the asker, not a name.
 _ASKER_WORDS = frozenset({"my", "mine", "me", "messages", "mis", "mi", "mios", "mensajes", "yo"})
 
@@ -208,6 +210,11 @@ def parse_command(text: str) -> ParsedCommand:
     words = strip_bot_mention(text).split(maxsplit=1)
     if not words:
         return ParsedCommand(TaskName.HELP, "", "")
+    if len(words) > 1 and bare(words[0]) in _LEAD_INS:
+        # "hola, ayuda", "hey help", "porfa, busca python": the command follows a greeting.
+        rest = words[1].lstrip(PUNCTUATION + " ").split(maxsplit=1)
+        if rest and bare(rest[0]) in COMMAND_WORDS:
+            words = rest
     command = plain(words[0])
     args = words[1].strip() if len(words) > 1 else ""
     task = COMMAND_WORDS.get(bare(command))

@@ -26,6 +26,9 @@ from workers.services import answers
         ("count <@U0BOB>", TaskName.COUNT_MESSAGES, "count", "<@U0BOB>"),
         ("sigiente", TaskName.HELP, "sigiente", ""),
         ("hola, ¿qué tal?", TaskName.HELP, "hola", "¿qué tal?"),
+        ("hola, ayuda", TaskName.HELP, "ayuda", ""),
+        ("please search python", TaskName.SEARCH_AGENDA, "search", "python"),
+        ("oye, busca: taller", TaskName.SEARCH_AGENDA, "busca", "taller"),
     ],
 )
 def test_slack_habits_reach_the_command_meant(text: str, task: TaskName, command: str, args: str) -> None:
