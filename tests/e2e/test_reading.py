@@ -171,6 +171,9 @@ def test_long_input_is_quoted_short(stack: DevStack) -> None:
     assert len(help_answer) < 1200
     count_answer = mention(stack, "cuenta " + "bob" * 1000)
     assert len(count_answer) < 400 and count_answer.count("bob") <= 2 * 8
+    english = mention(stack, "help " + "y" * 3500, user="U0LIAM")
+    assert english.startswith("I have no command `" + "y" * 39 + "…`.") and len(english) < 1200
+    assert len(mention(stack, "count " + "bob" * 1000, user="U0LIAM")) < 400
 
 
 # -- 7. paging -----------------------------------------------------------------------------------------
