@@ -27,6 +27,7 @@ WORKER_CONCURRENCY = "CHARLA_WORKER_CONCURRENCY"  # read by workers/docker-entry
 AGENDA_SOURCE = "CHARLA_AGENDA_SOURCE"  # https:// URL or s3://bucket/key; unset: the sample agenda
 ARCHIVE_RETENTION_DAYS = "CHARLA_ARCHIVE_RETENTION_DAYS"  # archived messages expire (TTL) after this
 WELCOME_TEXT = "CHARLA_WELCOME_TEXT"  # greeting for newcomers in any channel; unset: no welcome
+DEFAULT_LANGUAGE = "CHARLA_DEFAULT_LANGUAGE"  # "en" or "es": for people whose words and locale say none
 WELCOME_TEXTS = "CHARLA_WELCOME_TEXTS"  # JSON {"<channel id>": "greeting"}: per channel, beats the global one
 
 

@@ -42,6 +42,7 @@ CONTEXT_KEYS = (
     "archive_retention_days",
     "welcome_text",
     "welcome_texts",
+    "default_language",
     "slack_team_ids",
     "slack_app_id",
     "executor",
@@ -143,6 +144,9 @@ class CharlaConfig:
     # per channel id (JSON object); "{user}" becomes a mention of the newcomer. Unset: no welcome.
     welcome_text: str | None = None
     welcome_texts: Mapping[str, str] | None = None
+    # The workspace's language ("en" or "es") for someone whose words, Slack locale and last
+    # message show none (a bare "/charla", an emoji, the App Home of a new member).
+    default_language: str = "en"
     # The only workspaces (team or org ids, comma-separated) and Slack app the ingress serves;
     # unset: any (set both once the app is installed; docs/DEPLOY.md).
     slack_team_ids: str | None = None
@@ -162,6 +166,10 @@ class CharlaConfig:
                 'an email address that confirms the subscription AWS sends, or "none" to deploy with alarms '
                 "that reach nobody",
                 f"env_name={self.env_name} is not {DEV_ENV_NAME}: its alarms would page nobody",
+            )
+        if self.default_language not in ("en", "es"):
+            raise ValueError(
+                f"default_language must be 'en' or 'es' (a catalogue the bot has), got {self.default_language!r}"
             )
 
     @property

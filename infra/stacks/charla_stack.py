@@ -172,6 +172,7 @@ class CharlaStack(Stack):
         if config.agenda_source:
             worker_environment[AGENDA_SOURCE_VARIABLE] = config.agenda_source
         worker_environment[env.ARCHIVE_RETENTION_DAYS] = str(config.archive_retention_days)
+        worker_environment[env.DEFAULT_LANGUAGE] = config.default_language
         if config.welcome_text:
             worker_environment[env.WELCOME_TEXT] = config.welcome_text
         if config.welcome_texts:

@@ -84,6 +84,9 @@ def test_slack_manifest_points_slack_at_the_routes_the_stack_creates() -> None:
         "commands",
         "channels:read",  # member_joined_channel in public channels (welcome)
         "groups:read",  # ... and in private ones
+        "users:read",  # users.info with include_locale: the language a person reads
+        "im:write",  # conversations.open: the welcome goes to the newcomer's DM
+        "reactions:write",  # 👀 on a message whose answer is late
     }
     events = manifest["settings"]["event_subscriptions"]
     assert set(events["bot_events"]) == {
@@ -93,7 +96,9 @@ def test_slack_manifest_points_slack_at_the_routes_the_stack_creates() -> None:
         "message.groups",
         "message.mpim",
         "member_joined_channel",
+        "app_home_opened",
     }
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == SLASH_COMMAND
     interactivity = manifest["settings"]["interactivity"]

@@ -353,6 +353,7 @@ def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(sy
         waitable = any(queue_for(task) == queue_name for task in RESULT_TASKS)
         assert (TABLE_SPECS[TableName.RESULTS].variable in variables) == waitable
         assert variables[env.WORKER_QUEUES] == queue_name.value
+        assert variables[env.DEFAULT_LANGUAGE] == "en"  # cdk.json's default_language
         assert [s["Name"] for s in container["Secrets"]] == [env.SLACK_BOT_TOKEN]
         assert container["Secrets"][0]["ValueFrom"] == {
             "Fn::Join": ["", [{"Ref": _logical_id(synth, stack.secrets.bot_token)}, f":{env.SECRET_KEY_BOT_TOKEN}::"]]
