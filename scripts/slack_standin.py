@@ -22,7 +22,7 @@ Endpoints (Slack-shaped JSON):
     POST /_faults                one or more of (each key changes only its own fault):
         {"rate_limited_for_s": 5, "retry_after_s": 1}   every Web API call answers 429 meanwhile;
             with "rate_limited_channels": ["C1"] only chat.postMessage to those channels does
-        {"failing_channels": ["C1"]}   chat.postMessage there fails (channel_not_found) until
+        {"failing_channels": ["C1"]}   chat.postMessage and chat.postEphemeral there fail (channel_not_found) until
             the list is emptied again
         {"reset_after_posts": N}   the next N chat.postMessage calls are posted (recorded, visible
             in the history) and then the connection is reset with no HTTP answer: the client
@@ -329,6 +329,9 @@ class _Handler(BaseHTTPRequestHandler):
         channel, user = body.get("channel"), body.get("user")
         if not channel or not user or not body.get("text"):
             self._send(200, {"ok": False, "error": "channel_not_found" if not channel else "no_text"})
+            return
+        if channel in self.server.recorder.failing_channels:  # gone for every kind of post, as in Slack
+            self._send(200, {"ok": False, "error": "channel_not_found"})
             return
         fields = {k: body.get(k) for k in ("channel", "user", "text", "thread_ts")}
         self.server.recorder.record("chat.postEphemeral", fields)

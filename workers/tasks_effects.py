@@ -99,5 +99,17 @@ def notify_failure(ctx: TaskContext, **payload: Any) -> None:
             ),
         )
 
-    effects.once(store, f"notice:{notice.failed_task_id}", post, lease_s=ctx.spec.lease_s)
+    try:
+        effects.once(store, f"notice:{notice.failed_task_id}", post, lease_s=ctx.spec.lease_s)
+    except effects.EffectRefused as refused:
+        # The notice is about a failure already in the DLQ; Slack refusing it too (the channel is
+        # gone, the bot was removed) leaves nobody to tell, and a second dead letter would only
+        # repeat the first one's story.
+        logger.warning(
+            "failure notice refused task=%s correlation_id=%s: %s",
+            notice.failed_task_id,
+            notice.correlation_id,
+            refused,
+        )
+        return
     logger.info("failure notice task=%s correlation_id=%s", notice.failed_task_id, notice.correlation_id)
