@@ -159,6 +159,7 @@ CONSOLE_COMMANDS = {
     "/dm": "/dm <text>",
     "/say": "/say <text>",
     "/press": "/press <label>",
+    "/home": "/home",
     "/quit": "/quit",
     "/exit": "/exit",
 }
