@@ -1,14 +1,14 @@
 """kombu's SQS transport, made to survive an SQS endpoint that goes away and comes back.
 
-Two faults of kombu 5.7, both measured with the fault suite's proxy in front of moto (tests/faults):
+Three faults of kombu 5.7, each measured with the fault suite's proxy in front of moto (tests/faults):
 
 1. A failed long poll (HTTP 5xx, a timeout, or curl's 599 when the endpoint cannot be reached)
    becomes an empty *list*, which ``Channel._on_messages_ready`` then reads as a dict
    (``messages.get``): the ``AttributeError`` is "unrecoverable" and the worker exits (scenario 6).
    This channel treats a failed poll as "no messages" and waits a moment before polling again.
-2. kombu's curl client (the worker's receives) never gives a request a deadline: ``Request.connect_timeout`` and
-   ``request_timeout`` exist but ``CurlClient._setup_request`` never hands them to curl
-   (celery/kombu#2488, closed unmerged). A receive whose connection stays open while nothing
+2. kombu's curl client (the worker's receives) never gives a request a deadline:
+   ``Request.connect_timeout`` and ``request_timeout`` exist but ``CurlClient._setup_request``
+   never hands them to curl (celery/kombu#2488, closed unmerged). A receive whose connection stays open while nothing
    comes back (a middlebox that lost the flow, a half-dead endpoint: no reset, no close) waits
    forever, its callback never runs, and the queue is never polled again: the worker stays up
    and consumes nothing (scenario 19). Here every receive has a deadline of the long-poll wait
