@@ -32,6 +32,14 @@ from lambda_handler.listeners import register_all, schedule
 from lambda_handler.settings import get_settings
 
 logger = logging.getLogger("charla.ingress")
+# The "enqueued task=... task_id=... correlation_id=..." line is the first step `charla trace`
+# follows (docs/OPERATIONS.md): INFO for the ingress's own loggers, as the Lambda executor does
+# (Lambda's runtime passes WARNING and up by default). Under uvicorn locally nothing handles the
+# root logger, so one handler on stderr (the process log, .stack/logs/ingress.log).
+for _name in ("charla", "lambda_handler"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+if not logging.getLogger().handlers and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def _authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
@@ -148,7 +156,7 @@ async def slack_events(request: Request) -> Response:
     try:
         bolt_response = await run_in_threadpool(_serve, request.headers, body)
     except IngressError as error:
-        logger.info("rejected status=%s reason=%s", error.status, error)
+        logger.debug("rejected status=%s reason=%s", error.status, error)
         return _error_response(error)
     return to_starlette_response(bolt_response)
 
@@ -180,7 +188,7 @@ def _prepare_for_snapshot() -> None:
         get_settings()
     try:
         enqueue.sqs_client()
-        if os.environ.get(env.SLACK_SECRET_ARN):
+        if os.environ.get(env.SLACK_SIGNING_SECRET_ARN):
             signing.secrets_client()
     except BotoCoreError as error:
         logger.info("AWS clients will be built on first use: %s", type(error).__name__)
