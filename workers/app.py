@@ -9,6 +9,7 @@ from contract.tasks import TASK_QUEUES
 from workers.heartbeat import Heartbeat
 from workers.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
 from workers.settings import WorkerSettings, get_settings
+from workers.sqs_transport import SYNC_CLIENT_CONFIG
 
 
 def transport_options(settings: WorkerSettings) -> dict[str, object]:
@@ -22,6 +23,9 @@ def transport_options(settings: WorkerSettings) -> dict[str, object]:
         # SentTimestamp comes with each received message (no extra request): the task metrics'
         # queue wait (workers/activity.py). ApproximateReceiveCount is kombu's own default.
         "fetch_message_attributes": {"MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"]},
+        # Acks and other blocking calls run on the worker's event loop: seconds, not botocore's
+        # 60 s, before a stuck one is retried (workers/sqs_transport.py).
+        "client-config": SYNC_CLIENT_CONFIG,
     }
 
 
