@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from bench import alternative, floor
-from bench.common import ROOT, CountingProxy, Figure, apigw_v2_event, ratio, run_fresh, summary
+from bench.common import ROOT, WORKER_LOG_LEVEL, CountingProxy, Figure, apigw_v2_event, ratio, run_fresh, summary
 from bench.context import BenchContext
 from contract.queues import QueueName
 from scripts.slack_requests import app_mention, signed_event
@@ -163,7 +163,7 @@ def _calls(counts: dict[str, int]) -> str:
 def run(ctx: BenchContext) -> Figure:
     runs = 4 if ctx.quick else 15
     results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in VARIANTS}
-    with DevStack(worker_queues=[], moto_url=ctx.moto_url) as stack:
+    with DevStack(worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ctx.moto_url) as stack:
         child_env = {**stack.env, "PYTHONDONTWRITEBYTECODE": "1"}
         for variant in VARIANTS:  # one discarded run each: bytecode and page cache, as a Lambda's disk
             run_fresh(_code_for(variant), env=child_env, stdin=_stdin_for(variant, stack))

@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from bench.common import Figure, ratio, summary
+from bench.common import WORKER_LOG_LEVEL, Figure, ratio, summary
 from bench.context import BenchContext
 from bench.reply_latency import ReplyWatcher
 from contract.queues import QueueName
@@ -25,7 +25,9 @@ def first_reply_from_zero(ctx: BenchContext, samples: int) -> list[float]:
     """Seconds from a mention sent with no worker running to its reply, the worker started cold."""
     latencies = []
     for _ in range(samples):
-        with DevStack(worker_queues=[], moto_url=ctx.moto_url, sqs_wait_time_seconds=20) as stack:
+        with DevStack(
+            worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ctx.moto_url, sqs_wait_time_seconds=20
+        ) as stack:
             watcher = ReplyWatcher(stack.slack_url)
             mention = app_mention("ping", channel="C0ZERO")
             sent_at = time.time()

@@ -19,7 +19,7 @@ import functools
 import time
 from typing import Any
 
-from bench.common import Figure, ratio, summary
+from bench.common import WORKER_LOG_LEVEL, Figure, ratio, summary
 from bench.context import BenchContext
 from bench.reply_latency import PRODUCTION_WAIT_S, ReplyWatcher, paced
 from contract.queues import QueueName
@@ -63,7 +63,12 @@ def _cold(stack: DevStack, watcher: ReplyWatcher, count: int) -> tuple[list[floa
 
 def run(ctx: BenchContext) -> Figure:
     warm_count, cold_count = (10, 3) if ctx.quick else (100, 10)
-    with DevStack(worker_queues=[], sqs_wait_time_seconds=PRODUCTION_WAIT_S, moto_url=ctx.moto_url) as stack:
+    with DevStack(
+        worker_log_level=WORKER_LOG_LEVEL,
+        worker_queues=[],
+        sqs_wait_time_seconds=PRODUCTION_WAIT_S,
+        moto_url=ctx.moto_url,
+    ) as stack:
         watcher = ReplyWatcher(stack.slack_url)
 
         def through_stack(mention: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import floor
 from bench.alternative import LambdaContext, bolt_lambda_handler
-from bench.common import Figure, apigw_v2_event, ratio, summary
+from bench.common import WORKER_LOG_LEVEL, Figure, apigw_v2_event, ratio, summary
 from bench.context import BenchContext
 from contract.queues import QueueName
 from contract.tasks import TaskName
@@ -63,7 +63,10 @@ def paced(count: int, send: Callable[[dict[str, Any]], None], watcher: ReplyWatc
 def run(ctx: BenchContext) -> Figure:
     count = 20 if ctx.quick else 200
     with DevStack(
-        worker_queues=[QueueName.REPLIES], sqs_wait_time_seconds=PRODUCTION_WAIT_S, moto_url=ctx.moto_url
+        worker_log_level=WORKER_LOG_LEVEL,
+        worker_queues=[QueueName.REPLIES],
+        sqs_wait_time_seconds=PRODUCTION_WAIT_S,
+        moto_url=ctx.moto_url,
     ) as stack:
         watcher = ReplyWatcher(stack.slack_url)
 

@@ -11,7 +11,16 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import CountingProxy, Figure, by_service, ratio, sqs_requests, stored_item_sizes, write_units
+from bench.common import (
+    WORKER_LOG_LEVEL,
+    CountingProxy,
+    Figure,
+    by_service,
+    ratio,
+    sqs_requests,
+    stored_item_sizes,
+    write_units,
+)
 from bench.context import BenchContext
 from bench.reply_latency import PRODUCTION_WAIT_S
 from contract.queues import QueueName
@@ -30,7 +39,9 @@ def run(ctx: BenchContext) -> Figure:
     idle_window_s = 5.0 if ctx.quick else 60.0
     with (
         CountingProxy(ctx.moto_url, keep_dynamodb=True) as proxy,
-        DevStack(moto_url=proxy.url, sqs_wait_time_seconds=PRODUCTION_WAIT_S) as stack,
+        DevStack(
+            worker_log_level=WORKER_LOG_LEVEL, moto_url=proxy.url, sqs_wait_time_seconds=PRODUCTION_WAIT_S
+        ) as stack,
     ):
         # Let the worker settle into its idle long polls, then count only what follows.
         time.sleep(1.0)

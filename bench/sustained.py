@@ -27,7 +27,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.common import CountingProxy, CpuMeter, Figure, ProxiedCall, summary
+from bench.common import WORKER_LOG_LEVEL, CountingProxy, CpuMeter, Figure, ProxiedCall, summary
 from bench.context import BenchContext
 from bench.throughput import DEFAULT, WorkerSettings
 from contract.queues import QueueName
@@ -75,6 +75,7 @@ def run(ctx: BenchContext) -> Figure:
     timing = CountingProxy(dynamodb_url, keep_dynamodb=True)
     try:
         stack_cm = DevStack(
+            worker_log_level=WORKER_LOG_LEVEL,
             worker_queues=[],
             moto_url=timing.url,
             resources=resources,

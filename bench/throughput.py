@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import floor
-from bench.common import Figure, group_cpu_seconds, ratio
+from bench.common import WORKER_LOG_LEVEL, Figure, group_cpu_seconds, ratio
 from bench.context import BenchContext
 from contract.queues import WORKER_PREFETCH_MULTIPLIER, QueueName
 from contract.tasks import CommandRequest, TaskName
@@ -111,7 +111,13 @@ def feed(
 def run_worker(ctx: BenchContext, settings: WorkerSettings, total: int) -> dict[str, Any]:
     ctx.restart_moto()
     extra_env = {} if settings.polling_interval is None else {"CHARLA_SQS_POLLING_INTERVAL": settings.polling_interval}
-    with DevStack(worker_queues=[], moto_url=ctx.moto_url, extra_env=extra_env, sqs_wait_time_seconds=20) as stack:
+    with DevStack(
+        worker_log_level=WORKER_LOG_LEVEL,
+        worker_queues=[],
+        moto_url=ctx.moto_url,
+        extra_env=extra_env,
+        sqs_wait_time_seconds=20,
+    ) as stack:
         worker = stack.start_worker(
             queues=[QueueName.REPLIES], concurrency=settings.concurrency, extra_args=settings.args()
         )
@@ -141,7 +147,7 @@ def run_worker(ctx: BenchContext, settings: WorkerSettings, total: int) -> dict[
 
 def run_floor(ctx: BenchContext, total: int, *, same_effects: bool = False) -> dict[str, Any]:
     ctx.restart_moto()
-    with DevStack(worker_queues=[], moto_url=ctx.moto_url) as stack:
+    with DevStack(worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ctx.moto_url) as stack:
         queue_url = stack.queue_url(QueueName.REPLIES)
         consumer = floor.start_consumer(stack, queue_url, expected=total, wait_s=20, same_effects=same_effects)
         fed = feed(
