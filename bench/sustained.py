@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import WORKER_LOG_LEVEL, CountingProxy, CpuMeter, Figure, ProxiedCall, summary
-from bench.context import BenchContext
+from bench.context import MOTO_SERVER, BenchContext
 from bench.throughput import DEFAULT, WorkerSettings
 from contract.queues import QueueName
 from scripts.processes import start_moto_server
@@ -65,7 +65,9 @@ def run(ctx: BenchContext) -> Figure:
     stop_reason: list[str] = []
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHARLA_", "SLACK_"))}
     dynamodb_moto, dynamodb_url = start_moto_server(
-        env={**base_env, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}, log_dir=ctx.log_dir_path()
+        env={**base_env, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION},
+        log_dir=ctx.log_dir_path(),
+        module=MOTO_SERVER,
     )
     prefix = f"charla-load-{secrets.token_hex(3)}"
     resources = {**create_queues(ctx.moto_url, prefix), **create_tables(dynamodb_url, prefix)}
