@@ -170,7 +170,8 @@ def run(ctx: BenchContext) -> Figure:
             f"Floor, measured at the same {rate:.0f}/s: raw SendMessage, the raw consumer's ReceiveMessage(10) "
             f"and one DeleteMessageBatch per receive: {floor_per_task:.2f} requests per task ("
             + ", ".join(f"{action} {n / events:.2f}" for action, n in sorted(floor_breakdown.items()))
-            + "). Batches of 10 would make it 1.2; at a paced rate most receives find a single message.",
+            + "). Batches of 10 would make it 1.2; at a paced rate a receive finds only the few messages "
+            "that arrived during the last one.",
             f"Idle: {sqs_requests(idle)} requests in {idle_window_s:.0f} s = {idle_per_hour:.0f}/hour measured "
             f"(a short window sees whole 20 s polls or none); upper bound from long polling: {queues} queues x "
             f"3600/{PRODUCTION_WAIT_S} = {derived_per_hour:.0f}/hour per worker, "
