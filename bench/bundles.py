@@ -33,24 +33,38 @@ class WritablePycache(RuntimeError):
     """The run could write bytecode beside the bundle, or bytecode the bundle never shipped is there."""
 
 
+# What the ingress asset copies from the repository (infra/constructs/slack_ingress.py).
+INGRESS_PACKAGES = ("lambda_handler", "contract")
+
+
 def _is_ingress(asset: Path) -> bool:
     return (asset / "lambda_handler" / "main.py").exists() and (asset / "slack_bolt").is_dir()
 
 
-def shipped_ingress_bundle(*, cdk_out: Path | None = None) -> Path:
-    """The ingress Lambda's asset directory in ``cdk_out`` (default: the project's ``cdk.out`` when
-    ``make synth`` made one, else a fresh synthesis into a temporary directory, ~1 min).
+def is_current(asset: Path, *, packages: tuple[str, ...] = INGRESS_PACKAGES) -> bool:
+    """Whether ``asset`` holds today's sources of ``packages`` (a cdk.out from before an edit does not)."""
+    for package in packages:
+        for source in (ROOT / package).rglob("*.py"):
+            if "__pycache__" in source.parts:
+                continue
+            shipped = asset / source.relative_to(ROOT)
+            if not shipped.exists() or shipped.read_bytes() != source.read_bytes():
+                return False
+    return True
+
+
+def shipped_ingress_bundle(*, cdk_out: Path = ROOT / "cdk.out") -> Path:
+    """The ingress Lambda's asset directory in ``cdk_out`` (the project's, as ``make synth`` leaves
+    it), synthesized there first (~1-3 min) when it holds none with today's sources.
 
     Raises:
         RuntimeError: The synthesis failed or made no ingress asset.
     """
-    candidates = [cdk_out] if cdk_out else [ROOT / "cdk.out"]
-    for out in candidates:
-        if out is not None and out.is_dir():
-            found = sorted((p for p in out.glob("asset.*") if p.is_dir() and _is_ingress(p)), key=os.path.getmtime)
-            if found:
-                return found[-1]
-    out = Path(tempfile.mkdtemp(prefix="charla-bench-cdk-"))
+    if cdk_out.is_dir():
+        for asset in sorted(cdk_out.glob("asset.*"), key=os.path.getmtime, reverse=True):
+            if asset.is_dir() and _is_ingress(asset) and is_current(asset):
+                return asset
+    out = cdk_out
     environ = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     completed = subprocess.run(
         [sys.executable, "-c", SYNTH_CODE, str(out)],
@@ -63,9 +77,9 @@ def shipped_ingress_bundle(*, cdk_out: Path | None = None) -> Path:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"cdk synth failed:\n{completed.stderr[-3000:]}")
-    found = [p for p in out.glob("asset.*") if p.is_dir() and _is_ingress(p)]
+    found = [p for p in out.glob("asset.*") if p.is_dir() and _is_ingress(p) and is_current(p)]
     if not found:
-        raise RuntimeError(f"no ingress asset in {out}")
+        raise RuntimeError(f"no ingress asset with today's sources in {out}")
     return found[0]
 
 
