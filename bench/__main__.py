@@ -121,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         kept.update({figure.number: figure for figure in figures})
         figures = [kept[number] for number in sorted(kept)]
     report = {**meta, "figures": [figure.to_json() for figure in figures]}
+    # Which inputs of the cost model this run measured and which it assumed (figure 7 decides).
+    cost_figure = next((figure for figure in figures if figure.number == 7 and figure.extra.get("cost_inputs")), None)
+    if cost_figure is not None:
+        report["cost_inputs"] = cost_figure.extra["cost_inputs"]
     (output / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
     write_report(output / "BENCHMARKS.md", figures, meta)
     if output.resolve() == (ROOT / "docs").resolve():

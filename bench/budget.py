@@ -17,7 +17,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import CountingProxy, Figure, ProxiedCall, by_service, stored_item_sizes, write_units
+from bench.common import (
+    WORKER_LOG_LEVEL,
+    CountingProxy,
+    Figure,
+    ProxiedCall,
+    by_service,
+    stored_item_sizes,
+    write_units,
+)
 from bench.context import BenchContext
 from contract import environment as env
 from contract.queues import QueueName
@@ -112,7 +120,9 @@ def run(ctx: BenchContext) -> Figure:
     with (
         CountingProxy(ctx.moto_url, keep_dynamodb=True) as ingress_proxy,
         CountingProxy(ctx.moto_url, keep_dynamodb=True) as worker_proxy,
-        DevStack(worker_queues=[], moto_url=ingress_proxy.url, sqs_wait_time_seconds=20) as stack,
+        DevStack(
+            worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ingress_proxy.url, sqs_wait_time_seconds=20
+        ) as stack,
     ):
         # The ingress keeps the first proxy; the worker is started with the second.
         stack.env = {**stack.env, env.AWS_ENDPOINT_URL: worker_proxy.url}

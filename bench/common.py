@@ -22,6 +22,9 @@ from urllib.parse import parse_qsl, urlsplit
 from scripts.slack_requests import SignedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Bench workers log as production's do (no -l in workers/docker-entrypoint.sh: Celery's WARNING);
+# INFO writes a few lines per task, CPU the figures would charge to charla.
+WORKER_LOG_LEVEL = "WARNING"
 EVENT_V2_FIXTURE = ROOT / "tests" / "events" / "apigw_v2_post.json"
 PACKAGES = (
     "slack-bolt",
@@ -132,14 +135,25 @@ def _peak_rss_kib():
 """
 
 
-def run_fresh(code: str, *, env: Mapping[str, str], stdin: str = "", timeout: float = 60.0) -> dict[str, Any]:
-    """Run ``code`` in a fresh interpreter; it prints one JSON line last. Adds ``wall_s``: spawn to exit."""
+def run_fresh(
+    code: str,
+    *,
+    env: Mapping[str, str],
+    stdin: str = "",
+    timeout: float = 60.0,
+    python_args: Sequence[str] = (),
+    cwd: Path = ROOT,
+) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line last. Adds ``wall_s``: spawn to exit.
+
+    ``python_args`` go before ``-c`` (``-S``: no site-packages, the bundle alone on the path).
+    """
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-c", VMHWM_SNIPPET + code],
+        [sys.executable, *python_args, "-c", VMHWM_SNIPPET + code],
         input=stdin,
         env=dict(env),
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -9,6 +9,9 @@ from typing import Any
 from scripts.processes import ManagedProcess, free_port, port_open, python_module, wait_until
 from scripts.provision import LOCAL_CREDENTIALS, REGION
 
+# moto with bench/moto_patch.py applied: transactions copy the items they touch, not whole tables.
+MOTO_SERVER = "bench.moto_patch"
+
 
 @dataclass
 class BenchContext:
@@ -32,7 +35,10 @@ class BenchContext:
             "AWS_DEFAULT_REGION": REGION,
         }
         self._moto = ManagedProcess(
-            "moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)), env=environ, log_dir=self._log_dir
+            "moto",
+            python_module(MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)),
+            env=environ,
+            log_dir=self._log_dir,
         )
         wait_until(lambda: port_open(port), timeout=60, message="moto server")
         self.moto_url = f"http://127.0.0.1:{port}"

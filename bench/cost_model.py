@@ -4,10 +4,11 @@ worker is started cold; latency = reply recorded - mention sent.
 """
 
 import time
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import fields, replace
 from typing import Any
 
-from bench.common import Figure, ratio, summary
+from bench.common import WORKER_LOG_LEVEL, Figure, ratio, summary
 from bench.context import BenchContext
 from bench.reply_latency import ReplyWatcher
 from contract.queues import QueueName
@@ -25,7 +26,9 @@ def first_reply_from_zero(ctx: BenchContext, samples: int) -> list[float]:
     """Seconds from a mention sent with no worker running to its reply, the worker started cold."""
     latencies = []
     for _ in range(samples):
-        with DevStack(worker_queues=[], moto_url=ctx.moto_url, sqs_wait_time_seconds=20) as stack:
+        with DevStack(
+            worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ctx.moto_url, sqs_wait_time_seconds=20
+        ) as stack:
             watcher = ReplyWatcher(stack.slack_url)
             mention = app_mention("ping", channel="C0ZERO")
             sent_at = time.time()
@@ -37,19 +40,37 @@ def first_reply_from_zero(ctx: BenchContext, samples: int) -> list[float]:
     return latencies
 
 
+# Which earlier figure of the same run measures each input of scripts/cost.py's Usage, and the key
+# it leaves in BenchContext.results (and how many decimals the model takes).
+MEASURED_BY: dict[str, tuple[str, str, int]] = {
+    "sqs_requests_per_task": ("figure 5 (sqs_requests)", "sqs_requests_per_task", 3),
+    "worker_tasks_per_cpu_second": ("figure 4 (throughput)", "worker_tasks_per_cpu_s", 1),
+    "dynamodb_wru_per_event": ("figure 5 (sqs_requests, DynamoDB counted at a proxy)", "dynamodb_wru_per_event", 2),
+}
+
+
+def measured_usage(results: Mapping[str, Any]) -> tuple[cost.Usage, dict[str, dict[str, Any]]]:
+    """The cost model's inputs: measured in this run where an earlier figure measured them, the
+    written-down assumption otherwise; and, for each input, its value, whether it was measured
+    and by what (recorded in benchmarks.json)."""
+    usage = cost.Usage()
+    inputs: dict[str, dict[str, Any]] = {}
+    for item in fields(cost.Usage):
+        source = MEASURED_BY.get(item.name)
+        value = results.get(source[1]) if source else None
+        if source and value:
+            usage = replace(usage, **{item.name: round(float(value), source[2])})
+            inputs[item.name] = {"value": getattr(usage, item.name), "measured": True, "by": source[0]}
+        else:
+            why = f"not measured in this run ({source[0]} did not run)" if source else "assumption (scripts/cost.py)"
+            inputs[item.name] = {"value": getattr(usage, item.name), "measured": False, "by": why}
+    return usage, inputs
+
+
 def run(ctx: BenchContext) -> Figure:
     shape = cost.load_shape()
-    usage = cost.Usage()
-    measured: dict[str, Any] = {}
-    if "sqs_requests_per_task" in ctx.results:
-        usage = replace(usage, sqs_requests_per_task=round(ctx.results["sqs_requests_per_task"], 3))
-        measured["sqs_requests_per_task"] = usage.sqs_requests_per_task
-    if ctx.results.get("worker_tasks_per_cpu_s"):
-        usage = replace(usage, worker_tasks_per_cpu_second=ctx.results["worker_tasks_per_cpu_s"])
-        measured["worker_tasks_per_cpu_second"] = usage.worker_tasks_per_cpu_second
-    if ctx.results.get("dynamodb_wru_per_event"):
-        usage = replace(usage, dynamodb_wru_per_event=round(ctx.results["dynamodb_wru_per_event"], 2))
-        measured["dynamodb_wru_per_event"] = usage.dynamodb_wru_per_event
+    usage, inputs = measured_usage(ctx.results)
+    measured = {name: entry["value"] for name, entry in inputs.items() if entry["measured"]}
     result = cost.report(shape, usage)
     default, zero, bolt = result["default"], result["scale_to_zero"], result["bolt_lambda"]
     latencies = first_reply_from_zero(ctx, 1 if ctx.quick else 3)
@@ -118,11 +139,13 @@ def run(ctx: BenchContext) -> Figure:
             f"cold): median {cold['median']:.1f} s over {len(latencies)} run(s). In AWS add the queue-depth "
             f"alarm and a Fargate task launch: about {AWS_SCALE_FROM_ZERO_ESTIMATE_S[0]}-"
             f"{AWS_SCALE_FROM_ZERO_ESTIMATE_S[1]} s (estimate, not measured).",
-            f"Measured inputs from this run: {measured or 'none (defaults used)'}; other per-event inputs are "
-            "assumptions written in scripts/cost.py (Usage).",
+            f"Measured inputs from this run: {measured or 'none (no figure that measures them ran)'}; the others "
+            "are assumptions written in scripts/cost.py (Usage): "
+            + ", ".join(f"{name} {entry['value']}" for name, entry in inputs.items() if not entry["measured"])
+            + ". extra.cost_inputs in benchmarks.json says which is which.",
             "Prices: us-east-1 on-demand, each dated in scripts/cost.py (PRICES); basis: the stack alone in its "
             "account, CloudWatch's always-free allowance (10 alarm metrics, 10 custom metrics, 3 dashboards) "
             "counted once as its own line, no 12-month free tier.",
         ],
-        extra={"cost": result, "scale_to_zero_first_reply_s": latencies, "checks": checks},
+        extra={"cost": result, "scale_to_zero_first_reply_s": latencies, "checks": checks, "cost_inputs": inputs},
     )

@@ -19,7 +19,7 @@ import functools
 import time
 from typing import Any
 
-from bench.common import Figure, ratio, summary
+from bench.common import WORKER_LOG_LEVEL, Figure, ratio, run_fresh, summary
 from bench.context import BenchContext
 from bench.reply_latency import PRODUCTION_WAIT_S, ReplyWatcher, paced
 from contract.queues import QueueName
@@ -29,6 +29,40 @@ from scripts.slack_requests import app_mention
 from scripts.stack import DevStack
 
 COLD_GOAL_MS = 1000.0  # "still answers in a second", from a cold start
+
+# The executor's import in a fresh process (what its bundle pays before the first run).
+IMPORT_CODE = """
+import json, time
+started = time.perf_counter()
+import workers.lambda_executor
+print(json.dumps({"import_s": time.perf_counter() - started}))
+"""
+
+
+def import_without_bytecode(runs: int) -> dict[str, float]:
+    """Median ms to import the executor from the venv with its bytecode, and with none at all.
+
+    The shipped executor bundle has no bytecode (``--no-compile``, ``*.pyc`` excluded) and Lambda's
+    code directory is read-only, so without SnapStart every cold start compiles its imports. The
+    bundle's arm64 wheels (pydantic-core) cannot load on this x86_64 machine, so the executor is
+    imported from the venv; ``PYTHONPYCACHEPREFIX`` pointing at an empty directory hides every
+    ``.pyc`` (the standard library's too, which Lambda's runtime does ship: an upper bound).
+    Interleaved run by run.
+    """
+    import os
+    import tempfile
+
+    base = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    base.pop("PYTHONPYCACHEPREFIX", None)
+    empty = tempfile.mkdtemp(prefix="charla-bench-no-pyc-")
+    timings: dict[str, list[float]] = {"with bytecode": [], "without bytecode": []}
+    for _ in range(runs):
+        timings["with bytecode"].append(run_fresh(IMPORT_CODE, env=base)["import_s"] * 1000)
+        hidden = {**base, "PYTHONPYCACHEPREFIX": empty}
+        timings["without bytecode"].append(run_fresh(IMPORT_CODE, env=hidden)["import_s"] * 1000)
+    return {name: summary(values)["median"] for name, values in timings.items()}
+
+
 COLD_POLL_S = 1  # the message is already waiting: a short long poll changes nothing but the cleanup
 
 
@@ -63,7 +97,12 @@ def _cold(stack: DevStack, watcher: ReplyWatcher, count: int) -> tuple[list[floa
 
 def run(ctx: BenchContext) -> Figure:
     warm_count, cold_count = (10, 3) if ctx.quick else (100, 10)
-    with DevStack(worker_queues=[], sqs_wait_time_seconds=PRODUCTION_WAIT_S, moto_url=ctx.moto_url) as stack:
+    with DevStack(
+        worker_log_level=WORKER_LOG_LEVEL,
+        worker_queues=[],
+        sqs_wait_time_seconds=PRODUCTION_WAIT_S,
+        moto_url=ctx.moto_url,
+    ) as stack:
         watcher = ReplyWatcher(stack.slack_url)
 
         def through_stack(mention: dict[str, Any]) -> None:
@@ -85,7 +124,20 @@ def run(ctx: BenchContext) -> Figure:
     cold_stats, warm_stats, celery_stats = summary(cold), summary(lambda_warm), summary(celery_warm)
     small = cost.small_profile_estimate(cost.small_shape())
     bolt = cost.bolt_lambda_estimate()
-    goal_met = cold_stats["median"] <= COLD_GOAL_MS
+    compiled = import_without_bytecode(3 if ctx.quick else 7)
+    compiling_ms = max(0.0, compiled["without bytecode"] - compiled["with bytecode"])
+    as_shipped_ms = cold_stats["median"] + compiling_ms
+    # Judged as shipped: the cold start here imports from the venv, with bytecode the bundle lacks.
+    goal_met = as_shipped_ms <= COLD_GOAL_MS
+    limits = ""
+    if not goal_met:
+        limits = (
+            f"as shipped (no bytecode) about {as_shipped_ms:.0f} ms: the {cold_stats['median']:.0f} ms measured "
+            f"here imports the executor from the venv with bytecode; without any, its import takes "
+            f"{compiled['without bytecode']:.0f} ms instead of {compiled['with bytecode']:.0f} ms "
+            f"(+{compiling_ms:.0f} ms, an upper bound: the standard library compiled too). Shipping bytecode in "
+            "the bundle, or SnapStart, removes it"
+        )
 
     def row(variant: str, values: dict[str, float]) -> dict[str, Any]:
         return {
@@ -103,19 +155,23 @@ def run(ctx: BenchContext) -> Figure:
         value=round(cold_stats["median"], 1),
         unit="ms",
         samples=len(cold),
-        goal=f"<= {COLD_GOAL_MS:.0f} ms from a cold start (a chat answer in a second)",
+        goal=f"<= {COLD_GOAL_MS:.0f} ms from a cold start as shipped (no bytecode; a chat answer in a second)",
         goal_met=goal_met,
         command=ctx.command("lambda_executor"),
         min=round(cold_stats["min"], 1),
         median=round(cold_stats["median"], 1),
         p95=round(cold_stats["p95"], 1),
-        limits="" if goal_met else "the interpreter start and the executor's imports (see the import median below)",
+        limits=limits,
         table=[
             row("Lambda executor, cold (fresh process: imports, clients, first run)", cold_stats),
             row("Lambda executor, warm (event source mapping stand-in)", warm_stats),
             row("celery worker, warm (Fargate's process, long poll 20 s)", celery_stats),
         ],
         notes=[
+            f"As shipped: the bundle has no bytecode; the executor's import without any takes "
+            f"{compiled['without bytecode']:.0f} ms vs {compiled['with bytecode']:.0f} ms with the venv's "
+            f"(interleaved fresh processes), so the cold start as shipped is about {as_shipped_ms:.0f} ms "
+            f"({cold_stats['median']:.0f} ms measured + {compiling_ms:.0f} ms compiling; the goal is judged on it).",
             f"Cold start, medians: the executor's import {summary(imports)['median']:.0f} ms (no Celery, kombu "
             "or pycurl: tests/unit/test_lambda_executor_imports.py), its first invocation (settings, boto3 and "
             f"Slack clients, the run) {summary(first_runs)['median']:.0f} ms; the rest is the interpreter start, "
@@ -130,5 +186,10 @@ def run(ctx: BenchContext) -> Figure:
             "(1-3 minutes in AWS); AWS's own event source poller adds its receive time to the cold and warm "
             "Lambda figures.",
         ],
-        extra={"small_profile": small.to_json(), "bolt_lambda": bolt.to_json()},
+        extra={
+            "small_profile": small.to_json(),
+            "bolt_lambda": bolt.to_json(),
+            "executor_import_ms": {name: round(value, 1) for name, value in compiled.items()},
+            "cold_as_shipped_ms": round(as_shipped_ms, 1),
+        },
     )

@@ -31,6 +31,21 @@ def _ratios(figure: Mapping[str, Any]) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+WHY_CHARS = 240
+
+
+def why_unmet(figure: Mapping[str, Any]) -> str:
+    """The start of an unmet figure's own explanation (its ``limits``), cut at a clause if long."""
+    limits = " ".join(str(figure.get("limits") or "no reason recorded").split())
+    if len(limits) <= WHY_CHARS:
+        return limits
+    cut = limits[:WHY_CHARS]
+    for mark in ("; ", ": ", ", "):
+        if mark in cut[WHY_CHARS // 2 :]:
+            return cut[: cut.rindex(mark)] + " …"
+    return cut + "…"
+
+
 def performance_block(report: Mapping[str, Any]) -> str:
     """The generated part of README's "Performance and cost": every figure, met or not."""
     figures = report["figures"]
@@ -46,9 +61,10 @@ def performance_block(report: Mapping[str, Any]) -> str:
     ]
     for figure in figures:
         verdict = "goal met" if figure["goal_met"] else "**goal not met**"
+        why = "" if figure["goal_met"] else f" Why: {why_unmet(figure)} (docs/BENCHMARKS.md)."
         lines.append(
             f"- {figure['number']}. {figure['name']}: **{_number(figure['value'])} {figure['unit']}**"
-            f"{_ratios(figure)}; {verdict} ({figure['goal']})."
+            f"{_ratios(figure)}; {verdict} ({figure['goal']}).{why}"
         )
     lines.append(END)
     return "\n".join(lines)

@@ -10,14 +10,15 @@ one UpdateItem (DONE) after it. The goal is against this floor: what is left is 
 Alternative: the Bolt ``aws_lambda`` adapter in-process, its lazy reply in a thread.
 """
 
+import itertools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench import floor
 from bench.alternative import LambdaContext, bolt_lambda_handler
-from bench.common import Figure, apigw_v2_event, ratio, summary
+from bench.common import WORKER_LOG_LEVEL, Figure, apigw_v2_event, ratio, summary
 from bench.context import BenchContext
 from contract.queues import QueueName
 from contract.tasks import TaskName
@@ -48,22 +49,42 @@ class ReplyWatcher:
         return wait_until(found, timeout=timeout, interval=0.002, message=f"a reply in thread {thread_ts}")
 
 
-def paced(count: int, send: Callable[[dict[str, Any]], None], watcher: ReplyWatcher) -> list[float]:
-    """Send one mention, wait for its reply, repeat; returns latencies in ms."""
-    latencies = []
-    for index in range(count):
-        mention = app_mention("ping", channel=f"C{index % 20:04d}LAT")
-        sent_at = time.time()
-        send(mention)
-        reply = watcher.wait_for(mention["ts"])
-        latencies.append((float(reply["received_at"]) - sent_at) * 1000)
-    return latencies
+def paced(count: int, send: Callable[[dict[str, Any]], None], watcher: ReplyWatcher, *, label: str = "") -> list[float]:
+    """Send one mention, wait for its reply, repeat; returns latencies in ms.
+
+    Each mention goes to a channel of its own: charla paces posts per channel as Slack requires
+    (about one a second), and the floors do not, so reusing channels faster than that would time
+    charla's waits for its turn rather than its work.
+    """
+    return [one_reply(send, watcher, channel=f"C{label}{next(_CHANNELS):06d}") for _ in range(count)]
+
+
+_CHANNELS = itertools.count()
+
+
+def one_reply(send: Callable[[dict[str, Any]], None], watcher: ReplyWatcher, *, channel: str) -> float:
+    """Latency in ms of one mention in ``channel``: sent, then its reply recorded by the stand-in."""
+    mention = app_mention("ping", channel=channel)
+    sent_at = time.time()
+    send(mention)
+    reply = watcher.wait_for(mention["ts"])
+    return (float(reply["received_at"]) - sent_at) * 1000
+
+
+def interleaved(variants: Sequence[str], rounds: int) -> list[str]:
+    """The order to measure ``variants`` in: one of each per round, the first rotating each round,
+    so that each variant runs equally often in every position and drift (a neighbour's build, moto
+    warming up) falls on all of them alike."""
+    return [variants[(start + offset) % len(variants)] for start in range(rounds) for offset in range(len(variants))]
 
 
 def run(ctx: BenchContext) -> Figure:
     count = 20 if ctx.quick else 200
     with DevStack(
-        worker_queues=[QueueName.REPLIES], sqs_wait_time_seconds=PRODUCTION_WAIT_S, moto_url=ctx.moto_url
+        worker_log_level=WORKER_LOG_LEVEL,
+        worker_queues=[QueueName.REPLIES],
+        sqs_wait_time_seconds=PRODUCTION_WAIT_S,
+        moto_url=ctx.moto_url,
     ) as stack:
         watcher = ReplyWatcher(stack.slack_url)
 
@@ -72,15 +93,13 @@ def run(ctx: BenchContext) -> Figure:
             if response.status != 200:
                 raise RuntimeError(f"ingress answered {response.status}")
 
-        paced(3, through_stack, watcher)  # warm-up: the worker's first task imports lazily
-        charla = paced(count, through_stack, watcher)
-
-        # Floors: each its own queue on the same moto, a raw consumer process long polling it.
+        # Floors: each its own queue on the same moto, a raw consumer process long polling it, all
+        # waiting at once beside charla's worker so that every variant sees the same table.
         sqs = stack.sqs()
-        latencies: dict[str, list[float]] = {}
+        senders: dict[str, Callable[[dict[str, Any]], None]] = {"charla": through_stack}
         for name, same_effects in (("floor", False), ("same_effects", True)):
             queue = sqs.create_queue(QueueName=f"bench-{name}-latency-{time.monotonic_ns()}")["QueueUrl"]
-            consumer = floor.start_consumer(
+            floor.start_consumer(
                 stack, queue, expected=0, wait_s=PRODUCTION_WAIT_S, name=name, same_effects=same_effects
             )
 
@@ -100,10 +119,7 @@ def run(ctx: BenchContext) -> Figure:
                 )
                 sqs.send_message(QueueUrl=queue, MessageBody=body)
 
-            paced(3, raw, watcher)
-            latencies[name] = paced(count, raw, watcher)
-            consumer.stop(grace=0.5)
-        floor_latencies, same_latencies = latencies["floor"], latencies["same_effects"]
+            senders[name] = raw
 
         bolt, runner = bolt_lambda_handler(
             signing_secret=stack.signing_secret, bot_token=stack.bot_token, slack_api_url=f"{stack.slack_url}/api/"
@@ -114,9 +130,17 @@ def run(ctx: BenchContext) -> Figure:
             if response["statusCode"] != 200:
                 raise RuntimeError(f"alternative answered {response['statusCode']}")
 
-        paced(3, alternative, watcher)
-        alternative_latencies = paced(count, alternative, watcher)
+        senders["alternative"] = alternative
+        for send in senders.values():  # warm-up: first tasks import lazily, clients connect
+            paced(3, send, watcher, label="W")
+        latencies: dict[str, list[float]] = {name: [] for name in senders}
+        for name in interleaved(list(senders), count):
+            latencies[name].append(one_reply(senders[name], watcher, channel=f"C{next(_CHANNELS):07d}"))
         runner.join()
+        for name in ("floor", "same_effects"):
+            stack.processes[name].stop(grace=0.5)
+        charla, floor_latencies = latencies["charla"], latencies["floor"]
+        same_latencies, alternative_latencies = latencies["same_effects"], latencies["alternative"]
 
     stats, floor_stats, alt_stats = summary(charla), summary(floor_latencies), summary(alternative_latencies)
     same_stats = summary(same_latencies)
@@ -127,9 +151,13 @@ def run(ctx: BenchContext) -> Figure:
     design_ratio = ratio(same_stats["median"], floor_stats["median"])
     same_p95 = ratio(stats["p95"], same_stats["p95"])
     tax_ms = stats["median"] - same_stats["median"]
-    goal_met = to_same is not None and to_same <= 1.5
+    checks = {
+        "p50 <= 1.5x the same-effects floor": to_same is not None and to_same <= 1.5,
+        "p95 <= 2x the same-effects floor": same_p95 is not None and same_p95 <= 2.0,
+    }
+    goal_met = all(checks.values())
     limits = ""
-    if not goal_met:
+    if not checks["p50 <= 1.5x the same-effects floor"]:
         limits = (
             f"{to_same}x the same-effects floor at the median ({stats['median']:.1f} ms vs "
             f"{same_stats['median']:.1f} ms): the design's own effects (GetItem, the claim transaction before the "
@@ -137,6 +165,11 @@ def run(ctx: BenchContext) -> Figure:
             f"framework adds {tax_ms:.1f} ms on top: uvicorn + Starlette + Bolt at the door, Celery's consumer "
             "loop and dispatch to a prefork child, pydantic validation, slack_sdk, and the worker's retry/defer "
             "wrapper"
+        )
+    if not checks["p95 <= 2x the same-effects floor"]:
+        limits += ("; " if limits else "") + (
+            f"p95 {stats['p95']:.1f} ms is {same_p95}x the same-effects floor's {same_stats['p95']:.1f} ms: "
+            "the slow tail is charla's own (Celery's prefork dispatch, the worker's first reads), not the queue"
         )
 
     def row(variant: str, values: dict[str, float]) -> dict[str, Any]:
@@ -155,8 +188,8 @@ def run(ctx: BenchContext) -> Figure:
         value=round(stats["median"], 1),
         unit="ms",
         samples=len(charla),
-        goal="<= 1.5x the same-effects floor (plain boto3: send, long-poll receive, GetItem, claim transaction, "
-        "post, DONE update, delete)",
+        goal="p50 <= 1.5x and p95 <= 2x the same-effects floor (plain boto3: send, long-poll receive, GetItem, "
+        "claim transaction, post, DONE update, delete); stated against the physical floor too",
         goal_met=goal_met,
         command=ctx.command("reply_latency"),
         min=round(stats["min"], 1),
@@ -180,6 +213,13 @@ def run(ctx: BenchContext) -> Figure:
             row("alternative: Bolt aws_lambda handle(), lazy reply in-process", alt_stats),
         ],
         notes=[
+            "Goals: " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks.items()) + ".",
+            f"Against the physical floor: p50 {to_floor}x, p95 {to_floor_p95}x (no goal: the floor does none of "
+            "the effects that make each answer exactly-once).",
+            "Fair order: the four variants are interleaved one event at a time, the first rotating each round "
+            "(bench.reply_latency.interleaved), all on one moto whose transactions copy only the items they "
+            "touch (bench/moto_patch.py); each event goes to a channel of its own, so no variant waits for "
+            "Slack's per-channel pace.",
             f"Paced: each mention waits for its reply before the next is sent; queue depth <= 1. Worker: "
             f"`celery worker` prefork -c {stack.worker_concurrency}, long poll {PRODUCTION_WAIT_S} s "
             "(production), polling_interval default.",

@@ -12,10 +12,12 @@ stand-in (a real HTTP server that stamps `received_at` on every post), the ingre
 called as `lambda_handler.main.handler(event, context)` with an API Gateway v2 event, and real
 `celery worker` processes. Each figure is measured side by side with:
 
-- **the floor** (physical): the least work the job needs, in plain boto3/stdlib (`bench/floor.py`):
-  an HMAC check and one `SendMessage`; a raw `ReceiveMessage(10)` -> post -> `DeleteMessageBatch` loop.
+- **the floor** (physical): the least work the job needs, in the standard library and botocore or
+  plain boto3 (`bench/floor.py`, `bench/cold_start.py`): at the door stdlib `hmac`, `GetSecretValue`
+  and one `SendMessage` with botocore alone; a raw `ReceiveMessage(10)` -> post ->
+  `DeleteMessageBatch` loop, its requests measured at the same rate as charla's.
 - **the same-effects floor**: charla's own effects per command done by hand in plain boto3, no
-  framework (`bench/floor.py`, `SameEffects`): at the door the same one `SendMessage` (so for the
+  framework (`bench/floor.py`, `SameEffects`): at the door the same two AWS calls (so for the
   ingress figures it is the physical floor); in the worker `GetItem` of the channel item, one
   `TransactWriteItems` of the effect record and the channel item (command counter, post slot) with
   the same conditions, the post, one `UpdateItem` (DONE). **charla / same-effects floor is the
@@ -27,6 +29,15 @@ called as `lambda_handler.main.handler(event, context)` with an API Gateway v2 e
   boto3 Lambda client) and then runs the lazy reply in a thread of the same process. That makes
   the alternative's local numbers a lower bound: it skips an Invoke round trip and a second
   invocation.
+
+**Fair order.** Variants are interleaved run by run (cold starts) or event by event with the
+first rotating (reply latency), or each runs on a fresh moto. moto itself is patched for the bench
+(`bench/moto_patch.py`, never shipped or used by tests): moto 5.2 deep-copies every table a
+`TransactWriteItems` touches (5 ms at an empty table, 80 ms at 1,600 items), so whoever ran later
+paid more; patched, a transaction backs up only the items it touches. Cold starts run the ingress
+asset exactly as `cdk.out` ships it (`bench/bundles.py`: no bytecode, none written, the run refused
+otherwise); bench workers log at WARNING, as production's do; the sustained figure's worker runs
+under a 0.25 vCPU cgroup quota, a Fargate task's share.
 
 moto's SQS slows down as a queue deepens (about 10 ms per receive at 20 messages, 430 ms at
 2,000), so every figure keeps queues shallow (purged, paced or fed under a depth limit) and

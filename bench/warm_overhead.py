@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from bench.common import Figure, apigw_v2_event, ratio, summary
+from bench.common import WORKER_LOG_LEVEL, Figure, apigw_v2_event, ratio, summary
 from bench.context import BenchContext
 from scripts.stack import DevStack
 
@@ -138,7 +138,7 @@ def measure(requests: int, slack_api_url: str) -> dict[str, Any]:
 
 def run(ctx: BenchContext) -> Figure:
     requests = 200 if ctx.quick else 2000
-    with DevStack(worker_queues=[], moto_url=ctx.moto_url) as stack:
+    with DevStack(worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ctx.moto_url) as stack:
         import subprocess
 
         from bench.common import ROOT

@@ -20,9 +20,11 @@ from scripts.slack_requests import (
     block_action,
     channel_message,
     direct_message,
+    message_text,
     next_ts,
     signed_block_action,
     signed_slash_command,
+    slash_command_text,
 )
 from scripts.slack_standin import BOT_USER_ID
 from scripts.stack import ROOT, DevStack
@@ -94,7 +96,6 @@ def _shown(path: Path) -> str:
 
 # People in the local workspace: ``@bob`` typed at the prompt becomes ``<@U0BOB>``.
 PEOPLE = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "charla": BOT_USER_ID}
-_TYPED_MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w.-]*)")
 _SLACK_DATE = re.compile(r"<!date\^[0-9]+\^[^|>]*\|([^>]*)>")
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
 _SLACK_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -105,9 +106,14 @@ def user_id(name: str) -> str:
     return PEOPLE.get(name.lower(), "U0" + re.sub(r"[^A-Z0-9]", "", name.upper()))
 
 
-def with_mentions(text: str) -> str:
-    """Turn each typed ``@name`` into the mention Slack would send, ``<@U…>``."""
-    return _TYPED_MENTION.sub(lambda match: f"<@{user_id(match.group(1))}>", text)
+def channel_id(name: str) -> str:
+    """The channel id a typed ``#name`` stands for (``C0NAME``)."""
+    return "C0" + re.sub(r"[^A-Z0-9]", "", name.upper())
+
+
+def as_slack_sends(typed: str) -> str:
+    """A message as Slack sends it: ``&``, ``<``, ``>`` escaped, each ``@name`` as ``<@U…>``."""
+    return message_text(typed, user_id)
 
 
 def readable(mrkdwn: str) -> str:
@@ -199,7 +205,7 @@ class Conversation:
         plain message in the channel (archived and counted, not a command); ``/press <label>``
         presses a button of the last answer that had one; anything else mentions the bot.
         """
-        text = with_mentions(typed.strip())
+        text = typed.strip()
         before = len(self.stack.recorded())
         mistake = typing_mistake(text)
         if mistake:
@@ -212,7 +218,7 @@ class Conversation:
             key = next_ts().replace(".", "-")
             url = self.stack.response_url(key)
             request = signed_slash_command(
-                text.removeprefix("/charla").strip(),
+                slash_command_text(text.removeprefix("/charla").strip(), user_id, channel_id),
                 self.stack.signing_secret,
                 response_url=url,
                 channel=self.channel,
@@ -223,19 +229,20 @@ class Conversation:
             def mine(record: dict[str, Any]) -> bool:
                 return record.get("path") == f"/response/{key}" or record.get("channel") == self.channel
         elif text.startswith("/dm "):
-            status = self.stack.post_event(direct_message(text[4:], channel=self.dm_channel, user=self.user)).status
+            dm = direct_message(as_slack_sends(text[4:]), channel=self.dm_channel, user=self.user)
+            status = self.stack.post_event(dm).status
 
             def mine(record: dict[str, Any]) -> bool:
                 return record.get("channel") == self.dm_channel
         elif text.startswith("/say "):
-            message = channel_message(text[5:], channel=self.channel, user=self.user)
+            message = channel_message(as_slack_sends(text[5:]), channel=self.channel, user=self.user)
             status = self.stack.post_event(message).status
             if status != 200:
                 return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
             return [{"where": "no answer to a plain message", "text": f"(archived in {self.channel} and counted)"}]
         else:
             ts = next_ts()
-            text = text.removeprefix(f"<@{BOT_USER_ID}>").strip()
+            text = as_slack_sends(text).removeprefix(f"<@{BOT_USER_ID}>").strip()
             status = self.stack.post_event(app_mention(text, channel=self.channel, user=self.user, ts=ts)).status
             # Slack also delivers a mention as a message.channels event: that one is archived.
             twin = channel_message(f"<@{BOT_USER_ID}> {text}", channel=self.channel, user=self.user, ts=ts)

@@ -167,8 +167,12 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def start_moto_server(*, env: Mapping[str, str], log_dir: Path, timeout: float = 60.0) -> tuple[ManagedProcess, str]:
+def start_moto_server(
+    *, env: Mapping[str, str], log_dir: Path, timeout: float = 60.0, module: str = "moto.server"
+) -> tuple[ManagedProcess, str]:
     """A moto server (every AWS service, in server mode) on a free 127.0.0.1 port; returns it and its URL.
+
+    ``module`` runs instead of ``moto.server`` with the same arguments (the bench's patched server).
 
     Raises:
         Timeout: It was not listening within ``timeout`` (its log is in the message).
@@ -176,7 +180,7 @@ def start_moto_server(*, env: Mapping[str, str], log_dir: Path, timeout: float =
     """
     port = free_port()
     process = ManagedProcess(
-        "moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(port)), env=env, log_dir=log_dir
+        "moto", python_module(module, "-H", "127.0.0.1", "-p", str(port)), env=env, log_dir=log_dir
     )
 
     def listening() -> bool:

@@ -1,14 +1,20 @@
 """Correctly signed Slack requests, as Slack sends them: the one factory tests, demo and bench use."""
 
+import functools
 import hashlib
 import hmac
 import itertools
 import json
+import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from contract.slack_text import escape
 
 TEAM_ID = "TLOCAL"
 API_APP_ID = "ACHARLA"
@@ -211,6 +217,50 @@ def slash_command_form(
         "response_url": response_url,
         "trigger_id": f"{next(_counter)}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
     }
+
+
+# -- text as Slack sends it --------------------------------------------------------------------
+
+MANIFEST = Path(__file__).resolve().parents[1] / "slack" / "manifest.yaml"
+_TYPED_USER = re.compile(r"(?<![<\w])@([A-Za-z][\w.-]*)")
+_TYPED_CHANNEL = re.compile(r"(?<![<\w&])#([a-z0-9][\w-]*)")
+_TYPED_LINK = re.compile(r"(?<![<|\w])(https?://[^\s<>]+)")
+
+
+@functools.cache
+def manifest_should_escape(command: str = "/charla") -> bool:
+    """The ``should_escape`` the shipped manifest gives ``command`` (Slack's default is false)."""
+    import yaml  # a dev dependency: the factory is for tests, demo and bench
+
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    for declared in manifest["features"].get("slash_commands", []):
+        if declared["command"] == command:
+            return bool(declared.get("should_escape", False))
+    raise KeyError(f"{command} is not in {MANIFEST.name}")
+
+
+def message_text(typed: str, user_id: Callable[[str], str]) -> str:
+    """A message's ``text`` as Slack sends it when someone types ``typed`` in its composer: the three
+    control characters escaped, each ``@name`` picked from the list as a ``<@U…>`` mention."""
+    return _TYPED_USER.sub(lambda m: f"<@{user_id(m.group(1))}>", escape(typed))
+
+
+def slash_command_text(
+    typed: str,
+    user_id: Callable[[str], str],
+    channel_id: Callable[[str], str],
+    *,
+    should_escape: bool | None = None,
+) -> str:
+    """A slash command's ``text`` as Slack sends it: always entity-escaped; with the command's
+    ``should_escape`` on, ``@name`` becomes ``<@U…|name>``, ``#channel`` ``<#C…|channel>`` and a
+    link ``<url>``; off, they stay the plain words typed. ``None``: the shipped manifest's setting."""
+    text = escape(typed)
+    if not (manifest_should_escape() if should_escape is None else should_escape):
+        return text
+    text = _TYPED_LINK.sub(lambda m: f"<{m.group(1)}>", text)
+    text = _TYPED_USER.sub(lambda m: f"<@{user_id(m.group(1))}|{m.group(1)}>", text)
+    return _TYPED_CHANNEL.sub(lambda m: f"<#{channel_id(m.group(1))}|{m.group(1)}>", text)
 
 
 def to_api_gateway_event(template: dict[str, Any], request: SignedRequest) -> dict[str, Any]:

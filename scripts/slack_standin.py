@@ -59,6 +59,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from contract.slack_text import is_escaped_as_slack_sends
+
 BOT_USER_ID = "UCHARLABOT"
 BOT_ID = "BCHARLABOT"
 DEFAULT_LOCALE = "en-US"  # users.info's locale for people no test set one for
@@ -77,6 +79,7 @@ class Recorder:
     rejected_429_by_channel: dict[str, int] = field(default_factory=dict)
     rate_limited_at: list[dict[str, Any]] = field(default_factory=list)
     pace_violations: int = 0
+    unescaped_posts: int = 0
     failing_channels: set[str] = field(default_factory=set)
     reset_after_posts: int = 0
     posts_reset: int = 0
@@ -116,7 +119,9 @@ class Recorder:
             recent = [r for r in self.posted(str(fields.get("channel"))) if now - r["received_at"] < 1.0]
             over_pace = len(recent) >= 2
             self.pace_violations += over_pace
-            return self._append("chat.postMessage", {**fields, "over_pace": over_pace})
+            unescaped = not posted_text_is_escaped(fields)
+            self.unescaped_posts += unescaped
+            return self._append("chat.postMessage", {**fields, "over_pace": over_pace, "unescaped": unescaped})
 
     def rate_limited(self, method: str, channel: str | None) -> bool:
         """Whether this call gets a 429 now (and count it, per channel)."""
@@ -180,6 +185,7 @@ class Recorder:
                 "rejected_429_by_channel": dict(self.rejected_429_by_channel),
                 "rate_limited_at": list(self.rate_limited_at),
                 "pace_violations": self.pace_violations,
+                "unescaped_posts": self.unescaped_posts,
                 "posts_reset": self.posts_reset,
                 "users_info_calls": self.users_info_calls,
                 "reactions": {key: list(names) for key, names in self.reactions.items()},
@@ -187,6 +193,17 @@ class Recorder:
                 "views": dict(self.views),
                 "views_published": self.views_published,
             }
+
+
+def posted_text_is_escaped(fields: dict[str, Any]) -> bool:
+    """Whether a post's ``text`` and its blocks' mrkdwn texts are escaped as Slack requires."""
+    texts = [str(fields.get("text") or "")]
+    for block in fields.get("blocks") or []:
+        if not isinstance(block, dict):
+            continue
+        texts.append(str((block.get("text") or {}).get("text", "")))
+        texts += [str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e.get("text"), str)]
+    return all(is_escaped_as_slack_sends(text) for text in texts)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,7 +5,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from contract.commands import parse_command
+from contract.slack_text import read_command
 from contract.tasks import CommandRequest
 from lambda_handler.enqueue import enqueue
 from lambda_handler.listeners.malformed import malformed_is_rejected
@@ -20,7 +20,7 @@ def on_slash_command(command: dict[str, Any], ack: Ack) -> None:
     Form values are strings (the guard parsed the form); ``channel_id`` and ``user_id`` are
     required: a form without them is a 400, not a 500.
     """
-    parsed = parse_command(command.get("text", ""))
+    parsed = read_command(command.get("text", ""))
     trigger_id = command.get("trigger_id") or f"{command['channel_id']}:{time.time_ns()}"
     request = CommandRequest(
         correlation_id=trigger_id,

@@ -18,7 +18,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from contract.commands import parse_command
+from contract.slack_text import read_command
 from contract.tasks import ArchivedMessage, CommandRequest, MessageKind, TaskName
 from lambda_handler.enqueue import enqueue
 from lambda_handler.listeners.malformed import malformed_is_rejected
@@ -44,7 +44,7 @@ def _event_id(body: dict[str, Any], event: dict[str, Any]) -> str:
 def command_from_event(body: dict[str, Any], *, in_thread: bool) -> tuple[TaskName, CommandRequest, str]:
     """The task, command request and idempotency key (the event id) for a mention or DM event."""
     event = body["event"]
-    parsed = parse_command(str(event.get("text", "")))
+    parsed = read_command(str(event.get("text", "")))
     event_id = _event_id(body, event)
     request = CommandRequest(
         correlation_id=event_id,

@@ -61,7 +61,13 @@ def test_the_ingress_makes_one_aws_call_per_request(quick_run: Path) -> None:
     figures = {f["number"]: f for f in json.loads((quick_run / "benchmarks.json").read_text())["figures"]}
     warm = figures[2]["extra"]
     assert warm["aws_calls_per_request_max"] == 1 and warm["operations"].keys() == {"sqs.SendMessage"}
-    assert figures[1]["extra"]["aws_calls"]["charla"] == {"AmazonSQS.SendMessage": 1}
+    # From the shipped bundle, the signing secret from Secrets Manager as in AWS: the physical floor's calls.
+    calls = figures[1]["extra"]["aws_calls"]
+    assert (
+        calls["charla"] == calls["physical_floor"] == {"AmazonSQS.SendMessage": 1, "secretsmanager.GetSecretValue": 1}
+    )
+    assert figures[1]["extra"]["bundle"].startswith("asset.")
+    assert figures[1]["extra"]["snapstart_after_restore_ms"]["median"] > 0
 
 
 def test_the_budget_per_event_is_counted_and_holds(quick_run: Path) -> None:

@@ -5,7 +5,7 @@
 import json
 from pathlib import Path
 
-from bench.readme import END, START, performance_block
+from bench.readme import END, START, performance_block, why_unmet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,3 +25,6 @@ def test_the_block_names_the_run_and_every_unmet_goal() -> None:
     for figure in report["figures"]:
         line = next(line for line in block.splitlines() if line.startswith(f"- {figure['number']}. "))
         assert ("**goal not met**" in line) is (not figure["goal_met"]), line
+        assert (" Why: " in line) is (not figure["goal_met"]), line  # an unmet goal says why, plainly
+        if not figure["goal_met"]:
+            assert why_unmet(figure)[:60] in line

@@ -1,0 +1,37 @@
+"""The cost figure prices what the same run measured, and says which inputs were assumed."""
+
+from bench.cost_model import measured_usage
+from scripts import cost
+
+
+def test_inputs_measured_in_the_run_replace_the_assumptions_and_are_marked_measured() -> None:
+    usage, inputs = measured_usage(
+        {"sqs_requests_per_task": 3.0031, "worker_tasks_per_cpu_s": 114.04, "dynamodb_wru_per_event": 5.0}
+    )
+    assert (usage.sqs_requests_per_task, usage.worker_tasks_per_cpu_second, usage.dynamodb_wru_per_event) == (
+        3.003,
+        114.0,
+        5.0,
+    )
+    assert {name for name, entry in inputs.items() if entry["measured"]} == {
+        "sqs_requests_per_task",
+        "worker_tasks_per_cpu_second",
+        "dynamodb_wru_per_event",
+    }
+    assert inputs["slack_call_ms"] == {"value": 150.0, "measured": False, "by": "assumption (scripts/cost.py)"}
+
+
+def test_a_cost_run_alone_says_its_inputs_were_not_measured() -> None:
+    usage, inputs = measured_usage({})
+    assert usage == cost.Usage()
+    assert not any(entry["measured"] for entry in inputs.values())
+    assert inputs["sqs_requests_per_task"]["by"] == "not measured in this run (figure 5 (sqs_requests) did not run)"
+
+
+def test_the_sustained_rate_is_what_a_quarter_vcpu_worker_measured_in_this_run_carries() -> None:
+    from bench.sustained import DEFAULT_THROTTLE, carry_rate
+
+    rate, source = carry_rate({"worker_tasks_per_cpu_s": 114.0}, quick=False)
+    assert rate == round(114.0 * 0.25 * 0.6) and "figure 4's 114.0 tasks per CPU-second" in source
+    assert carry_rate({"worker_tasks_per_cpu_s": 10_000.0}, quick=False)[0] == DEFAULT_THROTTLE == 50
+    assert "did not run" in carry_rate({}, quick=False)[1]
