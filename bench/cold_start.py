@@ -55,7 +55,7 @@ import botocore.session
 imported = time.perf_counter() - started
 session = botocore.session.get_session()
 secrets = session.create_client("secretsmanager")
-stored = secrets.get_secret_value(SecretId=os.environ["CHARLA_SLACK_SECRET_ARN"])["SecretString"]
+stored = secrets.get_secret_value(SecretId=os.environ["CHARLA_SLACK_SIGNING_SECRET_ARN"])["SecretString"]
 key = json.loads(stored)["signing_secret"].encode()
 headers = request["headers"]
 base = b"v0:" + headers["x-slack-request-timestamp"].encode() + b":" + request["body"].encode()
@@ -123,7 +123,7 @@ class BundleRuns:
         self.bundle = bundle
         self.compiled = compiled
         aws_like = {k: v for k, v in stack.env.items() if k != env.SLACK_SIGNING_SECRET}
-        self.env_aws = {**aws_like, env.SLACK_SECRET_ARN: secret_arn}  # charla, physical floor: as in AWS
+        self.env_aws = {**aws_like, env.SLACK_SIGNING_SECRET_ARN: secret_arn}  # charla, physical floor: as in AWS
         self.env_plain = dict(stack.env)  # the libraries floor and Bolt read it from the environment
 
     def environ(self, variant: str, *, endpoint: str | None = None) -> dict[str, str]:
@@ -201,9 +201,8 @@ def run(ctx: BenchContext) -> Figure:
     with DevStack(worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ctx.moto_url) as stack:
         secret_arn = boto3.client("secretsmanager", endpoint_url=ctx.moto_url).create_secret(
             Name=f"charla-bench-{stack.bot_token[-8:]}",
-            SecretString=json.dumps(
-                {env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret, env.SECRET_KEY_BOT_TOKEN: stack.bot_token}
-            ),
+            # The ingress's own secret holds the signing secret alone (the bot token is the workers').
+            SecretString=json.dumps({env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret}),
         )["ARN"]
         runs = BundleRuns(stack, bundle, compiled, secret_arn)
         for variant in VARIANTS:  # one discarded run each: the page cache, as a Lambda's disk
