@@ -4,6 +4,7 @@
 Real ``make`` against this Makefile, with the venv in a temporary directory.
 """
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,8 +19,17 @@ needs_old_python = pytest.mark.skipif(OLD_PYTHON is None, reason="no Python 3.10
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
+    # As a person types it: under `make test` the outer make's MAKELEVEL/MAKEFLAGS would turn this
+    # make's "make:" lines into "make[1]:" ones.
+    environ = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     return subprocess.run(
-        ["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
