@@ -47,8 +47,14 @@ def ping_body(channel: str, thread_ts: str, *, key: str) -> str:
     return encode_task_message(task=TaskName.PING, kwargs=payload, queue="replies", task_id=task_id_for(key))
 
 
-def replies_by_thread(stack: DevStack, prefix: str) -> Counter[str]:
-    return Counter(str(r.get("thread_ts")) for r in stack.recorded() if str(r.get("channel", "")).startswith(prefix))
+def replies_by_thread(stack: DevStack, prefix: str, kind: str = "chat.postMessage") -> Counter[str]:
+    """Posts of ``kind`` in channels starting with ``prefix``, by thread (answers are public posts;
+    the asker's failure notice is a ``chat.postEphemeral``)."""
+    return Counter(
+        str(r.get("thread_ts"))
+        for r in stack.recorded()
+        if str(r.get("channel", "")).startswith(prefix) and r.get("kind", "chat.postMessage") == kind
+    )
 
 
 def dlq_bodies(stack: DevStack) -> list[dict[str, Any]]:
@@ -184,4 +190,7 @@ def test_l3_a_refused_answer_is_dead_lettered_with_its_reason_and_answered_once_
     report["answers"] = sum(seen.values())
     assert moved == 1
     assert seen == Counter({ts: 1})
+    # The asker was told of the failure at most once (not at all if Slack still refused the channel
+    # when the notice ran: it is dropped, never dead-lettered).
+    assert sum(replies_by_thread(stack, "CLDLQ", kind="chat.postEphemeral").values()) <= 1
     assert dlq_depth(stack) == 0
