@@ -33,7 +33,6 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +40,36 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contract.queues import DLQ_RETENTION_S, QUEUE_RETENTION_S
 from contract.tasks import ArchivedMessage, MessageKind
 from workers.settings import get_settings
+from workers.state.effects import EFFECT_TTL_S, Effects, effect_key
+from workers.state.pace import COUNTER_PREFIX, ChannelPaces, channel_key, channels_pk, command_counter
+from workers.state.table import (
+    StoreContended,
+    StoreError,
+    StoreUnavailableError,
+    Table,
+    cancellation_codes,
+    error_code,
+    translate,
+)
+from workers.state.table import item as item_
+from workers.state.table import key as key_
+from workers.state.table import n as n_
+from workers.state.table import num as num_
+from workers.state.table import s as s_
+from workers.state.table import t as t_
+
+__all__ = [
+    "EFFECT_TTL_S",
+    "StateStore",
+    "StoreContended",
+    "StoreError",
+    "StoreUnavailableError",
+    "channel_key",
+    "command_counter",
+    "effect_key",
+]
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,127 +87,7 @@ OLD_AGENDA_TTL_S = 24 * 3600
 PENDING_AGENDA_TTL_S = 24 * 3600
 # Subtypes a person writes; joins, topic changes and the like are archived but not counted.
 COUNTED_SUBTYPES: frozenset[str | None] = frozenset({None, "file_share", "thread_broadcast", "me_message"})
-_RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-    }
-)
-
-
-class StoreUnavailableError(RuntimeError):
-    """DynamoDB could not do it now (throttling, conflict, network): retry the task later."""
-
-
-class StoreError(RuntimeError):
-    """DynamoDB refused the request for good (a bug or a misconfiguration): do not retry."""
-
-
-# An effect's record outlives every copy of its task message: one can wait on its queue, then
-# sit in the dead-letter queue until a person redrives it. A day more for the last retries.
-EFFECT_TTL_S = QUEUE_RETENTION_S + DLQ_RETENTION_S + 24 * 3600
-
-
-class EffectState(StrEnum):
-    """States of an effect record (the state machine is in ``workers/services/replies.py``)."""
-
-    HELD = "held"
-    FREE = "free"
-    DONE = "done"
-
-
-@dataclass(frozen=True, slots=True)
-class EffectRecord:
-    """An effect record as stored."""
-
-    state: EffectState
-    owner: str
-    lease_until: float
-    suspect: bool
-    slot_at: float | None
-    shift_at: float
-    message_ts: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelPace:
-    """A channel's posting state, shared by every worker.
-
-    Attributes:
-        next_at: Earliest time the next reservation may take (``None``: never posted).
-        paused_until: Slack's Retry-After for this channel ends then.
-        shift: Seconds every reservation was moved by 429s so far (see ``replies``).
-        version: ``next_at`` exactly as stored, for the optimistic condition of a reservation.
-    """
-
-    next_at: float | None
-    paused_until: float
-    shift: float
-    version: str | None
-
-    def first_free(self, now: float) -> float:
-        """The earliest slot a new reservation may take at ``now``."""
-        return max(now, self.next_at or 0.0, self.paused_until)
-
-
-IDLE_CHANNEL = ChannelPace(next_at=None, paused_until=0.0, shift=0.0, version=None)
-
-
-@dataclass(frozen=True, slots=True)
-class SlotClaim:
-    """The channel slot a claim reserves: ``slot_at``, taken from the channel state ``seen``."""
-
-    team_id: str
-    channel: str
-    slot_at: float
-    interval_s: float
-    seen: ChannelPace
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimTaken:
-    """The claim transaction went through: the caller holds the effect."""
-
-
-@dataclass(frozen=True, slots=True)
-class EffectExists:
-    """Another run created the effect first; ``record`` is what it holds now."""
-
-    record: EffectRecord
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelMoved:
-    """The channel's slots moved since they were read; ``pace`` is the state now."""
-
-    pace: ChannelPace
-
-
-ClaimResult = ClaimTaken | EffectExists | ChannelMoved
-
-
 # -- keys: the whole key schema lives in these functions ---------------------------------------
-
-
-def effect_key(task_id: str) -> dict[str, str]:
-    return {"pk": f"EFFECT#{task_id}", "sk": "EFFECT"}
-
-
-def channel_key(team_id: str, channel: str) -> dict[str, str]:
-    return {"pk": f"CHANNELS#{team_id}", "sk": channel}
-
-
-def command_counter(command: str) -> str:
-    """The channel item's attribute counting uses of ``command``."""
-    return f"{COUNTER_PREFIX}{command}"
-
-
-COUNTER_PREFIX = "uses_"
 
 
 def channel_archive_pk(team_id: str, channel: str) -> str:
@@ -203,10 +109,6 @@ def welcome_key(team_id: str, channel: str, user: str) -> dict[str, str]:
 
 def user_count_key(team_id: str, user: str) -> dict[str, str]:
     return {"pk": f"COUNT#{team_id}", "sk": f"USER#{user}"}
-
-
-def channels_pk(team_id: str) -> str:
-    return f"CHANNELS#{team_id}"
 
 
 def agenda_item_key(version: str, index: int) -> dict[str, str]:
@@ -232,73 +134,10 @@ def new_agenda_version(now: float) -> str:
     return f"{int(now * 1000):015d}-{secrets.token_hex(3)}"
 
 
-# -- attribute values ------------------------------------------------------------------------
+# -- attribute values (shared with every aggregate: workers/state/table.py) --------------------
 
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": str(int(value))}
-
-
-def _t(value: float) -> dict[str, str]:
-    """A time to the millisecond: slots 10 ms apart must stay apart."""
-    return {"N": f"{value:.3f}"}
-
-
-def _num(item: Mapping[str, Any], name: str, default: float = 0.0) -> float:
-    value = item.get(name, {}).get("N")
-    return float(value) if value is not None else default
-
-
-def _key(key: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    return {name: _s(value) for name, value in key.items()}
-
-
-def _effect_record(item: Mapping[str, Any]) -> EffectRecord:
-    return EffectRecord(
-        state=EffectState(item.get("state", {}).get("S", EffectState.FREE)),
-        owner=item.get("owner", {}).get("S", ""),
-        lease_until=_num(item, "lease_until"),
-        suspect=bool(item.get("suspect", {}).get("BOOL", False)),
-        slot_at=_num(item, "slot_at") if "slot_at" in item else None,
-        shift_at=_num(item, "shift_at"),
-        message_ts=item.get("message_ts", {}).get("S") or None,
-    )
-
-
-def _channel_pace(item: Mapping[str, Any] | None) -> ChannelPace:
-    if not item:
-        return IDLE_CHANNEL
-    version = item.get("next_at", {}).get("N")
-    return ChannelPace(
-        next_at=float(version) if version is not None else None,
-        paused_until=_num(item, "paused_until"),
-        shift=_num(item, "shift"),
-        version=version,
-    )
-
-
-def _item(key: Mapping[str, str], **attributes: dict[str, Any]) -> dict[str, Any]:
-    return {**{name: _s(value) for name, value in key.items()}, **attributes}
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [str(reason.get("Code", "None")) for reason in reasons]
-
-
-def _translate(error: BotoCoreError | ClientError, what: str) -> RuntimeError:
-    if isinstance(error, ClientError) and _error_code(error) not in _RETRYABLE_CODES:
-        return StoreError(f"{what}: {_error_code(error)}")
-    code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
-    return StoreUnavailableError(f"{what}: {code}")
+_s, _n, _t, _num, _key, _item = s_, n_, t_, num_, key_, item_
+_error_code, _cancellation_codes, _translate = error_code, cancellation_codes, translate
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +162,9 @@ class StateStore:
         self._client = client
         self._table = table
         self._archive_retention_s = archive_retention_days * 24 * 3600
+        shared = Table(client, table)
+        self.effects = Effects(shared)  # one answer's record (workers/state/effects.py)
+        self.pace = ChannelPaces(shared)  # one channel's line of posts (workers/state/pace.py)
 
     # -- archive and counters --------------------------------------------------------------
 
@@ -639,247 +481,6 @@ class StateStore:
                 # The swap is done; a missed TTL only leaves an unread item behind.
                 logger.warning("could not expire agenda version=%s error=%s", version, type(error).__name__)
                 return
-
-    # -- effects: the records behind "each answer posted once" (workers/services/replies.py) ----
-
-    def claim_effect(
-        self,
-        task_id: str,
-        *,
-        owner: str,
-        lease_until: float,
-        now: float,
-        count: tuple[str, str, str] | None = None,
-        slot: SlotClaim | None = None,
-    ) -> ClaimResult:
-        """Create the effect record held by ``owner``, in one transaction with what it justifies.
-
-        Args:
-            count: ``(team, channel, command)``: add one use of the command to the channel's
-                counters (a counter moves only here, so a second run cannot count again).
-            slot: Reserve ``slot.slot_at`` on the channel, provided its slots are still as
-                ``slot.seen`` says.
-
-        Returns:
-            ``ClaimTaken``; ``EffectExists`` with the record another run created; or
-            ``ChannelMoved`` with the channel's state now (read again, pick a later slot).
-        """
-        record = _item(
-            effect_key(task_id),
-            state=_s(EffectState.HELD),
-            owner=_s(owner),
-            lease_until=_t(lease_until),
-            suspect={"BOOL": False},
-            claimed_at=_t(now),
-            expires_at=_n(now + EFFECT_TTL_S),
-            **({"slot_at": _t(slot.slot_at), "shift_at": _t(slot.seen.shift)} if slot else {}),
-        )
-        writes: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": record,
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-        ]
-        channel_update = self._channel_update(count=count, slot=slot)
-        if channel_update is not None:
-            writes.append(channel_update)
-        try:
-            if len(writes) == 1:
-                self._client.put_item(**writes[0]["Put"])
-            else:
-                self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
-        except ClientError as error:
-            code = _error_code(error)
-            if code == "ConditionalCheckFailedException":  # the lone put: the record exists
-                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-                return EffectExists(_effect_record(old or self._get(effect_key(task_id)) or {}))
-            if code != "TransactionCanceledException":
-                raise _translate(error, "claim effect") from error
-            reasons: list[Any] = list(error.response.get("CancellationReasons") or [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                old = dict(reasons[0].get("Item") or {}) or self._get(effect_key(task_id)) or {}
-                return EffectExists(_effect_record(old))
-            if slot is not None and len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
-                item = reasons[1].get("Item")
-                return ChannelMoved(_channel_pace(item) if item else self.channel_pace(slot.team_id, slot.channel))
-            raise StoreUnavailableError(f"claim effect: transaction cancelled {_cancellation_codes(error)}") from error
-        except BotoCoreError as error:
-            raise _translate(error, "claim effect") from error
-        return ClaimTaken()
-
-    def _channel_update(self, *, count: tuple[str, str, str] | None, slot: SlotClaim | None) -> dict[str, Any] | None:
-        if count is None and slot is None:
-            return None
-        team_id, channel = (slot.team_id, slot.channel) if slot else (count[0], count[1])  # type: ignore[index]
-        update: dict[str, Any] = {"TableName": self._table, "Key": _key(channel_key(team_id, channel))}
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        clauses: list[str] = []
-        if count is not None:
-            names["#counter"] = command_counter(count[2])
-            values[":one"] = {"N": "1"}
-            clauses.append("ADD #counter :one")
-        if slot is not None:
-            values[":next"] = _t(slot.slot_at + slot.interval_s)
-            clauses.append("SET next_at = :next")
-            if slot.seen.version is None:
-                update["ConditionExpression"] = "attribute_not_exists(next_at)"
-            else:
-                update["ConditionExpression"] = "next_at = :seen"
-                values[":seen"] = {"N": slot.seen.version}
-            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        update["UpdateExpression"] = " ".join(clauses)
-        update["ExpressionAttributeValues"] = values
-        if names:
-            update["ExpressionAttributeNames"] = names
-        return {"Update": update}
-
-    def read_effect(self, task_id: str) -> EffectRecord | None:
-        """The effect record of ``task_id`` (strongly consistent), or ``None`` if absent."""
-        item = self._get(effect_key(task_id))
-        return _effect_record(item) if item else None
-
-    def take_over_effect(self, task_id: str, *, seen: EffectRecord, owner: str, lease_until: float, now: float) -> bool:
-        """Hold a FREE record, or a HELD one whose lease is over, exactly as ``seen``; ``False`` if it moved."""
-        return self._move_effect(
-            task_id,
-            what="take over effect",
-            update="SET #state = :held, #owner = :owner, lease_until = :lease, expires_at = :expires",
-            condition="#state = :seen_state AND #owner = :seen_owner AND lease_until = :seen_lease",
-            values={
-                ":held": _s(EffectState.HELD),
-                ":owner": _s(owner),
-                ":lease": _t(lease_until),
-                ":expires": _n(now + EFFECT_TTL_S),
-                ":seen_state": _s(seen.state),
-                ":seen_owner": _s(seen.owner),
-                ":seen_lease": _t(seen.lease_until),
-            },
-        )
-
-    def finish_effect(self, task_id: str, *, owner: str, message_ts: str | None) -> bool:
-        """HELD by ``owner`` -> DONE; ``False`` if ``owner`` no longer holds it."""
-        return self._move_effect(
-            task_id,
-            what="finish effect",
-            update="SET #state = :done, message_ts = :ts",
-            condition="#state = :held AND #owner = :owner",
-            values={
-                ":done": _s(EffectState.DONE),
-                ":ts": _s(message_ts or ""),
-                ":held": _s(EffectState.HELD),
-                ":owner": _s(owner),
-            },
-        )
-
-    def release_effect(
-        self,
-        task_id: str,
-        *,
-        owner: str,
-        suspect: bool,
-        now: float,
-        slot_at: float | None = None,
-        shift_at: float = 0.0,
-    ) -> bool:
-        """HELD by ``owner`` -> FREE, keeping the channel slot it holds; ``False`` if not held by ``owner``.
-
-        ``suspect`` records that a post may have reached Slack; it is never cleared here.
-        """
-        values: dict[str, Any] = {
-            ":free": _s(EffectState.FREE),
-            ":held": _s(EffectState.HELD),
-            ":owner": _s(owner),
-            ":now": _t(now),
-            ":expires": _n(now + EFFECT_TTL_S),
-        }
-        update = "SET #state = :free, lease_until = :now, expires_at = :expires"
-        if suspect:
-            update += ", suspect = :true"
-            values[":true"] = {"BOOL": True}
-        if slot_at is not None:
-            update += ", slot_at = :slot, shift_at = :shift"
-            values[":slot"] = _t(slot_at)
-            values[":shift"] = _t(shift_at)
-        return self._move_effect(
-            task_id, what="release effect", update=update, condition="#state = :held AND #owner = :owner", values=values
-        )
-
-    def _move_effect(self, task_id: str, *, what: str, update: str, condition: str, values: dict[str, Any]) -> bool:
-        return self._update(
-            effect_key(task_id),
-            update,
-            values,
-            condition=condition,
-            names={"#state": "state", "#owner": "owner"},
-            what=what,
-        )
-
-    # -- channel pace: every worker together under Slack's per-channel limit --------------------
-
-    def channel_pace(self, team_id: str, channel: str) -> ChannelPace:
-        """The channel's posting state (strongly consistent read)."""
-        return _channel_pace(self._get(channel_key(team_id, channel)))
-
-    def reserve_slot(self, team_id: str, channel: str, *, interval_s: float, now: float) -> tuple[float, ChannelPace]:
-        """Reserve the channel's first free slot on its own (no effect is created with it).
-
-        Used when a run holds an effect that has no slot yet (an ephemeral answer falling back to
-        a channel post). Returns the slot and the channel state it was taken from.
-        """
-        pace = self.channel_pace(team_id, channel)
-        for _ in range(20):
-            slot = SlotClaim(team_id, channel, pace.first_free(now), interval_s, pace)
-            update = self._channel_update(count=None, slot=slot)
-            assert update is not None
-            try:
-                self._client.update_item(**update["Update"])
-                return slot.slot_at, pace
-            except ClientError as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
-                    raise _translate(error, "reserve post slot") from error
-                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-                pace = _channel_pace(old) if old else self.channel_pace(team_id, channel)
-            except BotoCoreError as error:
-                raise _translate(error, "reserve post slot") from error
-        raise StoreUnavailableError(f"channel {channel} pace: too much contention")
-
-    def pause_channel(self, team_id: str, channel: str, *, now: float, retry_after_s: float) -> ChannelPace:
-        """Slack said 429 with ``Retry-After``: move every reservation of the channel by that much.
-
-        Only the first 429 of a pause moves anything (condition: no pause running at ``now``), so
-        many workers told to wait at once shift the line once. Returns the channel state after.
-        """
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=_key(channel_key(team_id, channel)),
-                UpdateExpression=(
-                    "SET paused_until = :until, shift = if_not_exists(shift, :zero) + :wait, "
-                    "next_at = if_not_exists(next_at, :now) + :wait"
-                ),
-                ConditionExpression="attribute_not_exists(paused_until) OR paused_until <= :now",
-                ExpressionAttributeValues={
-                    ":until": _t(now + retry_after_s),
-                    ":wait": _t(retry_after_s),
-                    ":zero": {"N": "0"},
-                    ":now": _t(now),
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise _translate(error, "pause channel") from error
-            old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-            return _channel_pace(old) if old else self.channel_pace(team_id, channel)
-        except BotoCoreError as error:
-            raise _translate(error, "pause channel") from error
-        return _channel_pace(response.get("Attributes"))
 
     # -- plumbing --------------------------------------------------------------------------
 

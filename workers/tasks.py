@@ -38,7 +38,10 @@ _member_joined = TypeAdapter(MemberJoined)
 def _run(running: TaskContext, effect_id: str | None = None) -> replies.Run:
     """This execution, as the reply state machine sees it (the effect is the task's, unless named)."""
     return replies.Run(
-        task_id=effect_id or running.task_id, lease_s=running.spec.lease_s, continuation=running.continuation
+        task_id=effect_id or running.task_id,
+        lease_s=running.spec.lease_s,
+        continuation=running.continuation,
+        observed=running.observed,
     )
 
 
