@@ -98,8 +98,8 @@ from slack_sdk.webhook import WebhookClient
 from contract.tasks import CommandRequest
 from workers.outcomes import Defer, Observed, PermanentError
 from workers.services.answers import Answer
-from workers.state.effects import ChannelMoved, ClaimTaken, EffectRecord, EffectState
-from workers.state.pace import MAX_LINE_S, ChannelPace, SlotClaim
+from workers.state.effects import ClaimTaken, EffectRecord, EffectState
+from workers.state.pace import MAX_LINE_S, ChannelMoved, ChannelPace, SlotClaim
 from workers.state.table import StoreContended, StoreUnavailableError
 from workers.store import StateStore
 

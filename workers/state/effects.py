@@ -174,7 +174,7 @@ class Effects:
             if channel is None:
                 client.put_item(**put)  # type: ignore[arg-type]
             else:
-                client.transact_write_items(TransactItems=[{"Put": put}, channel])  # type: ignore[list-item]
+                client.transact_write_items(TransactItems=[{"Put": put}, channel])  # type: ignore[typeddict-item,list-item]
         except ClientError as error:
             code = error_code(error)
             if code == "ConditionalCheckFailedException":  # the lone put: the record exists
