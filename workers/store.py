@@ -1,4 +1,8 @@
-"""DynamoDB access: the one module that knows the STATE table's key schema (see docs/DATA.md).
+"""DynamoDB access for the archive, counters, welcomes and agenda (see docs/DATA.md).
+
+Answers' effect records and channels' pace have their own modules, each the only one that knows
+its keys: ``workers/state/effects.py`` and ``workers/state/pace.py`` (``StateStore.effects`` and
+``StateStore.pace``); the shared plumbing is ``workers/state/table.py``.
 
 Single-table design, string keys ``pk``/``sk``, TTL attribute ``expires_at``:
 
@@ -7,10 +11,10 @@ pk                                    sk                                  what
 ====================================  ==================================  ==========================
 ``MSG#<team>#<channel>``              ``MSG#<ts>``                        one archived message (TTL)
 ``COUNT#<team>``                      ``USER#<user>``                     messages a person wrote
-``CHANNELS#<team>``                   ``<channel>``                       command counters and post pacing
+``CHANNELS#<team>``                   ``<channel>``                       command counters; pace (state/pace)
 ``AGENDA``                            ``CURRENT``                         pointer: the live version
 ``AGENDA``                            ``V#<version>#<index>``             one agenda item (TTL unless live)
-``EFFECT#<effect id>``                ``EFFECT``                          one answer's claim (TTL)
+``EFFECT#<effect id>``                ``EFFECT``                          one answer's record (TTL; state/effects)
 ``WELCOME#<team>#<channel>``          ``USER#<user>``                     this person was welcomed here
 ====================================  ==================================  ==========================
 
@@ -25,7 +29,7 @@ writes them.
 Every write that adds to a counter is a transaction with a conditional put of the record that
 justifies it, so a redelivered event or task adds nothing the second time. The answer's claim,
 its command counter and its channel's post slot are that one transaction
-(``workers/services/replies.py`` owns the state machine; this module only knows the keys).
+(``workers/services/replies.py`` owns the state machine; ``workers/state/effects.py`` the writes).
 """
 
 import logging
