@@ -115,6 +115,16 @@ def test_17_a_worker_frozen_past_its_lease_while_waiting_for_its_turn_does_not_p
             message="the takeover's post",
         )
         took_over_after_s = time.monotonic() - frozen_at
+
+        def line_free() -> bool:
+            found = client.get_item(
+                TableName=table, Key={"pk": {"S": "CHANNELS#TLOCAL"}, "sk": {"S": channel}}, ConsistentRead=True
+            ).get("Item", {})
+            return float(found.get("next_at", {}).get("N", 0)) <= time.time()
+
+        # Wake it when its channel's line is free: nothing but the fence stands between it and a
+        # post (Celery's time limits, paused with it, fire within a second of waking).
+        wait_until(line_free, timeout=30, interval=0.1, message="the channel's line to clear")
     finally:
         first.send_signal(signal.SIGCONT)
     # The frozen worker wakes up, finds it lost the answer, and its copy then meets DONE.
