@@ -1,30 +1,17 @@
-"""DynamoDB access for the archive, counters, welcomes and agenda (see docs/DATA.md).
-
-Answers' effect records and channels' pace have their own modules, each the only one that knows
-its keys: ``workers/state/effects.py`` and ``workers/state/pace.py`` (``StateStore.effects`` and
-``StateStore.pace``); the shared plumbing is ``workers/state/table.py``.
-
-Single-table design, string keys ``pk``/``sk``, TTL attribute ``expires_at``:
+"""The STATE table (see docs/DATA.md): one module per aggregate under ``workers/state/``, each the
+only one that knows its keys, composed here into the ``StateStore`` workers use.
 
 ====================================  ==================================  ==========================
-pk                                    sk                                  what
+pk                                    sk                                  what (module)
 ====================================  ==================================  ==========================
-``MSG#<team>#<channel>``              ``MSG#<ts>``                        one archived message (TTL)
-``COUNT#<team>``                      ``USER#<user>``                     messages a person wrote
-``CHANNELS#<team>``                   ``<channel>``                       command counters; pace (state/pace)
-``AGENDA``                            ``CURRENT``                         pointer: the live version
-``AGENDA``                            ``V#<version>#<index>``             one agenda item (TTL unless live)
-``EFFECT#<effect id>``                ``EFFECT``                          one answer's record (TTL; state/effects)
-``WELCOME#<team>#<channel>``          ``USER#<user>``                     this person was welcomed here
+``MSG#<team>#<channel>``              ``MSG#<ts>``                        one archived message (archive)
+``COUNT#<team>``                      ``USER#<user>``                     messages a person wrote (archive)
+``CHANNELS#<team>``                   ``<channel>``                       command counters and pace (pace)
+``AGENDA``                            ``CURRENT`` / ``V#<version>#<i>``   the live agenda (agenda)
+``EFFECT#<effect id>``                ``EFFECT``                          one answer's record (effects)
+``WELCOME#<team>#<channel>``          ``USER#<user>``                     welcomed here (welcomes)
+``WORKER`` / ``FAILURE#<id>``         ...                                 heartbeats (heartbeats)
 ====================================  ==================================  ==========================
-
-An archived message is one record that its events (new, edited, deleted) update in whatever order
-they arrive: ``posted_at`` says the original was applied (and counted), ``edited_at`` which edit
-the text is from, ``deleted_at`` that the text is gone for good.
-
-Heartbeats (``WORKER``) and failure notes (``FAILURE#<id>``) share this table; their keys live in
-``contract/heartbeats.py`` (the ``charla`` console reads them) and ``workers/heartbeat_store.py``
-writes them.
 
 Every write that adds to a counter is a transaction with a conditional put of the record that
 justifies it, so a redelivered event or task adds nothing the second time. The answer's claim,
@@ -32,37 +19,22 @@ its command counter and its channel's post slot are that one transaction
 (``workers/services/replies.py`` owns the state machine; ``workers/state/effects.py`` the writes).
 """
 
-import logging
-import secrets
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
-from contract.tasks import ArchivedMessage, MessageKind
 from workers.settings import get_settings
-from workers.state.effects import EFFECT_TTL_S, Effects, effect_key
-from workers.state.pace import COUNTER_PREFIX, ChannelPaces, channel_key, channels_pk, command_counter
-from workers.state.table import (
-    StoreContended,
-    StoreError,
-    StoreUnavailableError,
-    Table,
-    cancellation_codes,
-    error_code,
-    translate,
-)
-from workers.state.table import item as item_
-from workers.state.table import key as key_
-from workers.state.table import n as n_
-from workers.state.table import num as num_
-from workers.state.table import s as s_
-from workers.state.table import t as t_
+from workers.state.agenda import AgendaRecords
+from workers.state.archive import ArchiveRecords
+from workers.state.effects import EFFECT_TTL_S, Effects
+from workers.state.pace import ChannelCounts, ChannelPaces
+from workers.state.table import StoreContended, StoreError, StoreUnavailableError, Table
+from workers.state.welcomes import WelcomeRecords
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
     "EFFECT_TTL_S",
@@ -70,92 +42,16 @@ __all__ = [
     "StoreContended",
     "StoreError",
     "StoreUnavailableError",
-    "channel_key",
-    "command_counter",
-    "effect_key",
+    "dynamodb_client",
+    "get_store",
 ]
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
-logger = logging.getLogger(__name__)
+class StateStore(ArchiveRecords, WelcomeRecords, AgendaRecords, ChannelCounts):
+    """Reads and writes of the STATE table: every aggregate's, through one client.
 
-AGENDA_PK = "AGENDA"
-AGENDA_POINTER_SK = "CURRENT"
-# A replaced agenda version stays readable this long (a reader that fetched the old pointer
-# just before the swap still finds its items), then DynamoDB's TTL removes it.
-OLD_AGENDA_TTL_S = 24 * 3600
-# A new version's items carry this TTL until the version is live and settled: a refresh that dies
-# half-way leaves nothing that lives forever. Long enough that the next refresh (hourly by
-# default) settles a version whose refresh died between its swap and clearing the TTL.
-PENDING_AGENDA_TTL_S = 24 * 3600
-# Subtypes a person writes; joins, topic changes and the like are archived but not counted.
-COUNTED_SUBTYPES: frozenset[str | None] = frozenset({None, "file_share", "thread_broadcast", "me_message"})
-# -- keys: the whole key schema lives in these functions ---------------------------------------
-
-
-def channel_archive_pk(team_id: str, channel: str) -> str:
-    return f"MSG#{team_id}#{channel}"
-
-
-def message_key(message: ArchivedMessage) -> dict[str, str]:
-    """Key of one archived message: its new, edited and deleted events all land on this record."""
-    return archived_message_key(message.team_id, message.channel, message.ts)
-
-
-def archived_message_key(team_id: str, channel: str, ts: str) -> dict[str, str]:
-    return {"pk": channel_archive_pk(team_id, channel), "sk": f"MSG#{ts}"}
-
-
-def welcome_key(team_id: str, channel: str, user: str) -> dict[str, str]:
-    return {"pk": f"WELCOME#{team_id}#{channel}", "sk": f"USER#{user}"}
-
-
-def user_count_key(team_id: str, user: str) -> dict[str, str]:
-    return {"pk": f"COUNT#{team_id}", "sk": f"USER#{user}"}
-
-
-def agenda_item_key(version: str, index: int) -> dict[str, str]:
-    return {"pk": AGENDA_PK, "sk": f"{agenda_version_prefix(version)}{index:05d}"}
-
-
-def agenda_version_prefix(version: str) -> str:
-    return f"V#{version}#"
-
-
-def is_counted(message: ArchivedMessage) -> bool:
-    """A new message a person wrote (not a bot, not an edit, deletion, join or topic change)."""
-    return (
-        message.kind == MessageKind.NEW
-        and not message.is_bot
-        and bool(message.user)
-        and message.subtype in COUNTED_SUBTYPES
-    )
-
-
-def new_agenda_version(now: float) -> str:
-    """Sortable and unique: the refresh time, then a random suffix against concurrent refreshes."""
-    return f"{int(now * 1000):015d}-{secrets.token_hex(3)}"
-
-
-# -- attribute values (shared with every aggregate: workers/state/table.py) --------------------
-
-_s, _n, _t, _num, _key, _item = s_, n_, t_, num_, key_, item_
-_error_code, _cancellation_codes, _translate = error_code, cancellation_codes, translate
-
-
-@dataclass(frozen=True, slots=True)
-class AgendaRecord:
-    """An agenda item as stored (the service validates and formats it)."""
-
-    title: str
-    start: str
-    end: str
-    url: str
-
-
-class StateStore:
-    """Reads and writes of the STATE table.
+    ``effects`` (one answer's record) and ``pace`` (one channel's line) are objects of their own:
+    only the reply state machine uses them.
 
     Raises (every method):
         StoreUnavailableError: Throttled, conflicting or unreachable: worth retrying.
@@ -169,406 +65,6 @@ class StateStore:
         shared = Table(client, table)
         self.effects = Effects(shared)  # one answer's record (workers/state/effects.py)
         self.pace = ChannelPaces(shared)  # one channel's line of posts (workers/state/pace.py)
-
-    # -- archive and counters --------------------------------------------------------------
-
-    def archive_message(self, message: ArchivedMessage, *, now: float | None = None) -> bool:
-        """Apply one message event to the message's record; count a new message a person wrote.
-
-        One record per message (see the module docstring): a new message is one conditional put,
-        in the same transaction as its author's count; an edit replaces the text (only if it is
-        newer than the last edit applied); a deletion removes the text and keeps who and when.
-        Events may arrive in any order: a deletion leaves a tombstone that no later original or
-        edit brings text back to, and an original arriving after an edit keeps the edited text.
-
-        Returns:
-            ``True`` if the event changed the record; ``False`` if it was a redelivery or is
-            older than what the record already holds (nothing changed, nothing counted).
-        """
-        now = time.time() if now is None else now
-        if message.kind == MessageKind.EDITED:
-            return self._apply_edit(message, now)
-        if message.kind == MessageKind.DELETED:
-            return self._apply_deletion(message, now)
-        return self._apply_new(message, now)
-
-    def _archive_expiry(self, message: ArchivedMessage) -> dict[str, Any]:
-        """``expires_at`` of a message's record: its own time plus the retention (none when 0)."""
-        if not self._archive_retention_s:
-            return {}
-        try:
-            written = float(message.ts)
-        except ValueError:
-            written = time.time()
-        return {"expires_at": _n(written + self._archive_retention_s)}
-
-    def _apply_new(self, message: ArchivedMessage, now: float) -> bool:
-        key = message_key(message)
-        about = {
-            "event_id": _s(message.event_id),
-            "user": _s(message.user),
-            "posted_at": _s(message.event_ts),
-            "is_bot": {"BOOL": message.is_bot},
-            "archived_at": _n(now),
-            **({"subtype": _s(message.subtype)} if message.subtype else {}),
-            **({"thread_ts": _s(message.thread_ts)} if message.thread_ts else {}),
-            **({"channel_type": _s(message.channel_type)} if message.channel_type else {}),
-            **self._archive_expiry(message),
-        }
-        counter = (
-            [self._add_one(user_count_key(message.team_id, message.user), "messages")] if is_counted(message) else []
-        )
-        # The common case: nothing is known of this message yet. One put (and the count).
-        put = {
-            "TableName": self._table,
-            "Item": _item(key, text=_s(message.text), **about),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-        if self._transact([{"Put": put}, *counter], what="archive"):
-            return True
-        # An edit or deletion got here first (out-of-order delivery), or this is a redelivery.
-        for _ in range(3):
-            existing = self._get(key) or {}
-            if "posted_at" in existing:
-                return False  # the original was applied before: a redelivery
-            keeps_text = "deleted_at" in existing or "edited_at" in existing
-            names = {f"#{name}": name for name in about}
-            values = {f":{name}": value for name, value in about.items()}
-            assignments = [f"#{name} = :{name}" for name in about]
-            condition = "attribute_not_exists(posted_at)"
-            if not keeps_text:
-                names["#text"], values[":text"] = "text", _s(message.text)
-                assignments.append("#text = :text")
-                condition += " AND attribute_not_exists(deleted_at) AND attribute_not_exists(edited_at)"
-            update = {
-                "TableName": self._table,
-                "Key": {name: _s(value) for name, value in key.items()},
-                "UpdateExpression": "SET " + ", ".join(assignments),
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-            if self._transact([{"Update": update}, *counter], what="archive"):
-                return True
-            # A deletion or edit landed between the read and the write: look again.
-        raise StoreUnavailableError("archive: message record changing under us")
-
-    def _apply_edit(self, message: ArchivedMessage, now: float) -> bool:
-        expiry = self._archive_expiry(message)
-        update = {
-            "TableName": self._table,
-            "Key": {name: _s(value) for name, value in message_key(message).items()},
-            "UpdateExpression": "SET #text = :text, edited_at = :at, #user = if_not_exists(#user, :user), "
-            "archived_at = :now" + (", expires_at = :expires" if expiry else ""),
-            # Never after a deletion; never an older edit over a newer one (Slack ts strings
-            # have a fixed width, so they compare in time order).
-            "ConditionExpression": "attribute_not_exists(deleted_at) AND "
-            "(attribute_not_exists(edited_at) OR edited_at < :at)",
-            "ExpressionAttributeNames": {"#text": "text", "#user": "user"},
-            "ExpressionAttributeValues": {
-                ":text": _s(message.text),
-                ":at": _s(message.event_ts),
-                ":user": _s(message.user),
-                ":now": _n(now),
-                **({":expires": expiry["expires_at"]} if expiry else {}),
-            },
-        }
-        return self._transact([{"Update": update}], what="archive edit")
-
-    def _apply_deletion(self, message: ArchivedMessage, now: float) -> bool:
-        expiry = self._archive_expiry(message)
-        update = {
-            "TableName": self._table,
-            "Key": {name: _s(value) for name, value in message_key(message).items()},
-            "UpdateExpression": "SET deleted_at = :at, #user = if_not_exists(#user, :user), archived_at = :now"
-            + (", expires_at = :expires" if expiry else "")
-            + " REMOVE #text",
-            "ConditionExpression": "attribute_not_exists(deleted_at)",
-            "ExpressionAttributeNames": {"#text": "text", "#user": "user"},
-            "ExpressionAttributeValues": {
-                ":at": _s(message.event_ts),
-                ":user": _s(message.user),
-                ":now": _n(now),
-                **({":expires": expiry["expires_at"]} if expiry else {}),
-            },
-        }
-        return self._transact([{"Update": update}], what="archive deletion")
-
-    def message_count(self, *, team_id: str, user: str) -> int:
-        """Messages ``user`` wrote in the workspace (0 if none were archived)."""
-        item = self._get(user_count_key(team_id, user))
-        return int(item["messages"]["N"]) if item and "messages" in item else 0
-
-    def command_counts(self, *, team_id: str) -> dict[str, int]:
-        """Uses of each command in the workspace (summed over its channels)."""
-        counts: dict[str, int] = {}
-        for item in self._query(channels_pk(team_id), ""):
-            for name, value in item.items():
-                if name.startswith(COUNTER_PREFIX):
-                    command = name.removeprefix(COUNTER_PREFIX)
-                    counts[command] = counts.get(command, 0) + int(value["N"])
-        return counts
-
-    def archived(self, *, team_id: str, channel: str) -> list[dict[str, Any]]:
-        """Every archived event of a channel, oldest message first (plain values)."""
-        return [
-            {name: next(iter(value.values())) for name, value in item.items()}
-            for item in self._query(channel_archive_pk(team_id, channel), "")
-        ]
-
-    def archived_message(self, *, team_id: str, channel: str, ts: str) -> dict[str, Any] | None:
-        """One archived message as plain values, or ``None`` if nothing is stored for it."""
-        item = self._get(archived_message_key(team_id, channel, ts))
-        return {name: next(iter(value.values())) for name, value in item.items()} if item else None
-
-    # -- welcomes ----------------------------------------------------------------------------
-
-    def was_welcomed(self, *, team_id: str, channel: str, user: str) -> bool:
-        """Whether ``user`` was welcomed to ``channel`` before."""
-        return self._get(welcome_key(team_id, channel, user)) is not None
-
-    def mark_welcomed(self, *, team_id: str, channel: str, user: str, now: float | None = None) -> bool:
-        """Remember that ``user`` was welcomed to ``channel`` (a conditional put: once for good).
-
-        Returns:
-            ``True`` if recorded now; ``False`` if it was recorded before.
-        """
-        item = _item(welcome_key(team_id, channel, user), welcomed_at=_n(time.time() if now is None else now))
-        put = {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
-        return self._transact([{"Put": put}], what="mark welcomed")
-
-    # -- agenda ----------------------------------------------------------------------------
-
-    def agenda_version(self) -> str | None:
-        """The live agenda version, or ``None`` if no agenda was ever loaded."""
-        item = self._get({"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK})
-        return item["version"]["S"] if item else None
-
-    def agenda(self) -> list[AgendaRecord] | None:
-        """The live agenda (pointer first, then its items); ``None`` if never loaded."""
-        version = self.agenda_version()
-        if version is None:
-            return None
-        items = self._query(AGENDA_PK, agenda_version_prefix(version))
-        return [
-            AgendaRecord(title=i["title"]["S"], start=i["start"]["S"], end=i["end"]["S"], url=i["url"]["S"])
-            for i in items
-        ]
-
-    def replace_agenda(self, records: Sequence[AgendaRecord], *, now: float | None = None) -> str:
-        """Write ``records`` as a new version, then point readers at it in one conditional write.
-
-        Readers see the old agenda or the new one, never a mix. Every item is written with a TTL
-        (``PENDING_AGENDA_TTL_S``), so a refresh that fails half-way leaves nothing that lives
-        forever; only once the pointer names the version are its items' TTLs cleared and the
-        pointer marked ``settled``. If that clearing fails, the next refresh settles it first
-        (``settle_agenda``). The replaced version gets a TTL. If another refresh swapped the
-        pointer meanwhile, this one loses (its items expire) and StoreUnavailableError is raised
-        (a retry reloads and swaps again).
-
-        Returns:
-            The new version id.
-        """
-        now = time.time() if now is None else now
-        previous = self.agenda_version()
-        version = new_agenda_version(now)
-        pending = _n(now + PENDING_AGENDA_TTL_S)
-        self._batch_put(
-            [
-                _item(
-                    agenda_item_key(version, index),
-                    title=_s(r.title),
-                    start=_s(r.start),
-                    end=_s(r.end),
-                    url=_s(r.url),
-                    expires_at=pending,
-                )
-                for index, r in enumerate(records)
-            ]
-        )
-        pointer = _item(
-            {"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK},
-            version=_s(version),
-            items=_n(len(records)),
-            swapped_at=_n(now),
-            settled={"BOOL": False},
-        )
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if previous is None
-            else {
-                "ConditionExpression": "version = :previous",
-                "ExpressionAttributeValues": {":previous": _s(previous)},
-            }
-        )
-        try:
-            self._client.put_item(TableName=self._table, Item=pointer, **condition)
-        except ClientError as error:
-            if _error_code(error) == "ConditionalCheckFailedException":
-                raise StoreUnavailableError("agenda swapped by a concurrent refresh") from error
-            raise _translate(error, "swap agenda") from error
-        except BotoCoreError as error:
-            raise _translate(error, "swap agenda") from error
-        self._settle(version)
-        if previous is not None:
-            self._expire_version(previous, now)
-        return version
-
-    def settle_agenda(self) -> bool:
-        """Clear the TTL of the live version's items if the refresh that swapped it in did not.
-
-        Returns:
-            ``True`` if there was something to settle.
-        """
-        item = self._get({"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK})
-        if not item or item.get("settled", {}).get("BOOL", True):
-            return False
-        logger.warning("settling agenda version=%s left unsettled by an earlier refresh", item["version"]["S"])
-        self._settle(item["version"]["S"])
-        return True
-
-    def _settle(self, version: str) -> None:
-        """Make the live version's items permanent, then say so on the pointer."""
-        for item in self._query(AGENDA_PK, agenda_version_prefix(version)):
-            self._update({"pk": item["pk"]["S"], "sk": item["sk"]["S"]}, "REMOVE expires_at", {}, what="settle agenda")
-        self._update(
-            {"pk": AGENDA_PK, "sk": AGENDA_POINTER_SK},
-            "SET settled = :true",
-            {":true": {"BOOL": True}, ":version": _s(version)},
-            condition="version = :version",
-            what="settle agenda",
-        )
-
-    def _update(
-        self,
-        key: Mapping[str, str],
-        expression: str,
-        values: Mapping[str, Any],
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        what: str,
-    ) -> bool:
-        """One ``UpdateItem``; ``False`` if its condition failed."""
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {name: _s(value) for name, value in key.items()},
-            "UpdateExpression": expression,
-        }
-        if values:
-            request["ExpressionAttributeValues"] = dict(values)
-        if condition:
-            request["ConditionExpression"] = condition
-        if names:
-            request["ExpressionAttributeNames"] = dict(names)
-        try:
-            self._client.update_item(**request)
-        except ClientError as error:
-            if _error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise _translate(error, what) from error
-        except BotoCoreError as error:
-            raise _translate(error, what) from error
-        return True
-
-    def _expire_version(self, version: str, now: float) -> None:
-        expires = _n(now + OLD_AGENDA_TTL_S)
-        for item in self._query(AGENDA_PK, agenda_version_prefix(version)):
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": item["pk"], "sk": item["sk"]},
-                    UpdateExpression="SET expires_at = :expires",
-                    ExpressionAttributeValues={":expires": expires},
-                )
-            except (BotoCoreError, ClientError) as error:
-                # The swap is done; a missed TTL only leaves an unread item behind.
-                logger.warning("could not expire agenda version=%s error=%s", version, type(error).__name__)
-                return
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _add_one(self, key: Mapping[str, str], attribute: str) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": {name: _s(value) for name, value in key.items()},
-                "UpdateExpression": "ADD #counter :one",
-                "ExpressionAttributeNames": {"#counter": attribute},
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
-        }
-
-    def _transact(self, writes: list[dict[str, Any]], *, what: str) -> bool:
-        """Run ``writes`` all or nothing; ``False`` if the first (the keyed write)'s condition failed."""
-        try:
-            if len(writes) == 1 and "Put" in writes[0]:
-                self._client.put_item(**writes[0]["Put"])
-            elif len(writes) == 1:
-                self._client.update_item(**writes[0]["Update"])
-            else:
-                self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
-        except ClientError as error:
-            code = _error_code(error)
-            if code == "ConditionalCheckFailedException":
-                return False
-            if code == "TransactionCanceledException":
-                reasons = _cancellation_codes(error)
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return False
-                raise StoreUnavailableError(f"{what}: transaction cancelled {reasons}") from error
-            raise _translate(error, what) from error
-        except BotoCoreError as error:
-            raise _translate(error, what) from error
-        return True
-
-    def _get(self, key: Mapping[str, str]) -> dict[str, Any] | None:
-        try:
-            response = self._client.get_item(TableName=self._table, Key=_key(key), ConsistentRead=True)
-        except (BotoCoreError, ClientError) as error:
-            raise _translate(error, "read") from error
-        item: dict[str, Any] | None = response.get("Item")
-        return item
-
-    def _query(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
-        condition = "pk = :pk AND begins_with(sk, :prefix)" if sk_prefix else "pk = :pk"
-        values = {":pk": _s(pk), **({":prefix": _s(sk_prefix)} if sk_prefix else {})}
-        items: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        try:
-            while True:
-                request: dict[str, Any] = {
-                    "TableName": self._table,
-                    "KeyConditionExpression": condition,
-                    "ExpressionAttributeValues": values,
-                    "ConsistentRead": True,
-                }
-                if start:
-                    request["ExclusiveStartKey"] = start
-                page = self._client.query(**request)
-                items.extend(page.get("Items", []))
-                start = page.get("LastEvaluatedKey")
-                if not start:
-                    return items
-        except (BotoCoreError, ClientError) as error:
-            raise _translate(error, "query") from error
-
-    def _batch_put(self, items: Iterable[dict[str, Any]]) -> None:
-        pending: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
-        retries = 0
-        try:
-            while pending:
-                batch, pending = pending[:25], pending[25:]
-                unprocessed = self._client.batch_write_item(RequestItems={self._table: batch})
-                left = unprocessed.get("UnprocessedItems", {}).get(self._table, [])
-                if left:
-                    retries += 1
-                    if retries > 8:
-                        raise StoreUnavailableError(f"write agenda: {len(left) + len(pending)} items unprocessed")
-                    pending = list(left) + pending
-                    time.sleep(min(0.05 * 2**retries, 1.0))  # DynamoDB asks us to back off
-        except (BotoCoreError, ClientError) as error:
-            raise _translate(error, "write agenda") from error
 
 
 def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":

@@ -13,7 +13,7 @@ from contract.queues import (
     QueueName,
 )
 from workers.outcomes import DeadLetter, Defer, Later, PermanentError, backoff_s, outcome_of, sqs_delay
-from workers.store import EFFECT_TTL_S
+from workers.state.effects import EFFECT_TTL_S
 
 
 def test_a_deferral_is_an_sqs_delay_that_counts_no_failure() -> None:

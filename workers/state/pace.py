@@ -21,6 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workers.state.records import Records
 from workers.state.table import StoreContended, Table, error_code, key, num, t, translate
 
 # Longest line a channel can honestly have: at Slack's pace of about one post a second, two
@@ -134,6 +135,20 @@ def channel_write(
     if names:
         update["ExpressionAttributeNames"] = names
     return {"Update": update}
+
+
+class ChannelCounts(Records):
+    """Command counters on the channel items (a mixin of ``StateStore``)."""
+
+    def command_counts(self, *, team_id: str) -> dict[str, int]:
+        """Uses of each command in the workspace (summed over its channels)."""
+        counts: dict[str, int] = {}
+        for item in self._query(channels_pk(team_id), ""):
+            for name, value in item.items():
+                if name.startswith(COUNTER_PREFIX):
+                    command = name.removeprefix(COUNTER_PREFIX)
+                    counts[command] = counts.get(command, 0) + int(value["N"])
+        return counts
 
 
 class ChannelPaces:
