@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 
 from contract.commands import COMMAND_NAMES, is_known_command, language_of, mentioned_user
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
+from workers.clock import wall_clock
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
 from workers.services import agenda, answers, replies
@@ -75,6 +76,7 @@ def _answer(
         reader=reader_client(),
         webhook_for=webhook_client,
         store=get_store(),
+        clock=wall_clock(),
     )
     logger.info("answer %s task_id=%s correlation_id=%s", outcome, running.task_id, request.correlation_id)
 

@@ -139,3 +139,37 @@ def test_17_a_worker_frozen_past_its_lease_while_waiting_for_its_turn_does_not_p
     assert report.figures["lost"] == 0
     assert report.figures["unbounded"] == 0
     assert settled, stack.logs()
+
+
+def test_18_a_worker_ten_minutes_fast_does_not_hold_up_a_channel_for_the_correct_workers(
+    stack: DevStack, report: ScenarioReport
+) -> None:
+    from workers.clock import TEST_CLOCK_OFFSET
+
+    for name in ("worker", "first", "second"):
+        if name in stack.processes and stack.processes[name].alive():
+            stack.processes[name].stop()
+    channel, skew_s = "C0SKEWED", 600
+    fast = stack.start_worker(
+        "fast", queues=[QueueName.REPLIES], concurrency=1, env_overrides={TEST_CLOCK_OFFSET: str(skew_s)}
+    )
+    first = ping_task(channel, event_id="EvSKEW1", thread_ts=None)
+    send_bodies(stack, stack.queue_url(QueueName.REPLIES), [first.body])
+    wait_until(lambda: bool(answers(slack_state(stack), {channel})), timeout=60, message="the fast worker's answer")
+    fast.stop()
+    stack.start_worker("on-time", queues=[QueueName.REPLIES], concurrency=1)
+    second = ping_task(channel, event_id="EvSKEW2", thread_ts=None)
+    sent_at = time.time()
+    send_bodies(stack, stack.queue_url(QueueName.REPLIES), [second.body])
+    answered = settle(stack, lambda: len(answers(slack_state(stack), {channel})) >= 2, timeout=90)
+    found = answers(slack_state(stack), {channel})
+    latest = [r for r in found if reply_id(r) == second.task_id]
+
+    report["skew_s"] = skew_s
+    report["second_answer_after_s"] = round(float(latest[0]["received_at"]) - sent_at, 1) if latest else None
+    _figures(report, stack, found, expected=2)
+    assert latest, "the correct worker's answer waited for the skewed clock"
+    assert float(latest[0]["received_at"]) - sent_at < 30
+    assert report.figures["duplicates"] == 0
+    assert report.figures["unbounded"] == 0
+    assert answered, stack.logs()
