@@ -1,36 +1,71 @@
 # charla: the index of every command a contributor needs. `make help` lists them.
 SHELL := /bin/bash
 VENV ?= .venv
+# The interpreter the venv is made from; `make PYTHON=python3.12 ...` picks another.
+PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := $(wildcard requirements-*.txt)
+# Exit 0 on Python 3.11 or newer (what pyproject.toml's requires-python says).
+IS_311 := -c 'import sys; sys.exit(sys.version_info < (3, 11))'
 # The CDK CLI pinned in package.json/package-lock.json; `npx --no-install` never fetches another.
 NPM_STAMP := node_modules/.installed
+# The Node client's dependencies (clients/node), and charla-send linked beside charla in the venv.
+NODE_CLIENT_STAMP := clients/node/node_modules/.installed
 CDK := npx --no-install cdk
 # jsii prints a banner on every start under Node 20 (end of life); the CLI still works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo chat test lint synth deploy-local deploy-local-down faults schemas queues bench bench-quick clean
+.PHONY: help venv install install-python demo chat stop test lint synth deploy-local deploy-local-down faults schemas queues bench bench-quick clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): $(REQUIREMENTS) pyproject.toml clients/node/package-lock.json
-	@test -x $(PY) || python3 -m venv $(VENV)
+# Checked before anything is installed: a too-old Python says so in one line (not 60 lines of
+# pip ending in "No matching distribution"), and a venv made by one is rebuilt, not reused.
+venv:
+	@$(PYTHON) $(IS_311) 2>/dev/null || { \
+	  echo "charla needs Python 3.11+, and $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo 'not found'): install 3.11 or newer, or run make PYTHON=python3.12 ..." >&2; \
+	  exit 1; }
+	@if [ -e $(PY) ] && ! $(PY) $(IS_311) 2>/dev/null; then \
+	  echo "$(VENV) was made with $$($(PY) --version 2>&1 || echo 'a Python that is gone'), too old for charla: rebuilding it"; \
+	  rm -rf $(VENV); fi
+	@test -x $(PY) || { echo "==> creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+
+$(STAMP): $(REQUIREMENTS) pyproject.toml | venv
+	@echo "==> Python packages into $(VENV) (requirements-dev.txt: a few minutes the first time, seconds after)"
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
+	  | grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100; exit $${PIPESTATUS[0]}
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(NODE_CLIENT_STAMP): clients/node/package-lock.json | $(STAMP)
+	@echo "==> Node client dependencies (clients/node)"
 	npm ci --prefix clients/node --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(STAMP) $(NPM_STAMP) ## Create .venv, install Python and Node dependencies (idempotent)
+# charla-send on PATH beside charla (source .venv/bin/activate): it finds .stack/ as charla does.
+$(VENV)/bin/charla-send: | $(STAMP)
+	ln -sf $(CURDIR)/clients/node/bin/charla-send.js $@
 
-demo: install ## Run the bot locally end to end: one signed "ping" mention, print the reply, stop
+install-python: $(STAMP) ## Create .venv and install the Python side only (all that demo and chat need)
+
+install: $(STAMP) $(NODE_CLIENT_STAMP) $(VENV)/bin/charla-send $(NPM_STAMP) ## Create .venv, install Python and Node dependencies (idempotent)
+
+demo: install-python ## Run the bot locally end to end: one signed "ping" mention, print the reply, stop
 	$(PY) -m scripts.demo
 
-chat: install ## Start the local stack and talk to the bot at a prompt
+chat: install-python ## Start the local stack and talk to the bot at a prompt
 	$(PY) -m scripts.chat
+
+stop: ## Stop what a local stack left running (a killed `make chat`) and remove .stack/endpoints.json
+	@if [ -x $(PY) ]; then $(PY) -m scripts.stop; else echo "nothing was running (no $(VENV))"; fi
+
+.PHONY: chat-slack
+chat-slack: install-python ## Your own Slack workspace talks to the local stack over Socket Mode (docs/SLACK_LOCAL.md)
+	$(PY) -m scripts.chat_slack
 
 test: install ## Run every test (unit, integration, infra, e2e, faults, bench smoke, Node client)
 	$(PY) -m pytest
@@ -38,13 +73,13 @@ test: install ## Run every test (unit, integration, infra, e2e, faults, bench sm
 faults: install ## The fault-injection suite: one line of figures per scenario
 	$(PY) -m pytest tests/faults -q -p no:cacheprovider
 
-schemas: install ## Regenerate contract/schemas/ and the task table in docs/CONTRACT.md from contract/
+schemas: install-python ## Regenerate contract/schemas/ and the task table in docs/CONTRACT.md from contract/
 	$(PY) -m scripts.generate_schemas
 
-queues: install ## Queues, dead letters and live workers of the running stack (charla status)
+queues: install-python ## Queues, dead letters and live workers of the running stack (charla status)
 	$(PY) -m charla_cli status
 
-lint: install ## ruff and mypy
+lint: install-python ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy contract lambda_handler workers scripts infra bench charla_cli
@@ -57,7 +92,8 @@ bench-quick: install ## The benchmarks with small samples (< 2 min; writes to a 
 
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@echo "==> the pinned CDK CLI (node_modules)"
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 synth: install $(NPM_STAMP) ## CDK: synth via the pinned CLI (cdk-nag on), template assertions, cfn-lint
@@ -70,8 +106,10 @@ deploy-local: install $(NPM_STAMP) ## Deploy cdk.out into a local moto CloudForm
 	$(CDK) synth --quiet
 	$(PY) -m scripts.deploy_local up
 
-deploy-local-down: install ## Stop the moto server that make deploy-local left running
+deploy-local-down: install-python ## Stop the moto server that make deploy-local left running
 	$(PY) -m scripts.deploy_local down
 
-clean: ## Remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out
+clean: stop ## Stop a local stack, remove the venv, node_modules, caches, build output and .stack/ (logs)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis cdk.out node_modules clients/node/node_modules \
+	  *.egg-info build dist .stack
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from charla_cli.errors import EXIT_UNREACHABLE, EXIT_USAGE, LOCAL_HINT, CliError, aws_errors
+from charla_cli.owner import process_started, still_running
 from contract import environment as env
 from contract.queues import QueueName
 from contract.tables import TABLE_SPECS, TableName
@@ -44,6 +45,8 @@ class Endpoints:
     credentials: Mapping[str, str] = field(default_factory=dict)  # AWS_ACCESS_KEY_ID... (local only)
     variables: Mapping[str, str] = field(default_factory=dict)  # CHARLA_QUEUE_URL_*, CHARLA_TABLE_*
     source: str = "the environment"
+    log_dir: str | None = None  # the local stack's process logs (``.stack/logs``), for ``charla trace``
+    stack_name: str | None = None  # the CloudFormation stack (``--stack``), for its log groups
 
     def require_queue_urls(self) -> dict[QueueName, str]:
         """Every queue URL known; at least one.
@@ -59,6 +62,22 @@ class Endpoints:
                 EXIT_USAGE,
             )
         return urls
+
+    def require_reachable(self) -> None:
+        """Check that something listens at the endpoint, if one is set.
+
+        Said before any call: botocore signs a request before connecting, so an unreachable
+        endpoint without credentials would read as "no AWS credentials".
+
+        Raises:
+            CliError: Nothing listens there.
+        """
+        if self.endpoint_url and not _listening(self.endpoint_url):
+            raise CliError(
+                f"cannot reach {self.endpoint_url} (nothing listens there; from --endpoint-url, AWS_ENDPOINT_URL "
+                "or the endpoints file): start the stack it names, or drop the setting to use AWS",
+                EXIT_UNREACHABLE,
+            )
 
     def queue_urls(self) -> dict[QueueName, str]:
         found = {q: self.variables.get(env.queue_url_variable(q), "") for q in QueueName}
@@ -81,7 +100,9 @@ class Endpoints:
         """The variables a process needs to reach this deployment (what ``charla env`` exports)."""
         values: dict[str, str] = {}
         if self.region:
+            # Both: the SDKs read AWS_REGION, but boto3 and the AWS CLI read only AWS_DEFAULT_REGION.
             values["AWS_REGION"] = self.region
+            values["AWS_DEFAULT_REGION"] = self.region
         if self.endpoint_url:
             values[env.AWS_ENDPOINT_URL] = self.endpoint_url
         values.update(self.credentials)
@@ -115,10 +136,18 @@ def write_stack_file(
     endpoint_url: str | None,
     credentials: Mapping[str, str],
     variables: Mapping[str, str],
+    owner: int | None = None,
+    processes: Mapping[str, int] | None = None,
+    log_dir: Path | None = None,
 ) -> Path:
-    """Write the endpoints file (the local stack calls this; it holds moto's dummy keys, never a secret)."""
+    """Write the endpoints file (the local stack calls this; it holds moto's dummy keys, never a secret).
+
+    ``owner``: the pid of the process the stack lives and dies with (``make chat``); once it is
+    gone, ``charla`` calls the file stale instead of trusting whatever still listens there.
+    ``processes``: the stack's children by name (``make stop`` ends those still running).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
+    document: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "source": source,
         "region": region,
@@ -126,10 +155,28 @@ def write_stack_file(
         "credentials": dict(credentials),
         "variables": dict(sorted(variables.items())),
     }
+    if log_dir is not None:
+        document["logs"] = str(log_dir)
+    if owner is not None:
+        document["owner"] = {"pid": owner, "started": process_started(owner)}
+    if processes:
+        document["processes"] = {
+            name: {"pid": pid, "started": process_started(pid)} for name, pid in sorted(processes.items())
+        }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(document, indent=2) + "\n")
     temporary.replace(path)  # readers never see half a file
     return path
+
+
+def stale_reason(document: Mapping[str, Any]) -> str | None:
+    """Why an endpoints file no longer describes a running stack (its owner is gone), or None."""
+    owner = document.get("owner")
+    if not isinstance(owner, Mapping) or not isinstance(owner.get("pid"), int):
+        return None  # written by a stack without an owner process (make deploy-local): judged by its port
+    if still_running(owner["pid"], owner.get("started")):
+        return None
+    return f"the process that started it (pid {owner['pid']}) has exited"
 
 
 def find_stack_file(start: Path) -> Path | None:
@@ -211,6 +258,13 @@ def resolve(
     )
     from_file = not (endpoint_url or environ.get(env.AWS_ENDPOINT_URL)) and bool(document.get("endpoint_url"))
     endpoint_url = endpoint_url or environ.get(env.AWS_ENDPOINT_URL) or document.get("endpoint_url") or None
+    stale = stale_reason(document) if from_file else None
+    if stale:
+        raise CliError(
+            f"the local stack in {source} is stale ({stale}): start it again with `make chat`, "
+            "or run `make stop` to end what it left and remove the file",
+            EXIT_UNREACHABLE,
+        )
     if from_file and endpoint_url and not _listening(endpoint_url):
         raise CliError(
             f"the local stack in {source} is not running (nothing listens at {endpoint_url}): start it with "
@@ -232,8 +286,14 @@ def resolve(
     charla_variables = {env.queue_url_variable(q) for q in QueueName} | {s.variable for s in TABLE_SPECS.values()}
     variables.update({k: v for k, v in environ.items() if k in charla_variables and v})
     return Endpoints(
-        region=region, endpoint_url=endpoint_url, credentials=credentials, variables=variables, source=source
+        region=region,
+        endpoint_url=endpoint_url,
+        credentials=credentials,
+        variables=variables,
+        source=source,
+        log_dir=str(document["logs"]) if from_file and document.get("logs") else None,
+        stack_name=stack_name,
     )
 
 
-__all__ = ["EXIT_UNREACHABLE", "Endpoints", "find_stack_file", "resolve", "write_stack_file"]
+__all__ = ["EXIT_UNREACHABLE", "Endpoints", "find_stack_file", "resolve", "stale_reason", "write_stack_file"]

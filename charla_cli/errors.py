@@ -8,6 +8,7 @@
 4     AWS (or the local moto server) could not be reached or refused the call
 5     a dead-letter queue holds messages (``status``, ``dlq show``)
 6     no live worker while work waits (``status``, ``send --wait``); ``workers``: none alive
+7     ``trace``: nothing names this id (no log line, effect record, result or dead letter)
 ====  ======================================================================================
 """
 
@@ -21,6 +22,7 @@ EXIT_TIMEOUT = 3
 EXIT_UNREACHABLE = 4
 EXIT_DEAD_LETTERS = 5
 EXIT_NO_WORKER = 6
+EXIT_NOT_FOUND = 7
 
 LOCAL_HINT = "for the local stack run `make chat` (or `make deploy-local`) first: it writes .stack/endpoints.json"
 

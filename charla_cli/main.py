@@ -8,9 +8,9 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-from charla_cli import heartbeats, queues, render
+from charla_cli import executors, heartbeats, queues, render
 from charla_cli.endpoints import Endpoints, resolve
 from charla_cli.errors import (
     EXIT_DEAD_LETTERS,
@@ -21,6 +21,7 @@ from charla_cli.errors import (
     aws_errors,
 )
 from charla_cli.send import build_payload, resolve_task, send, wait_for_result
+from charla_cli.trace_command import run_trace
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS, is_waitable
 from contract.tables import TableName
@@ -32,11 +33,19 @@ EXIT_CODES_HELP = """exit status:
   3  send --wait: no result in time although a worker is alive
   4  AWS or the local moto server could not be reached or refused the call
   5  a dead-letter queue holds messages (status, dlq show)
-  6  no live worker while work waits (status, send --wait); workers: none alive"""
+  6  no live worker while work waits (status, send --wait); workers: none alive
+  7  trace: nothing names this id (no log line, effect record, result or dead letter)"""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with its errors in the one-line form every ``charla`` failure takes (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"charla: error: {message} (see `{self.prog} --help`)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
+    root = OneLineParser(
         prog="charla",
         description="Operate a charla deployment (local moto stack or AWS): queues, workers, dead letters.",
         epilog=EXIT_CODES_HELP,
@@ -83,6 +92,20 @@ def parser() -> argparse.ArgumentParser:
     purge.add_argument("queue", help="replies, bulk, replies-dlq or bulk-dlq")
     purge.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
+    trace_command = commands.add_parser(
+        "trace",
+        help="where did this message go? a Slack event id, task id or correlation id, followed",
+        description="Follow one message: queued, received, its effect record (state, posted ts), result, "
+        "dead letter. Locally from the stack's logs (.stack/logs/); in AWS with one Logs Insights query "
+        "over the stack's log groups (--stack NAME, or --log-group).",
+    )
+    trace_command.add_argument("id", help="a Slack event id (Ev...), trigger id, task id or correlation id")
+    trace_command.add_argument("--log-group", action="append", default=[], help="search this log group (repeatable)")
+    trace_command.add_argument(
+        "--since", type=float, default=24.0, metavar="HOURS", help="how far back the logs are searched in AWS (24)"
+    )
+    trace_command.add_argument("--json", action="store_true")
+
     env_command = commands.add_parser("env", help="print the export block for this deployment")
     env_command.add_argument("--json", action="store_true")
     return root
@@ -100,6 +123,17 @@ def _workers_alive(endpoints: Endpoints) -> Callable[[], int | None]:
             return None  # unknown: say nothing about workers
 
     return count
+
+
+def live_executors(endpoints: Endpoints, *, now: float, serving_only: bool = True) -> list[dict[str, Any]]:
+    """Celery workers with an unexpired heartbeat, then the Lambda event source mappings (``executors.py``)."""
+    with aws_errors("reading worker heartbeats"):
+        live = heartbeats.live_workers(endpoints.client("dynamodb"), endpoints.table(TableName.STATE), now=now)
+    urls = endpoints.queue_urls()
+    if urls:
+        mappings = executors.event_source_mappings(endpoints.client("sqs"), endpoints.client("lambda"), urls)
+        live += [m for m in mappings if m["serving"] or not serving_only]
+    return live
 
 
 def run_send(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
@@ -126,10 +160,12 @@ def collect_status(endpoints: Endpoints, *, now: float) -> dict[str, Any]:
         sqs = endpoints.client("sqs")
         cloudwatch = None if endpoints.endpoint_url else endpoints.client("cloudwatch")
         rows = queues.queue_status(sqs, urls, cloudwatch=cloudwatch)
-    with aws_errors("reading worker heartbeats"):
-        live = heartbeats.live_workers(endpoints.client("dynamodb"), endpoints.table(TableName.STATE), now=now)
+    live = live_executors(endpoints, now=now)
     waiting = sum(r.visible + r.in_flight + r.delayed for r in rows if not r.is_dlq)
     dead = sum(r.visible + r.in_flight for r in rows if r.is_dlq)
+    # Judged per queue: on the small profile a Lambda mapping serving replies says nothing about bulk.
+    served = {queue for executor in live for queue in executor.get("queues", [])}
+    unserved = [r.queue for r in rows if not r.is_dlq and r.visible + r.in_flight + r.delayed and r.queue not in served]
     return {
         "checked_at": now,
         "source": endpoints.source,
@@ -141,16 +177,20 @@ def collect_status(endpoints: Endpoints, *, now: float) -> dict[str, Any]:
         },
         "failures_last_hour": sum(int(w.get("failures_last_hour", 0)) for w in live),
         "messages_waiting": waiting,
+        "queues_without_worker": unserved,
         "dead_letters": dead,
         "problems": [
-            *(["no live worker while messages wait"] if waiting and not live else []),
+            *([f"no live worker while messages wait ({', '.join(unserved)})"] if unserved else []),
             *([f"{dead} message(s) in dead-letter queues"] if dead else []),
         ],
     }
 
 
 def status_exit(report: Mapping[str, Any]) -> int:
-    if report["messages_waiting"] and not report["workers"]["alive"]:
+    unserved = report.get("queues_without_worker")
+    if unserved is None:  # a report without the per-queue field (older JSON): judge the whole
+        unserved = report["messages_waiting"] and not report["workers"]["alive"]
+    if unserved:
         return EXIT_NO_WORKER
     if report["dead_letters"]:
         return EXIT_DEAD_LETTERS
@@ -186,7 +226,8 @@ def run_status(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -
 def workers_table(records: Sequence[Mapping[str, Any]], now: float) -> str:
     rows = []
     for w in records:
-        counts = w.get("counts", {})
+        counts = {name: "-" for name in ("received", "succeeded", "retried", "failed", "refused")}
+        counts.update(w.get("counts") or {})
         active = ", ".join(
             f"{a['task']}[{str(a['id'])[:8]}] {render.duration(a.get('runtime_s'))}" for a in w["active"]
         )
@@ -197,7 +238,7 @@ def workers_table(records: Sequence[Mapping[str, Any]], now: float) -> str:
                 w["pid"],
                 ",".join(w.get("queues", [])),
                 f"{w.get('pool')}/{w.get('concurrency')}",
-                render.ago(w.get("written_at"), now),
+                f"mapping {w['state']}" if w.get("state") else render.ago(w.get("written_at"), now),
                 "{received}/{succeeded}/{retried}/{failed}/{refused}".format(**counts),
                 active or "idle",
                 f"{failure['task']} {failure['exception']} {render.ago(failure['at'], now)}" if failure else "-",
@@ -209,17 +250,21 @@ def workers_table(records: Sequence[Mapping[str, Any]], now: float) -> str:
 
 
 def run_workers(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
-    client, table = endpoints.client("dynamodb"), endpoints.table(TableName.STATE)
     while True:
         now = time.time()
-        with aws_errors("reading worker heartbeats"):
-            records = heartbeats.live_workers(client, table, now=now)
+        every = live_executors(endpoints, now=now, serving_only=False)
+        records = [r for r in every if r.get("serving", True)]
         if options.json:
             print(json.dumps(records, indent=2, sort_keys=True), file=out)
         else:
             if options.watch:
                 print("\033[2J\033[H", end="", file=out)  # clear the screen between refreshes
-            print(workers_table(records, now) if records else "no live worker (no unexpired heartbeat)", file=out)
+            print(
+                workers_table(every, now)
+                if every
+                else "no live worker (no unexpired heartbeat, no event source mapping)",
+                file=out,
+            )
         out.flush()
         if not options.watch:
             return EXIT_OK if records else EXIT_NO_WORKER
@@ -227,10 +272,7 @@ def run_workers(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) 
 
 
 def _dlq_targets(endpoints: Endpoints, only: str | None) -> list[tuple[str, str, str]]:
-    """(label, dlq url, source url) per queue that has a DLQ."""
-    urls = {q: u for q, u in endpoints.require_queue_urls().items() if only is None or q.value == only}
-    client = endpoints.client("sqs")
-    return [(label, url, urls[source]) for label, url, is_dlq, source in queues.all_queues(client, urls) if is_dlq]
+    return queues.dead_letter_targets(endpoints.client("sqs"), endpoints.require_queue_urls(), only)
 
 
 def _with_reasons(endpoints: Endpoints, letters: list[queues.DeadLetter]) -> list[queues.DeadLetter]:
@@ -248,6 +290,17 @@ def _with_reasons(endpoints: Endpoints, letters: list[queues.DeadLetter]) -> lis
         else:
             described.append(letter)
     return described
+
+
+def _reason_shown(letter: queues.DeadLetter) -> str:
+    reason = letter.reason or (
+        f"can never run: {letter.never_runnable}"
+        if letter.never_runnable
+        else "(no failure note: `charla trace ID` follows it through the logs)"
+    )
+    if letter.never_runnable and letter.reason:
+        reason += " [redrive keeps it]"
+    return reason
 
 
 def run_dlq_show(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
@@ -268,7 +321,7 @@ def run_dlq_show(options: argparse.Namespace, endpoints: Endpoints, out: TextIO)
                 letter.task_id or letter.message_id,
                 render.ago(letter.first_seen, now),
                 letter.receive_count,
-                letter.reason or "(no failure note: see the worker log)",
+                _reason_shown(letter),
             ]
             for letter in letters
         ]
@@ -282,6 +335,7 @@ def run_dlq_redrive(options: argparse.Namespace, endpoints: Endpoints, out: Text
     task = resolve_task(options.task).value if options.task else None
     matches = queues.matcher(task=task, ids=set(options.id))
     moved: list[queues.DeadLetter] = []
+    kept: list[queues.DeadLetter] = []
     with aws_errors("redriving dead letters"):
         client = endpoints.client("sqs")
         for label, dlq_url, source_url in _dlq_targets(endpoints, options.queue):
@@ -293,17 +347,30 @@ def run_dlq_redrive(options: argparse.Namespace, endpoints: Endpoints, out: Text
                 matches=matches,
                 limit=options.limit - len(moved),
                 dry_run=options.dry_run,
+                kept=kept,
             )
     if options.json:
-        print(json.dumps({"dry_run": options.dry_run, "moved": [m.as_json() for m in moved]}, indent=2), file=out)
-    else:
-        verb = "would move" if options.dry_run else "moved"
-        print(f"{verb} {len(moved)} message(s) back to their queue", file=out)
-        for letter in moved:
-            print(
-                f"  {letter.queue}: {letter.task or '(not a task message)'} {letter.task_id or letter.message_id}",
-                file=out,
-            )
+        document = {
+            "dry_run": options.dry_run,
+            "moved": [m.as_json() for m in moved],
+            "kept_never_runnable": [k.as_json() for k in kept],
+        }
+        print(json.dumps(document, indent=2), file=out)
+        return EXIT_OK
+    verb = "would move" if options.dry_run else "moved"
+    print(f"{verb} {len(moved)} message(s) back to their queue", file=out)
+    for letter in moved:
+        print(
+            f"  {letter.queue}: {letter.task or '(not a task message)'} {letter.task_id or letter.message_id}", file=out
+        )
+    if kept:
+        print(
+            f"kept {len(kept)} message(s) that can never run (moving them back would only dead-letter them again):",
+            file=out,
+        )
+        for letter in kept:
+            print(f"  {letter.queue}: {letter.task_id or letter.message_id}: {letter.never_runnable}", file=out)
+        print("  fix the sender; `charla purge <queue>-dlq` removes them once read", file=out)
     return EXIT_OK
 
 
@@ -358,6 +425,8 @@ def main(
             region=options.region,
             endpoint_url=options.endpoint_url,
         )
+        if options.command != "env":
+            endpoints.require_reachable()
         if options.command == "send":
             return run_send(options, endpoints, out)
         if options.command == "status":
@@ -370,6 +439,8 @@ def main(
             return run_dlq_redrive(options, endpoints, out)
         if options.command == "purge":
             return run_purge(options, endpoints, out, ask)
+        if options.command == "trace":
+            return run_trace(options, endpoints, out)
         return run_env(options, endpoints, out)
     except CliError as error:
         print(f"charla: {error}", file=sys.stderr)

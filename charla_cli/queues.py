@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from contract.queues import QueueName
+from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
+from contract.registry import TASK_PAYLOADS
+from contract.tasks import TaskName
 from contract.wire import decode_task_message
 
 PEEK_VISIBILITY_S = 30  # long enough to page through a DLQ without seeing a message twice
@@ -49,6 +51,9 @@ class DeadLetter:
     first_seen: float | None  # when it was first sent (SentTimestamp survives the move to the DLQ)
     receive_count: int
     reason: str | None = None  # the dead-letter header, else the worker's failure note (contract/heartbeats.py)
+    # Why sending it back can never make it run (not a task message, unknown task, payload off
+    # the contract); None: it may succeed once the cause is fixed.
+    never_runnable: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +79,12 @@ def all_queues(client: Any, urls: Mapping[QueueName, str]) -> list[tuple[str, st
         if dlq:
             found.append((f"{queue.value}-dlq", dlq, True, queue))
     return found
+
+
+def dead_letter_targets(client: Any, urls: Mapping[QueueName, str], only: str | None) -> list[tuple[str, str, str]]:
+    """(label, dlq url, source url) per queue (all, or the one named ``only``) that has a DLQ."""
+    chosen = {q: u for q, u in urls.items() if only is None or q.value == only}
+    return [(label, url, chosen[source]) for label, url, is_dlq, source in all_queues(client, chosen) if is_dlq]
 
 
 def _oldest_from_cloudwatch(cloudwatch: Any, url: str) -> float | None:
@@ -138,15 +149,46 @@ def dead_letter_reason(body: str) -> str | None:
     return str(reason) if reason else None
 
 
+def _attribute(message: Mapping[str, Any], name: str) -> str | None:
+    value = (message.get("MessageAttributes") or {}).get(name, {}).get("StringValue")
+    return str(value) if value else None
+
+
+def _contract_problem(task: str, kwargs: Mapping[str, Any], args: Any) -> str | None:
+    """Why this task message can never run under this contract (None: it can)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    if task not in set(TaskName):
+        return f"no worker runs the task name {task!r}"
+    if args:
+        return "positional arguments (charla tasks take keyword arguments only)"
+    kind = TASK_PAYLOADS.get(TaskName(task))
+    if kind is None:
+        return None
+    try:
+        TypeAdapter(kind).validate_python(dict(kwargs))
+    except ValidationError as error:
+        fields = ", ".join(sorted({".".join(str(p) for p in e["loc"]) or "(payload)" for e in error.errors()}))
+        return f"payload does not match {kind.__name__} ({fields})"
+    return None
+
+
 def _describe(label: str, message: Mapping[str, Any]) -> DeadLetter:
     attributes = message.get("Attributes", {})
     task: str | None = None
     task_id: str | None = None
+    never_runnable: str | None = None
     try:
         decoded = decode_task_message(message["Body"])
         task, task_id = decoded.task, decoded.task_id
+        never_runnable = _contract_problem(decoded.task, decoded.kwargs, decoded.args)
     except (ValueError, KeyError, TypeError):
-        pass  # not a charla task message (e.g. a refused pickle body): listed by message id
+        # not a charla task message (e.g. a refused pickle body): listed by message id
+        never_runnable = "not a charla task message"
+    marked = _attribute(message, NEVER_RUNNABLE_ATTRIBUTE)
+    reason = _attribute(message, DEAD_LETTER_REASON_ATTRIBUTE) or dead_letter_reason(str(message["Body"]))
+    if marked and never_runnable is None:
+        never_runnable = reason or "refused by a worker's contract check"
     sent = attributes.get("SentTimestamp")
     return DeadLetter(
         queue=label,
@@ -155,7 +197,8 @@ def _describe(label: str, message: Mapping[str, Any]) -> DeadLetter:
         task_id=task_id,
         first_seen=int(sent) / 1000 if sent else None,
         receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
-        reason=(f"dead-lettered: {header}" if (header := dead_letter_reason(str(message["Body"]))) else None),
+        reason=f"{'refused' if marked else 'dead-lettered'}: {reason}" if reason else None,
+        never_runnable=never_runnable,
     )
 
 
@@ -217,17 +260,25 @@ def redrive(
     matches: Callable[[DeadLetter], bool],
     limit: int,
     dry_run: bool = False,
+    kept: list[DeadLetter] | None = None,
 ) -> list[DeadLetter]:
     """Move up to ``limit`` matching messages from the DLQ back to ``source_url``; returns them.
 
     Each message is sent before it is deleted, so a crash in between duplicates rather than
-    loses it (the task id is kept; tasks are idempotent in effect). Others go back at once.
+    loses it (the task id is kept; tasks are idempotent in effect). Others go back at once, and
+    so does every message that can never run (``DeadLetter.never_runnable``): moving it back
+    would only bring it here again; matching ones are added to ``kept`` for the caller to report.
     """
     messages = _receive_all(client, dlq_url, limit=1000, visibility_s=PEEK_VISIBILITY_S)
     moved: list[DeadLetter] = []
     left: list[dict[str, Any]] = []
     for message in messages:
         letter = _describe(label, message)
+        if letter.never_runnable is not None:
+            left.append(message)
+            if kept is not None and matches(letter):
+                kept.append(letter)
+            continue
         if len(moved) >= limit or not matches(letter) or dry_run:
             left.append(message)
             if matches(letter) and dry_run and len(moved) < limit:

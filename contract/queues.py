@@ -72,3 +72,10 @@ QUEUE_SPECS: dict[QueueName, QueueSpec] = {
 
 # Longest soft limit of any queue: a worker stopping gracefully may need this long to finish.
 MAX_SOFT_TIME_LIMIT_S = max(spec.soft_time_limit_s for spec in QUEUE_SPECS.values())
+
+# SQS message attributes on a message a worker put in a dead-letter queue itself (both
+# executors write them; ``charla dlq show`` and ``dlq redrive`` read them). The reason never
+# holds the payload; ``NEVER_RUNNABLE`` marks a message refused by the contract (not JSON, an
+# unknown task, a payload that does not validate): sending it back can never make it run.
+DEAD_LETTER_REASON_ATTRIBUTE = "charla_dead_letter_reason"
+NEVER_RUNNABLE_ATTRIBUTE = "charla_never_runnable"

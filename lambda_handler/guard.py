@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from lambda_handler.errors import NotAuthenticated, PayloadTooLarge, RequestRejected, UnsupportedContentType
 
@@ -240,4 +240,39 @@ def check_request(
         raise RequestRejected("body is not UTF-8") from error
     if not verifier.is_valid(body=text, timestamp=timestamp, signature=signature):
         raise NotAuthenticated("signature mismatch")
+    return _parse(body, text, content_type)
+
+
+# Socket Mode envelope types that carry a request, and the HTTP body each stands for.
+SOCKET_EVENTS_API = "events_api"
+SOCKET_SLASH_COMMANDS = "slash_commands"
+SOCKET_INTERACTIVE = "interactive"
+
+
+def check_envelope(envelope_type: str, payload: dict[str, Any]) -> CheckedRequest:
+    """Check a Socket Mode envelope's payload as the HTTP door checks a request body.
+
+    Socket Mode carries no signature: the WebSocket was opened with the app-level token, and
+    that connection is the authentication. Everything else is the same: the payload is turned
+    into the body Slack would have POSTed (JSON for events, a form for commands and
+    interactions) and goes through the same parse and shape checks, so both transports hand
+    Bolt the same dict and refuse the same malformed payloads.
+
+    Raises:
+        PayloadTooLarge: The payload exceeds ``MAX_BODY_BYTES``.
+        RequestRejected: An envelope type we do not serve, or a payload that is not a Slack one.
+    """
+    if envelope_type == SOCKET_EVENTS_API:
+        text, content_type = json.dumps(payload), JSON
+    elif envelope_type == SOCKET_SLASH_COMMANDS:
+        if not all(isinstance(value, str) for value in payload.values()):
+            raise RequestRejected("slash command fields are not all strings")
+        text, content_type = urlencode(payload), FORM
+    elif envelope_type == SOCKET_INTERACTIVE:
+        text, content_type = urlencode({"payload": json.dumps(payload)}), FORM
+    else:
+        raise RequestRejected(f"unknown Socket Mode envelope type {envelope_type[:40]!r}")
+    body = text.encode("utf-8")
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"{len(body)} bytes > {MAX_BODY_BYTES}")
     return _parse(body, text, content_type)

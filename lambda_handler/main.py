@@ -28,10 +28,18 @@ from contract import environment as env
 from lambda_handler import enqueue, signing
 from lambda_handler.errors import IngressError, MissingSettingError, RequestRejected, http_status
 from lambda_handler.guard import CheckedRequest, RequestKind, check_request
-from lambda_handler.listeners import commands, events, interactions, members, schedule
+from lambda_handler.listeners import register_all, schedule
 from lambda_handler.settings import get_settings
 
 logger = logging.getLogger("charla.ingress")
+# The "enqueued task=... task_id=... correlation_id=..." line is the first step `charla trace`
+# follows (docs/OPERATIONS.md): INFO for the ingress's own loggers, as the Lambda executor does
+# (Lambda's runtime passes WARNING and up by default). Under uvicorn locally nothing handles the
+# root logger, so one handler on stderr (the process log, .stack/logs/ingress.log).
+for _name in ("charla", "lambda_handler"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+if not logging.getLogger().handlers and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def _authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
@@ -62,10 +70,7 @@ def bolt_app() -> App:
         raise_error_for_unhandled_request=False,
     )
     app.error(_on_listener_error)
-    events.register(app)
-    commands.register(app)
-    interactions.register(app)
-    members.register(app)
+    register_all(app)
     return app
 
 
@@ -108,6 +113,18 @@ def _serve(headers: Mapping[str, str], body: bytes) -> BoltResponse:
     task is on its queue, and a failed send always answers non-2xx so that Slack retries.
     """
     checked = check_request(headers=headers, body=body, verifier=signing.signing_key())
+    return serve_checked(checked, headers)
+
+
+def serve_checked(checked: CheckedRequest, headers: Mapping[str, str]) -> BoltResponse:
+    """Everything after the transport's own check: short answers, the workspace filter, Bolt.
+
+    The HTTP door calls it after ``check_request``; the Socket Mode door
+    (``lambda_handler.socket_mode``) after ``check_envelope``. Either transport acks only a 200.
+
+    Raises:
+        IngressError: The request is malformed (400) or its task could not be queued (503).
+    """
     if checked.kind == RequestKind.SSL_CHECK:
         return _ack()
     if checked.kind == RequestKind.RATE_LIMITED:
@@ -139,7 +156,7 @@ async def slack_events(request: Request) -> Response:
     try:
         bolt_response = await run_in_threadpool(_serve, request.headers, body)
     except IngressError as error:
-        logger.info("rejected status=%s reason=%s", error.status, error)
+        logger.debug("rejected status=%s reason=%s", error.status, error)
         return _error_response(error)
     return to_starlette_response(bolt_response)
 
@@ -171,7 +188,7 @@ def _prepare_for_snapshot() -> None:
         get_settings()
     try:
         enqueue.sqs_client()
-        if os.environ.get(env.SLACK_SECRET_ARN):
+        if os.environ.get(env.SLACK_SIGNING_SECRET_ARN):
             signing.secrets_client()
     except BotoCoreError as error:
         logger.info("AWS clients will be built on first use: %s", type(error).__name__)

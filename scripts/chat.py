@@ -2,7 +2,8 @@
 
 Type a message to mention the bot in #general; ``/charla <command>`` for the slash command;
 ``/dm <text>`` for a direct message; ``/say <text>`` for a plain message in #general;
-``/press more`` to press the last answer's button; ``@bob`` becomes a mention of bob;
+``/press more`` to press the last answer's button; ``/home`` to open the app's Home tab;
+``@bob`` becomes a mention of bob;
 ``/quit`` (or Ctrl-D / Ctrl-C) to stop everything. Each answer says where it went (in the
 thread, ephemeral, in the DM). With stdin piped (``make chat < script.txt``) each input line
 is echoed, so the output reads as a conversation.
@@ -11,6 +12,7 @@ After ``make deploy-local``, chat talks to the queues and tables that CloudForma
 that moto server (and leaves them up); otherwise it provisions its own.
 """
 
+import argparse
 import sys
 from typing import Any
 
@@ -20,14 +22,24 @@ from scripts.deploy_local import deployed_stack
 PROMPT = "you     "
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="make chat",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog="Type at the `you` prompt; README.md, 'Talking to the bot locally', lists what it understands.",
+    ).parse_args(argv)  # --help answers here, before anything starts
+    if sys.stdin.isatty():
+        import readline  # noqa: F401 - line editing and history (up arrow) for input()
     deployed = deployed_stack()
     options: dict[str, Any] = {"moto_url": deployed[0], "resources": deployed[1]} if deployed else {}
     with running_stack(agenda_refresh_interval_s=AGENDA_REFRESH_INTERVAL_S, **options) as stack:
         if deployed:
             say(f"Using the stack deployed by `make deploy-local` in {deployed[0]}.")
         conversation = Conversation(stack)
-        say("Talk to charla. Try: help, busca python, /press more, count @bob, /charla ve, /dm ayuda. /quit to stop.")
+        say(
+            "Talk to charla. Try: help, busca python, /press more, count @bob, /charla ve, /dm ayuda, /home. "
+            "/quit to stop."
+        )
         piped = not sys.stdin.isatty()
         while True:
             if piped:

@@ -1,16 +1,21 @@
 """What demo and chat share: start the stack with progress lines, send as a user, show the answer."""
 
+import os
 import re
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from charla_cli.endpoints import STACK_FILE, STACK_FILE_VARIABLE
 from contract.commands import fold
 from scripts.processes import Timeout, wait_until
 from scripts.slack_requests import (
+    app_home_opened,
     app_mention,
     block_action,
     channel_message,
@@ -23,8 +28,19 @@ from scripts.slack_standin import BOT_USER_ID
 from scripts.stack import ROOT, DevStack
 
 ANSWER_TIMEOUT_S = 20.0
-# Where `charla` finds the running stack (charla_cli/endpoints.py reads it by default).
-ENDPOINTS_FILE = ROOT / ".stack" / "endpoints.json"
+
+
+def endpoints_file() -> Path:
+    """Where `charla` finds the running stack: ``.stack/endpoints.json``, or ``CHARLA_STACK_FILE``."""
+    named = os.environ.get(STACK_FILE_VARIABLE)
+    return Path(named).resolve() if named else ROOT / STACK_FILE
+
+
+def log_dir() -> Path:
+    """Each process's log of the last local run, kept after it stops: ``.stack/logs/`` beside the endpoints file."""
+    return endpoints_file().parent / "logs"
+
+
 # The local stand-in for the EventBridge schedule: refresh the agenda at start, then this often.
 AGENDA_REFRESH_INTERVAL_S = 300.0
 
@@ -39,17 +55,26 @@ def _raise_keyboard_interrupt(*_: object) -> None:
 
 @contextmanager
 def running_stack(**options: Any) -> Iterator[DevStack]:
-    """Start the stack with progress output; stop it on exit, Ctrl-C or SIGTERM alike."""
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    """Start the stack with progress output; stop it on exit, Ctrl-C, SIGTERM or a closed terminal alike.
+
+    Should this process die without cleaning up (SIGKILL), its children get SIGTERM from Linux
+    (``scripts/processes.py``) and ``charla`` calls the endpoints file stale.
+    """
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal was closed
+        signal.signal(signum, _raise_keyboard_interrupt)
     say("Starting the local stack: moto server (SQS, DynamoDB), Slack stand-in, ingress (uvicorn), celery worker…")
-    stack = DevStack(endpoints_file=ENDPOINTS_FILE, **options)
+    endpoints, logs = endpoints_file(), log_dir()
+    shutil.rmtree(logs, ignore_errors=True)  # the logs of the last run only
+    logs.mkdir(parents=True)
+    stack = DevStack(endpoints_file=endpoints, log_dir=logs, **options)
     try:
         stack.start()
         say(f"  ingress        {stack.ingress_url}/slack/events")
         say(f"  moto server    {stack.moto_url}")
         say(f"  Slack stand-in {stack.slack_url}")
         say(f"  worker         {', '.join(q.value for q in stack.worker_queues)} queues")
-        say(f"  endpoints      {ENDPOINTS_FILE.relative_to(ROOT)} (queue URLs, table names: `charla env`)")
+        say(f"  endpoints      {_shown(endpoints)} (queue URLs, table names: `charla env`)")
+        say(f"  logs           {_shown(logs)}/ (one file per process, kept after stop)")
         say("  operate it     in another shell: source .venv/bin/activate; charla status; charla workers")
         if stack.agenda_refresh_interval_s:
             say(f"  schedule       agenda refresh every {stack.agenda_refresh_interval_s:.0f} s (scripts.scheduler)")
@@ -61,6 +86,10 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
         say("Stopping everything…")
         stack.stop()
         say("Stopped.")
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 # People in the local workspace: ``@bob`` typed at the prompt becomes ``<@U0BOB>``.
@@ -102,6 +131,10 @@ def render(record: dict[str, Any]) -> list[str]:
             lines += readable(str((block.get("text") or {}).get("text", ""))).splitlines()
         elif kind == "context":
             lines.append("  " + " · ".join(readable(str(e.get("text", ""))) for e in block.get("elements", [])))
+        elif kind == "header":
+            lines.append(str((block.get("text") or {}).get("text", "")).upper())
+        elif kind == "divider":
+            lines.append("  " + "-" * 40)
         elif kind == "actions":
             buttons = [e for e in block.get("elements", []) if e.get("type") == "button"]
             lines.append("  " + "  ".join(f"[ {b['text']['text']} ]" for b in buttons) + "   (/press <label>)")
@@ -118,6 +151,30 @@ def _buttons(record: dict[str, Any]) -> list[dict[str, Any]]:
         for element in block.get("elements", [])
         if element.get("type") == "button"
     ]
+
+
+# What the prompt understands besides a mention (README's "Talking to the bot locally").
+CONSOLE_COMMANDS = {
+    "/charla": "/charla <command>",
+    "/dm": "/dm <text>",
+    "/say": "/say <text>",
+    "/press": "/press <label>",
+    "/quit": "/quit",
+    "/exit": "/exit",
+}
+
+
+def typing_mistake(text: str) -> str | None:
+    """Why a line typed at the prompt is not sent (an unknown /word, a /dm with no text), or None."""
+    if not text.startswith("/"):
+        return None
+    word, _, rest = text.partition(" ")
+    if word not in CONSOLE_COMMANDS:
+        known = ", ".join(sorted(set(CONSOLE_COMMANDS.values()) - {"/exit"}))
+        return f"(not sent: {word} is not a console command; try {known}, or type the text alone to mention the bot)"
+    if word in ("/dm", "/say") and not rest.strip():
+        return f"(not sent: {CONSOLE_COMMANDS[word]} needs some text)"
+    return None
 
 
 @dataclass
@@ -143,8 +200,13 @@ class Conversation:
         """
         text = with_mentions(typed.strip())
         before = len(self.stack.recorded())
+        mistake = typing_mistake(text)
+        if mistake:
+            return [{"where": "not sent", "text": mistake}]
         if text.startswith("/press"):
             return self.press(text.removeprefix("/press").strip())
+        if text == "/home":
+            return self.open_home()
         if text.startswith("/charla"):
             key = next_ts().replace(".", "-")
             url = self.stack.response_url(key)
@@ -181,9 +243,36 @@ class Conversation:
             def mine(record: dict[str, Any]) -> bool:
                 return record.get("thread_ts") == ts
 
+            if status == 200:
+                return self._answers(before, mine) + self._reactions(f"{self.channel}/{ts}")
+
         if status != 200:
             return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
         return self._answers(before, mine)
+
+    def open_home(self) -> list[dict[str, Any]]:
+        """Open the app's Home tab (``app_home_opened``) and show the view published for this user."""
+        published = self.stack.slack_state()["views_published"]
+        status = self.stack.post_event(app_home_opened(user=self.user)).status
+        if status != 200:
+            return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
+        try:
+            wait_until(lambda: self.stack.slack_state()["views_published"] > published, timeout=5, message="a new view")
+            where = "the Home tab (published now)"
+        except Timeout:  # nothing changed since the last publish: Slack keeps showing that view
+            where = "the Home tab (unchanged, not published again)"
+        view = self.stack.slack_state()["views"].get(self.user)
+        if view is None:
+            return [{"where": "error", "text": "(no Home view was published; see the worker log)"}]
+        return [{"where": where, "kind": "views.publish", "blocks": view["blocks"]}]
+
+    def _reactions(self, key: str) -> list[dict[str, Any]]:
+        """The bot's reactions on the message ``key`` (``channel/ts``), as one line if there were any."""
+        log = [entry for entry in self.stack.slack_state()["reaction_log"] if entry["key"] == key]
+        if not log:
+            return []
+        shown = ", ".join(f"{e['method'].removeprefix('reactions.')} :{e['name']}:" for e in log)
+        return [{"where": "reactions on your message", "text": shown}]
 
     def press(self, label: str) -> list[dict[str, Any]]:
         """Press the button labelled ``label`` (or whose action id names it, e.g. ``more``)."""
@@ -207,12 +296,16 @@ class Conversation:
             user=self.user,
             message_ts=str(record.get("ts") or next_ts()),
             thread_ts=record.get("thread_ts"),
+            ephemeral=record.get("kind") == "response_url",  # Slack marks presses on those
         )
         before = len(self.stack.recorded())
         status = self.stack.post(signed_block_action(payload, self.stack.signing_secret)).status
         if status != 200:
             return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
-        return self._answers(before, lambda r: r.get("path") == f"/response/{key}")
+        # A page comes back to the press's response_url; Share posts it in the channel for everyone.
+        return self._answers(
+            before, lambda r: r.get("path") == f"/response/{key}" or r.get("kind") == "chat.postMessage"
+        )
 
     def _answers(self, before: int, mine: Any) -> list[dict[str, Any]]:
         try:
@@ -224,13 +317,14 @@ class Conversation:
         except Timeout:
             return []
         answers = [{**record, "where": self._where(record)} for record in found]
-        for answer in answers:
-            if _buttons(answer):
-                self.last_with_buttons = answer
+        # /press acts on the last answer only: an older answer's button is not pressed by mistake.
+        self.last_with_buttons = next((a for a in reversed(answers) if _buttons(a)), None)
         return answers
 
     def _where(self, record: dict[str, Any]) -> str:
         if record.get("kind") == "response_url":
+            if record.get("replace_original"):
+                return "ephemeral, in place of the page you pressed"
             return "ephemeral, only you see it"
         if record.get("channel") == self.dm_channel:
             return "in the DM"
@@ -241,7 +335,10 @@ class Conversation:
 
 def show(answers: list[dict[str, Any]]) -> None:
     if not answers:
-        say("charla  (no answer within 20 s; see the worker log)")
+        say(
+            f"charla  (no answer within {ANSWER_TIMEOUT_S:.0f} s; see {_shown(log_dir())}/worker.log, "
+            "and `charla dlq show` / `charla trace ID` in another shell)"
+        )
     for answer in answers:
         say(f"charla  ({answer.get('where', '?')})")
         for line in render(answer):

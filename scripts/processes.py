@@ -1,11 +1,22 @@
-"""Starting and stopping real local processes on free ports, and waiting on conditions."""
+"""Starting and stopping real local processes on free ports, and waiting on conditions.
+
+Every process started here dies with the process that started it, however that one ends:
+stopped cleanly (``ManagedProcess.stop``), interrupted, its terminal closed, or SIGKILLed.
+Each child is in its own session (so it and its own children, e.g. Celery's prefork pool, are
+stopped as one group) and asks Linux for a parent-death signal (``PR_SET_PDEATHSIG``): when
+its parent goes, it gets SIGTERM and shuts down as on any stop (a Celery worker takes its pool
+with it). Elsewhere than Linux only the clean paths apply; ``make stop`` cleans up after the rest.
+"""
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -55,8 +66,50 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return None
+
+
+_LIBC = _libc()  # loaded before any fork: the child must not load libraries between fork and exec
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` giving the child SIGTERM when this process dies (Linux), or None.
+
+    The signal is tied to the *thread* that forks, so it is only armed from the main thread
+    (which lives as long as the process); children started from other threads rely on ``stop``.
+    """
+    libc = _LIBC
+    if libc is None or threading.current_thread() is not threading.main_thread():
+        return None
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+def process_started(pid: int) -> str | None:
+    """An identity for ``pid`` that a reused pid does not share (Linux: its start time), or None if gone."""
+    from charla_cli.owner import process_started as started
+
+    return started(pid)
+
+
 class ManagedProcess:
-    """A child process in its own session, logging to a file, stopped with its whole group."""
+    """A child process in its own session, logging to a file, stopped with its whole group.
+
+    It dies with this process too (module docstring).
+    """
 
     def __init__(
         self, name: str, argv: Sequence[str], *, env: Mapping[str, str], log_dir: Path, cwd: Path | None = None
@@ -72,7 +125,9 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - only prctl and getppid run in the child
         )
+        self.started = process_started(self.popen.pid)
 
     @property
     def pid(self) -> int:

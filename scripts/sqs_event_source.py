@@ -13,10 +13,12 @@ Run with the stack's environment (queue URLs, AWS endpoint, Slack):
 """
 
 import argparse
+import contextlib
 import hashlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -69,6 +71,67 @@ def sqs_record(message: Mapping[str, Any], *, queue_arn: str, region: str) -> di
     }
 
 
+class Heartbeat:
+    """What the event source mapping is in AWS, seen by ``charla workers``: a heartbeat record of pool ``lambda``.
+
+    In AWS ``charla`` finds the mapping through the Lambda API (``charla_cli/executors.py``); this
+    local stand-in is a process, so it reports itself as a worker does (``contract/heartbeats.py``),
+    with what it invoked since start. Written every interval; deleted at a clean stop.
+    """
+
+    def __init__(self, *, queue: str, function_name: str) -> None:
+        # Not workers.heartbeat: it is a Celery bootstep, and the Lambda executor loads no Celery.
+        from contract.heartbeats import COUNT_NAMES, DEFAULT_INTERVAL_S, HEARTBEAT_INTERVAL_VARIABLE, default_ttl_s
+        from workers.settings import get_settings
+        from workers.state.heartbeats import HeartbeatStore, heartbeat_client
+
+        settings = get_settings()
+        client = heartbeat_client(settings.aws_endpoint_url, settings.aws_region)
+        self.store = HeartbeatStore(client, settings.table_state)
+        self.interval_s = float(os.environ.get(HEARTBEAT_INTERVAL_VARIABLE) or DEFAULT_INTERVAL_S)
+        self.ttl_s = default_ttl_s(self.interval_s)
+        self.hostname = f"lambda:{function_name}@{socket.gethostname()}"
+        self.queue = queue
+        self.started_at = time.time()
+        self.counts = dict.fromkeys(COUNT_NAMES, 0)
+
+    def record(self, records: int, failures: int) -> None:
+        self.counts["received"] += records
+        self.counts["succeeded"] += records - failures  # settled: run, deferred or dead-lettered by the executor
+        self.counts["failed"] += failures
+
+    def beat(self) -> None:
+        now = time.time()
+        self.store.put(
+            {
+                "hostname": self.hostname,
+                "pid": os.getpid(),
+                "queues": [self.queue],
+                "pool": "lambda",
+                "concurrency": 1,
+                "ecs": None,
+                "started_at": self.started_at,
+                "written_at": now,
+                "expires_at": now + self.ttl_s,
+                "active": [],
+                "counts": dict(self.counts),
+                "last_failure": None,
+                "failures_last_hour": 0,
+            }
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        while True:
+            try:
+                self.beat()
+            except Exception as error:  # monitoring must never stop the work it watches
+                print(f"heartbeat failed: {type(error).__name__}: {error}", flush=True)
+            if stop.wait(self.interval_s):
+                break
+        with contextlib.suppress(Exception):
+            self.store.delete(self.hostname, os.getpid())
+
+
 class EventSource:
     """One queue polled for one handler, as an event source mapping does."""
 
@@ -80,6 +143,7 @@ class EventSource:
         self.batch_size = batch_size
         self.wait_s = wait_s
         self.timeout_s = timeout_s
+        self.heartbeat: Heartbeat | None = None
         self.sqs = boto3.client("sqs")
         self.region = self.sqs.meta.region_name
         self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -110,6 +174,8 @@ class EventSource:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+        if self.heartbeat is not None:
+            self.heartbeat.record(len(records), len(failed))
         elapsed_ms = (time.monotonic() - started) * 1000
         print(f"invoked records={len(records)} failures={len(failed)} ms={elapsed_ms:.0f}", flush=True)
         return len(records), len(failed)
@@ -148,8 +214,12 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    source.heartbeat = Heartbeat(queue=queue.value, function_name=FUNCTION_NAME)
+    beating = threading.Thread(target=source.heartbeat.run, args=(stop,), name="heartbeat", daemon=True)
+    beating.start()
     print(f"event source ready queue={queue} import_ms={import_ms:.0f}", flush=True)
     source.run(stop)
+    beating.join(timeout=5)
 
 
 if __name__ == "__main__":

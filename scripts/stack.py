@@ -52,6 +52,16 @@ def http(
         return HttpResult(error.code, error.read(), dict(error.headers))
 
 
+def _stale(endpoints_text: str) -> bool:
+    from charla_cli.endpoints import stale_reason
+
+    try:
+        document = json.loads(endpoints_text)
+    except ValueError:
+        return True
+    return isinstance(document, dict) and stale_reason(document) is not None
+
+
 class DevStack:
     """Starts the local stack; use as a context manager so every process is stopped.
 
@@ -106,9 +116,11 @@ class DevStack:
         self.endpoints_file = endpoints_file
         self._wrote_endpoints = False
         self._previous_endpoints: str | None = None
+        self._endpoint_resources: dict[str, str] | None = None
         self.agenda_refresh_interval_s = agenda_refresh_interval_s
         self._own_log_dir = log_dir is None
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="charla-stack-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.signing_secret = secrets.token_hex(16)
         self.bot_token = f"xoxb-local-{secrets.token_hex(8)}"
         self.processes: dict[str, ManagedProcess] = {}
@@ -189,6 +201,7 @@ class DevStack:
                 cwd=ROOT,
             )
             self.processes["scheduler"] = scheduler
+            self._refresh_endpoints()
             wait_until(
                 lambda: "scheduler fired" in scheduler.log_text(),
                 timeout=STARTUP_TIMEOUT_S,
@@ -198,19 +211,31 @@ class DevStack:
     def _write_endpoints(self, resources: Mapping[str, str]) -> None:
         if self.endpoints_file is None or not self.moto_url:
             return
+        if self.endpoints_file.exists():
+            previous = self.endpoints_file.read_text()
+            # A file a crashed or killed stack left behind is not put back at stop.
+            self._previous_endpoints = None if _stale(previous) else previous
+        self._endpoint_resources = dict(resources)
+        self._wrote_endpoints = "moto" in self.processes  # ours to remove: the moto server dies with us
+        self._refresh_endpoints()
+
+    def _refresh_endpoints(self) -> None:
+        """(Re)write the endpoints file with every process started so far (``make stop`` reads them)."""
+        if self.endpoints_file is None or not self.moto_url or self._endpoint_resources is None:
+            return
         from charla_cli.endpoints import write_stack_file
 
-        if self.endpoints_file.exists():
-            self._previous_endpoints = self.endpoints_file.read_text()
         write_stack_file(
             self.endpoints_file,
             source="make chat / make demo (DevStack)",
             region=REGION,
             endpoint_url=self.moto_url,
             credentials=LOCAL_CREDENTIALS,
-            variables=resources,
+            variables=self._endpoint_resources,
+            owner=os.getpid() if self._wrote_endpoints else None,
+            processes={name: process.pid for name, process in self.processes.items()},
+            log_dir=None if self._own_log_dir else self.log_dir,  # kept after stop: `charla trace` reads it
         )
-        self._wrote_endpoints = "moto" in self.processes  # ours to remove: the moto server dies with us
 
     def start_worker(
         self,
@@ -251,6 +276,7 @@ class DevStack:
             cwd=ROOT,
         )
         self.processes[name] = process
+        self._refresh_endpoints()
         wait_until(
             lambda: self._ready(process),
             timeout=STARTUP_TIMEOUT_S,
@@ -277,6 +303,7 @@ class DevStack:
         )
         process = ManagedProcess(name, argv, env=self.env, log_dir=self.log_dir, cwd=ROOT)
         self.processes[name] = process
+        self._refresh_endpoints()
 
         def ready() -> bool:
             if not process.alive():
@@ -354,6 +381,17 @@ class DevStack:
         result = http("POST", self.slack_url + "/_faults", body=json.dumps(faults).encode(), headers=_JSON)
         if result.status != 200:
             raise RuntimeError(f"the Slack stand-in refused faults {faults}: {result.status}")
+
+    def set_slack_locales(self, locales: Mapping[str, str]) -> None:
+        """The Slack locale ``users.info`` gives each user id (``POST /_users``); others get ``en-US``."""
+        result = http("POST", self.slack_url + "/_users", body=json.dumps(dict(locales)).encode(), headers=_JSON)
+        if result.status != 200:
+            raise RuntimeError(f"the Slack stand-in refused locales {locales}: {result.status}")
+
+    def slack_state(self) -> dict[str, Any]:
+        """Everything ``GET /_recorded`` reports (records and counters)."""
+        state: dict[str, Any] = http("GET", self.slack_url + "/_recorded").json()
+        return state
 
     def response_url(self, key: str | None = None) -> str:
         """A slash-command response_url served by the stand-in."""

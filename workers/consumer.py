@@ -2,11 +2,14 @@
 
 Celery's stock consumer *acks* (deletes) a message whose body it cannot decode, and a task that
 raises is acked too, so a bad message would vanish without a trace. charla's rule: a message
-that cannot be run as the contract says is rejected without ack. kombu then leaves it on a
-queue that has a redrive policy (every charla queue has one), SQS redelivers it until
-``maxReceiveCount`` and moves it to the queue's dead-letter queue, where it can be read. Each
-refusal writes one ``refused message`` log line naming the task, id and reason (never the
-payload: it may hold user text).
+that cannot be run as the contract says goes to its queue's dead-letter queue at once, byte for
+byte, with the reason as a message attribute (``redelivery.refuse``; the Lambda executor does
+the same), and only then is acked. Waiting for SQS to move it after ``maxReceiveCount``
+receives would hide it for that many visibility timeouts (5 x 180 s on the replies queue) and
+count it as that many failures. If the copy cannot be sent, the message is rejected without
+ack: kombu leaves it on the queue (every charla queue has a redrive policy) and SQS moves it
+later, so it is never lost. Each refusal writes one ``refused message`` log line naming the
+task, id and reason (never the payload: it may hold user text).
 
 Refused before any task code runs (``ContractConsumer``):
 - a body that is not JSON: pickle, YAML or anything else outside ``accept_content``
@@ -55,7 +58,8 @@ __all__ = [
     "validation_summary",
 ]
 
-_LEFT_FOR_DLQ = "not run; left on the queue for its dead-letter queue"
+_SENT_TO_DLQ = "not run; sent to the dead-letter queue"
+_LEFT_FOR_DLQ = "not run; left on the queue for SQS to dead-letter"
 _WAITABLE: frozenset[str] = frozenset(task.value for task in RESULT_TASKS)
 
 
@@ -63,6 +67,18 @@ def _describe(message: Any) -> str:
     headers = message.headers or {}
     queue = (message.delivery_info or {}).get("routing_key") or "?"
     return f"task={headers.get('task', '?')} id={headers.get('id', '?')} queue={queue}"
+
+
+def _send_to_dead_letters(message: Any, reason: str) -> bool:
+    """The refused message, as SQS delivered it, into its dead-letter queue now; False if that failed."""
+    try:
+        delivery = message.delivery_info
+        body, queue_url = str(delivery["sqs_message"]["Body"]), str(delivery["sqs_queue"])
+        redelivery.refuse(queue_url, body, reason)
+    except (AttributeError, KeyError, TypeError, redelivery.RedeliveryError) as error:
+        logger.warning("could not send a refused message to the dead-letter queue (%s); SQS will move it", error)
+        return False
+    return True
 
 
 class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type information
@@ -76,14 +92,18 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
             reason=reason,
             message_id=activity.sqs_message_id(message),
         )
+        sent = _send_to_dead_letters(message, reason)
         logger.error(
             "refused message %s content-type=%s: %s; %s",
             _describe(message),
             message.content_type,
             reason,
-            _LEFT_FOR_DLQ,
+            _SENT_TO_DLQ if sent else _LEFT_FOR_DLQ,
         )
-        message.reject_log_error(logger, self.connection_errors)
+        if sent:
+            message.ack()
+        else:
+            message.reject_log_error(logger, self.connection_errors)
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         """Celery acks here (the message would be lost); reject it instead."""
@@ -93,16 +113,12 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
         self._refuse(message, "not a Celery task message (no task header)")
 
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
-        logger.error("refused message %s: no worker runs this task name; %s", _describe(message), _LEFT_FOR_DLQ)
-        headers = message.headers or {}
-        activity.refused(
-            str(headers.get("task", "?")),
-            str(headers.get("id", "?")),
-            reason="no worker runs this task name",
-            message_id=activity.sqs_message_id(message),
-        )
-        # Celery's own handling: reject (no ack) and record NotRegistered for a waiting caller.
-        super().on_unknown_task(body, message, exc)
+        # Not Celery's own handling: it logs the whole body (user text) and leaves the message
+        # for SQS to redeliver until maxReceiveCount.
+        from celery.exceptions import NotRegistered
+
+        self._record_failure(message, NotRegistered(str((message.headers or {}).get("task", "?"))), waitable_only=False)
+        self._refuse(message, "no worker runs this task name")
 
     def on_invalid_task(self, body: Any, message: Any, exc: Exception) -> None:
         if isinstance(exc, ContentDisallowed):
@@ -125,7 +141,7 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
                     return handle(message)  # Celery meets the same error: on_invalid_task / on_decode_error
                 problem = payload_problem(task, body)
                 if problem is not None:
-                    self._record_failure(message, problem)
+                    self._record_failure(message, PayloadRefused(problem))
                     return self._refuse(message, problem)
             if task is not None and task not in _WAITABLE:
                 headers["ignore_result"] = True  # hot path: store nothing, whatever the sender asked
@@ -133,14 +149,17 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
 
         return on_task_received
 
-    def _record_failure(self, message: Any, problem: str) -> None:
-        """Tell a caller waiting on a waitable task why it will get no answer."""
-        headers = message.headers
-        if headers.get("task") in _WAITABLE and headers.get("ignore_result") is False:
-            try:
-                self.app.backend.mark_as_failure(headers["id"], PayloadRefused(problem))
-            except Exception:  # a result store outage must not stop the refusal itself
-                logger.exception("could not record the refusal of task id=%s", headers.get("id"))
+    def _record_failure(self, message: Any, error: Exception, *, waitable_only: bool = True) -> None:
+        """Tell a caller waiting on a waitable task (or any task asking for a result) why it will get no answer."""
+        headers = message.headers if isinstance(message.headers, dict) else {}
+        if headers.get("ignore_result") is not False or "id" not in headers:
+            return
+        if waitable_only and headers.get("task") not in _WAITABLE:
+            return
+        try:
+            self.app.backend.mark_as_failure(headers["id"], error)
+        except Exception:  # a result store outage must not stop the refusal itself
+            logger.exception("could not record the refusal of task id=%s", headers.get("id"))
 
 
 class ContractTask(Task):  # type: ignore[misc]  # celery ships no type information
@@ -205,7 +224,7 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
             )
         else:
             logger.error("task=%s id=%s dead-lettered: %s", self.name, request.id, outcome.reason)
-        redelivery.dead_letter(**copy, reason=outcome.reason)
+        redelivery.dead_letter(**copy, reason=outcome.reason, never_runnable=isinstance(error, PayloadRefused))
         self._record(request.id, error, final=True)
         return ("refused" if isinstance(error, PayloadRefused) else "failed"), outcome.reason
 

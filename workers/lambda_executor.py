@@ -74,10 +74,10 @@ def _prepare() -> None:
     In AWS the function gets the secret's ARN, never its value (a value in an environment
     variable would sit in the template and the console); locally the token is in the environment.
     """
-    if os.environ.get(env.SLACK_BOT_TOKEN) or not os.environ.get(env.SLACK_SECRET_ARN):
+    if os.environ.get(env.SLACK_BOT_TOKEN) or not os.environ.get(env.SLACK_BOT_TOKEN_SECRET_ARN):
         return
     client = boto3.client("secretsmanager")
-    value = client.get_secret_value(SecretId=os.environ[env.SLACK_SECRET_ARN])["SecretString"]
+    value = client.get_secret_value(SecretId=os.environ[env.SLACK_BOT_TOKEN_SECRET_ARN])["SecretString"]
     token = json.loads(value).get(env.SECRET_KEY_BOT_TOKEN)
     if not token:
         raise RuntimeError(f"the Slack secret has no {env.SECRET_KEY_BOT_TOKEN!r} key")
@@ -161,6 +161,8 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
     except ValueError as error:
         return _refuse(queue, body, f"task=? id=? queue={queue}", f"cannot decode body ({error})")
     where = f"task={message.task} id={message.task_id} queue={queue}"
+    # The same words as the Celery worker's line, so `charla trace` finds either executor's.
+    logger.info("Task %s[%s] received (Lambda executor, queue=%s)", message.task, message.task_id, queue)
     entry = tasks.get(message.task)
     if entry is None:
         return _refuse(queue, body, where, "no worker runs this task name")
@@ -184,8 +186,7 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
 def _refuse(queue: QueueName, body: str, where: str, reason: str) -> str:
     refused_logger.error("refused message %s: %s; %s", where, reason, _SENT_TO_DLQ)
     try:
-        dead_letters = redelivery.dead_letter_queue_url(get_settings().queue_urls[queue])
-        redelivery.sqs_client().send_message(QueueUrl=dead_letters, MessageBody=body)
+        redelivery.refuse(get_settings().queue_urls[queue], body, reason)
     except Exception as error:
         raise RecordNotSettled(f"refused message not sent to the dead-letter queue: {describe(error)}") from error
     return REFUSED
@@ -214,7 +215,7 @@ def _settle(message: DecodedTask, queue: QueueName, error: Exception) -> str:
                 observed=outcome.observed,
             )
         else:
-            redelivery.dead_letter(**copy, reason=outcome.reason)
+            redelivery.dead_letter(**copy, reason=outcome.reason, never_runnable=isinstance(error, PayloadRefused))
     except redelivery.RedeliveryError as send_error:
         raise RecordNotSettled(str(send_error)) from error
     if isinstance(outcome, Later):

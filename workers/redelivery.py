@@ -5,6 +5,7 @@ task id, so every copy of a task meets the same effect records. The caller acks 
 hand only after the copy was sent: a crash in between leaves two copies, never none.
 """
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -14,8 +15,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contract.queues import QueueName
-from contract.wire import encode_task_message
+from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
+from contract.tasks import TaskName, queue_for
+from contract.wire import encode_task_message, task_id_for
 from workers.outcomes import Observed
 from workers.settings import get_settings
 
@@ -32,6 +34,8 @@ FAILURES_HEADER = "charla_failures"
 DEFERRED_S_HEADER = "charla_deferred_s"
 SEEN_VERSION_HEADER = "charla_seen_version"
 SEEN_FOR_S_HEADER = "charla_seen_for_s"
+# A reason is cut short: an exception's text may quote user input.
+REASON_MAX_CHARS = 300
 DEAD_LETTER_REASON_HEADER = "charla_dead_letter_reason"
 
 
@@ -78,9 +82,12 @@ def dead_letter_queue_url(queue_url: str) -> str:
         raise RedeliveryError(f"no dead-letter queue found for {queue_url}: {type(error).__name__}") from error
 
 
-def _send(queue_url: str, body: str, *, delay_s: int = 0) -> None:
+def _send(queue_url: str, body: str, *, delay_s: int = 0, attributes: Mapping[str, str] | None = None) -> None:
+    extra: dict[str, Any] = {}
+    if attributes:
+        extra["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
     try:
-        sqs_client().send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_s)
+        sqs_client().send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_s, **extra)
     except (BotoCoreError, ClientError) as error:
         raise RedeliveryError(f"send failed: {type(error).__name__}") from error
 
@@ -144,12 +151,27 @@ def send_later(
     _send(get_settings().queue_urls[queue], body, delay_s=delay_s)
 
 
+def _dead_letter_attributes(reason: str, *, never_runnable: bool) -> dict[str, str]:
+    attributes = {DEAD_LETTER_REASON_ATTRIBUTE: reason[:REASON_MAX_CHARS] or "?"}
+    if never_runnable:
+        attributes[NEVER_RUNNABLE_ATTRIBUTE] = "true"
+    return attributes
+
+
 def dead_letter(
-    *, task: str, task_id: str, queue: QueueName, kwargs: Mapping[str, Any], reason: str, ignore_result: bool
+    *,
+    task: str,
+    task_id: str,
+    queue: QueueName,
+    kwargs: Mapping[str, Any],
+    reason: str,
+    ignore_result: bool,
+    never_runnable: bool = False,
 ) -> None:
     """Put a copy of the task in its queue's dead-letter queue, with the reason in a header.
 
     The copy starts with no failures counted, so a redrive after the fix gets every retry again.
+    ``never_runnable``: the contract refused the payload; ``charla dlq redrive`` leaves it be.
 
     Raises:
         RedeliveryError: SQS did not take it.
@@ -158,4 +180,52 @@ def dead_letter(
     body = _copy(
         task=task, task_id=task_id, queue=queue, kwargs=kwargs, ignore_result=ignore_result, retries=0, headers=headers
     )
-    _send(dead_letter_queue_url(get_settings().queue_urls[queue]), body)
+    _send(
+        dead_letter_queue_url(get_settings().queue_urls[queue]),
+        body,
+        attributes=_dead_letter_attributes(reason, never_runnable=never_runnable),
+    )
+    _tell_the_asker(task, task_id, kwargs)
+
+
+def refuse(queue_url: str, body: str, reason: str) -> None:
+    """Move a message the contract refuses to ``queue_url``'s dead-letter queue now, as it came.
+
+    It can never run (not JSON, no such task, a payload that does not validate), so waiting for
+    SQS to redeliver it ``maxReceiveCount`` times would only hide it for that many visibility
+    timeouts. The body is kept byte for byte (it may not even decode); the reason travels as a
+    message attribute, with ``NEVER_RUNNABLE_ATTRIBUTE`` so a redrive leaves it be.
+
+    Raises:
+        RedeliveryError: The dead-letter queue is unknown or SQS did not take the message.
+    """
+    _send(dead_letter_queue_url(queue_url), body, attributes=_dead_letter_attributes(reason, never_runnable=True))
+
+
+def _tell_the_asker(task: str, task_id: str, kwargs: Mapping[str, Any]) -> None:
+    """Queue one ephemeral line for whoever asked for a dead-lettered answer (issue #23).
+
+    Best effort: the dead-letter copy is already sent, so a failure here is logged, never raised
+    (raising would leave the message in hand to be dead-lettered twice). The notice's task id
+    derives from the failed one: a second dead-lettering of the same task notifies once.
+    """
+    from workers.services.notices import failure_notice_for
+
+    notice = failure_notice_for(task, task_id, kwargs)
+    if notice is None:
+        return
+    try:
+        _send(
+            get_settings().queue_urls[queue_for(TaskName.NOTIFY_FAILURE)],
+            _copy(
+                task=TaskName.NOTIFY_FAILURE,
+                task_id=task_id_for(f"{TaskName.NOTIFY_FAILURE}:{task_id}"),
+                queue=queue_for(TaskName.NOTIFY_FAILURE),
+                kwargs=dataclasses.asdict(notice),
+                ignore_result=True,
+                retries=0,
+                headers={},
+            ),
+        )
+    except RedeliveryError as error:
+        logger.warning("no failure notice for task id=%s: %s", task_id, error)

@@ -10,6 +10,7 @@ pk                                    sk                                  what (
 ``AGENDA``                            ``CURRENT`` / ``V#<version>#<i>``   the live agenda (agenda)
 ``EFFECT#<effect id>``                ``EFFECT``                          one answer's record (effects)
 ``WELCOME#<team>#<channel>``          ``USER#<user>``                     welcomed here (welcomes)
+``PERSON#<team>``                     ``USER#<user>``                     language, Home view (people)
 ``WORKER`` / ``FAILURE#<id>``         ...                                 heartbeats (heartbeats)
 ====================================  ==================================  ==========================
 
@@ -30,6 +31,7 @@ from workers.state.agenda import AgendaRecords
 from workers.state.archive import ArchiveRecords
 from workers.state.effects import EFFECT_TTL_S, Effects
 from workers.state.pace import ChannelCounts, ChannelPaces
+from workers.state.people import PeopleRecords
 from workers.state.table import StoreContended, StoreError, StoreUnavailableError, Table
 from workers.state.welcomes import WelcomeRecords
 
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 
-class StateStore(ArchiveRecords, WelcomeRecords, AgendaRecords, ChannelCounts):
+class StateStore(ArchiveRecords, WelcomeRecords, AgendaRecords, ChannelCounts, PeopleRecords):
     """Reads and writes of the STATE table: every aggregate's, through one client.
 
     ``effects`` (one answer's record) and ``pace`` (one channel's line) are objects of their own:

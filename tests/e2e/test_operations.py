@@ -10,6 +10,7 @@ run in file order: the last one stops the workers.
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ STATUS_FIELDS = {
     "workers",
     "failures_last_hour",
     "messages_waiting",
+    "queues_without_worker",
     "dead_letters",
     "problems",
 }
@@ -250,6 +252,36 @@ def test_the_readme_operations_snippet_runs_as_written(ops: tuple[DevStack, Path
         result = charla(home, *command.split()[1:])
         assert result.returncode in DOCUMENTED_EXIT_CODES, f"{command}: {result.stderr}"
         assert "Traceback" not in result.stderr
+
+
+def readme_feed_commands() -> list[list[str]]:
+    """The ``charla`` and ``charla-send`` lines of the README's "Feed the bot" block, as argv."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Feed the bot", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    lines = [line.strip() for line in block.splitlines() if not line.strip().startswith("#")]
+    return [shlex.split(line) for line in lines if line.split(" ", 1)[0] in ("charla", "charla-send")]
+
+
+def test_the_readme_python_and_node_snippets_run_as_written_from_a_clone_with_only_the_stack_file(
+    ops: tuple[DevStack, Path],
+) -> None:
+    stack, home = ops
+    commands = readme_feed_commands()
+    assert {argv[0] for argv in commands} == {"charla", "charla-send"}
+    assert (ROOT / ".venv" / "bin" / "charla-send").exists(), "make install links charla-send into .venv/bin"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHARLA_"))}
+    environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{environ.get('PATH', '')}"  # source .venv/bin/activate
+    before = len(replies_in(stack, "C1"))
+
+    for argv in commands:
+        result = subprocess.run(argv, cwd=home, env=environ, capture_output=True, text=True, timeout=90, check=False)
+        assert result.returncode == 0, f"{shlex.join(argv)}: {result.stderr}"
+        if "--wait" in argv:
+            assert "worker" in json.loads(result.stdout), result.stdout  # the worker's answer, printed
+
+    pings = sum(1 for argv in commands if "ping" in argv)
+    wait_until(lambda: len(replies_in(stack, "C1")) >= before + pings, timeout=30, message="the pings' replies")
 
 
 def test_with_no_worker_alive_send_wait_status_and_workers_say_so(ops: tuple[DevStack, Path]) -> None:

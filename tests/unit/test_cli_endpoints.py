@@ -159,3 +159,75 @@ def test_dlq_show_reads_the_reason_header_the_workers_write() -> None:
     assert queues.dead_letter_reason(body) == "ReplyRefused: channel_not_found"
     assert queues.dead_letter_reason(encode_task_message(task="charla.ping", kwargs={}, queue="replies")) is None
     assert queues.dead_letter_reason("not base64 at all") is None
+
+
+def test_eval_charla_env_is_enough_for_boto3_and_the_aws_cli(tmp_path: Path, listening_port: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    endpoint = f"http://127.0.0.1:{listening_port}"
+    write(tmp_path, endpoint)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHARLA_"))}
+    environ["HOME"] = str(tmp_path)  # no ~/.aws/config to fall back on
+    environ["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    script = (
+        f'eval "$({sys.executable} -m charla_cli env)" && '
+        f"{sys.executable} -c 'import boto3; print(boto3.session.Session().region_name)' && "
+        'echo "$AWS_DEFAULT_REGION"'
+    )
+
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["us-east-1", "us-east-1"]  # boto3's region; what the AWS CLI reads
+
+
+def test_a_file_whose_owner_exited_is_stale_even_if_something_listens_there(
+    tmp_path: Path, listening_port: int
+) -> None:
+    endpoint = f"http://127.0.0.1:{listening_port}"  # an orphan still answering on the port
+    path = write(tmp_path, endpoint)
+    document = json.loads(path.read_text())
+    document["owner"] = {"pid": 2**22 + 1, "started": "1"}  # above Linux's pid_max: never alive
+    path.write_text(json.dumps(document))
+
+    with pytest.raises(
+        CliError, match=r"is stale \(the process that started it \(pid 4194305\) has exited\).*make stop"
+    ):
+        resolve(environ={}, cwd=tmp_path)
+
+
+def test_an_unreachable_endpoint_is_said_as_such_not_as_missing_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    status = main(["--endpoint-url", dead, "status"], environ={REPLIES: f"{dead}/q"}, cwd=tmp_path)
+
+    assert status == EXIT_UNREACHABLE
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"charla: cannot reach {dead}") and "credentials" not in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "the following arguments are required: COMMAND (see `charla --help`)"),
+        (["dlq", "shw"], "invalid choice: 'shw'"),
+        (["dlq", "show", "--limit", "x"], "invalid int value: 'x' (see `charla dlq show --help`)"),
+    ],
+)
+def test_a_wrong_command_line_is_one_line_and_exit_2(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv, environ={})
+
+    assert exited.value.code == EXIT_USAGE
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("charla: error: ") and expected in line

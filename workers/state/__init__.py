@@ -7,6 +7,7 @@
 - ``archive``: archived messages and people's message counts.
 - ``welcomes``: who was welcomed where.
 - ``agenda``: the live agenda and its versions.
+- ``people``: each person's language and last Home view.
 - ``heartbeats``: workers' heartbeats and failure notes (their keys are the contract's).
 
 ``workers/store.py`` composes them into the ``StateStore`` the tasks use.

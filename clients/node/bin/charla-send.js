@@ -8,15 +8,33 @@ import { CharlaClient, CharlaError, EXIT } from "../src/client.js";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const USAGE = "usage: charla-send TASK [--json '{...}'] [--wait SECS]";
+const HELP = `${USAGE}
+
+Queue a charla task (the Node twin of \`charla send\`); with --wait, wait up to SECS for its result.
+
+The deployment is found as \`charla\` finds it: AWS_REGION, AWS_ENDPOINT_URL, CHARLA_QUEUE_URL_<QUEUE>
+and CHARLA_TABLE_RESULTS from the environment (\`eval "$(charla env)"\`), else the local stack's
+.stack/endpoints.json here or above (or CHARLA_STACK_FILE), written by \`make chat\`.
+
+exit status: 0 ok, 1 the task failed, 2 bad payload or usage (nothing sent), 3 no result in time,
+4 AWS or the local stack unreachable`;
 
 async function main(argv) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "string", default: "{}" }, wait: { type: "string" } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { json: { type: "string", default: "{}" }, wait: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
   } catch (error) {
-    throw new CharlaError(`${error.message}\n${USAGE}`, EXIT.USAGE);
+    throw new CharlaError(`${error.message} (${USAGE})`, EXIT.USAGE);
   }
   const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
   if (positionals.length !== 1) throw new CharlaError(USAGE, EXIT.USAGE);
   let payload;
   try {

@@ -5,21 +5,25 @@ import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { Contract } from "./schema.js";
 import { encodeTaskMessage } from "./wire.js";
 
-export const EXIT = { OK: 0, TASK_FAILED: 1, USAGE: 2, TIMEOUT: 3, UNREACHABLE: 4 };
+import { CharlaError, EXIT } from "./errors.js";
+import { withLocalStack } from "./endpoints.js";
 
-/** A failure with the exit status the CLI reports it with (same numbers as `charla send`). */
-export class CharlaError extends Error {
-  constructor(message, status) {
-    super(message);
-    this.status = status;
-  }
-}
+export { CharlaError, EXIT };
 
 const READY_STATES = new Set(["SUCCESS", "FAILURE", "REVOKED", "REJECTED"]);
 
 function awsConfig(env) {
   const config = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1" };
   if (env.AWS_ENDPOINT_URL) config.endpoint = env.AWS_ENDPOINT_URL; // moto locally
+  // Keys given here (the local stack's dummy ones) rather than left to the SDK's chain, which
+  // reads process.env only; otherwise the chain decides (profiles, SSO, roles).
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    config.credentials = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    };
+  }
   return config;
 }
 
@@ -46,8 +50,10 @@ export function buildPayload(contract, task, given, now = () => Date.now() / 100
 export class CharlaClient {
   /**
    * @param {{env?: object, contract?: Contract, sqs?: SQSClient, dynamodb?: DynamoDBClient}} [options]
+   *   `env` defaults to process.env with the local stack's endpoints file filled in (as `charla` reads it)
    */
-  constructor({ env = process.env, contract = new Contract(), sqs, dynamodb } = {}) {
+  constructor({ env, contract = new Contract(), sqs, dynamodb } = {}) {
+    env = env ?? withLocalStack(process.env, process.cwd());
     this.env = env;
     this.contract = contract;
     this.sqs = sqs ?? new SQSClient(awsConfig(env));
@@ -56,7 +62,12 @@ export class CharlaClient {
 
   _required(variable, what) {
     const value = this.env[variable];
-    if (!value) throw new CharlaError(`${variable} is not set (the ${what})`, EXIT.USAGE);
+    if (!value) {
+      throw new CharlaError(
+        `${variable} is not set (the ${what}): start the local stack with \`make chat\`, or eval "$(charla env)" for AWS`,
+        EXIT.USAGE,
+      );
+    }
     return value;
   }
 
