@@ -15,6 +15,7 @@ a fresh process, pays only for what it uses.
 import base64
 import http.client
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -98,9 +99,10 @@ def task_from_body(message_body: str) -> dict[str, Any]:
 
 class SameEffects:
     """The worker's DynamoDB effects for one command, by hand (the same items and conditions as
-    ``workers/store.py``): GetItem of the channel item; ONE TransactWriteItems of the effect record
-    (absent -> held, with owner and lease) and the channel item (command counter + 1, next post
-    slot, conditional on the slot read); after the post, UpdateItem held -> done by its owner."""
+    ``workers/state/``): GetItem of the channel item; ONE TransactWriteItems of the effect record
+    (absent -> held, with owner, version and the fence's posting_at) and the channel item (command
+    counter + 1, next post slot, conditional on the slot read); after the post, UpdateItem held ->
+    done by its owner."""
 
     def __init__(self, dynamodb: Any, table: str, *, lease_s: float = 60.0) -> None:
         self._db = dynamodb
@@ -129,8 +131,8 @@ class SameEffects:
             "sk": {"S": "EFFECT"},
             "state": {"S": "held"},
             "owner": {"S": owner},
-            "lease_until": {"N": f"{now + self._lease_s:.3f}"},
-            "suspect": {"BOOL": False},
+            "version": {"S": secrets.token_hex(8)},
+            "posting_at": {"N": f"{now:.3f}"},  # the claim is the fence when the slot is now
             "claimed_at": {"N": f"{now:.3f}"},
             "expires_at": {"N": str(int(now + 19 * 86400))},
             "slot_at": {"N": f"{slot:.3f}"},

@@ -96,7 +96,10 @@ def _batch_get(dynamodb: Any, table: str, keys: Sequence[Mapping[str, Any]]) -> 
 
 
 def effect_records(dynamodb: Any, table: str, effect_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """State, owner, lease and posted ts of each effect record that exists (the STATE table).
+    """State, owner, version, fence stamp and posted ts of each effect record that exists (the STATE table).
+
+    ``posting_at`` set on a record that is not done: a post may have reached Slack and was not yet
+    proven absent (the next copy looks for it before posting).
 
     The key and attribute names are the effect records' own (``workers/state``, the answer's
     state machine in ``workers/services/replies.py``); read here only, never written.
@@ -108,7 +111,8 @@ def effect_records(dynamodb: Any, table: str, effect_ids: Iterable[str]) -> dict
         found[effect_id] = {
             "state": item.get("state", {}).get("S", "free"),
             "owner": item.get("owner", {}).get("S") or None,
-            "lease_until": float(item["lease_until"]["N"]) if "lease_until" in item else None,
+            "version": item.get("version", {}).get("S") or None,
+            "posting_at": float(item["posting_at"]["N"]) if "posting_at" in item else None,
             "posted_ts": item.get("message_ts", {}).get("S") or None,
         }
     return found

@@ -35,6 +35,18 @@ class QueueSpec:
         return self.time_limit_s + 30
 
     @property
+    def max_deferral_s(self) -> int:
+        """How long the copies of one task may keep deferring (SQS delays added up) before the
+        task goes to its dead-letter queue with the reason (``workers/outcomes.py``).
+
+        Every legitimate wait is far shorter: another run's lease (``lease_s``), the channel's
+        line, Slack's Retry-After, a history search at one call a minute. Thirty minutes is also
+        how long a slash command's ``response_url`` lives: an answer later than that is news to
+        a person, not a reply. A deferral that outlasts it is a wait that cannot end.
+        """
+        return max(30 * 60, 10 * self.lease_s)
+
+    @property
     def visibility_timeout_s(self) -> int:
         """Longer than every task the worker could run before this one finishes.
 

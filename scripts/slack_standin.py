@@ -15,6 +15,8 @@ Endpoints (Slack-shaped JSON):
                                  ``has_more`` and ``response_metadata.next_cursor`` out
     POST /response/<key>         a slash command's or an interaction's response_url (text, blocks...
                                  recorded as sent); ``/response/expired-*`` answers 404
+                                 (Slack's expired URL), ``/response/invalid-*`` answers 400
+                                 ``invalid_blocks`` (a refusal that is not an expiry)
     GET  /_recorded              everything recorded so far (tests and the chat simulator read it)
     GET  /_recorded?since=N      records from index N on, and the total count (benchmarks)
     GET  /_count                 how many records so far
@@ -35,6 +37,14 @@ Endpoints (Slack-shaped JSON):
             else), a slow task for `charla workers` tests
         {"token": "xoxb-new"}   only this token is accepted from now on (a rotated token: the
             old one gets invalid_auth)
+        {"error_after_posts": {"error": "internal_error", "count": N}}   the next N
+            chat.postMessage calls are posted (recorded, in the history) and then answered
+            ``ok: false`` with that error, as Slack documents for ``internal_error`` and
+            ``fatal_error`` ("part of the operation may have succeeded")
+        {"history_tier": {"calls": 1, "per_s": 60, "page_size": 15}}   conversations.history and
+            .replies answer at most ``calls`` requests per ``per_s`` seconds (then 429 with the
+            Retry-After left) and at most ``page_size`` messages a page: Slack's 2025 limits for
+            apps outside the Marketplace; ``{}`` ends it
     POST /_faults/clear          every fault off (counters and records are kept)
 
 ``GET /_recorded`` also reports ``users_info_calls``, ``rejected_429`` (and ``rejected_429_by_channel``, with the time
@@ -86,6 +96,11 @@ class Recorder:
     delay_posts_s: float = 0.0
     history_page_size: int = 0
     slow_channels: dict[str, float] = field(default_factory=dict)
+    error_after_posts: tuple[str, int] = ("", 0)
+    posts_errored: int = 0
+    history_tier: tuple[int, float, int] = (0, 0.0, 0)  # calls, per seconds, page size (0: no tier)
+    history_calls_at: list[float] = field(default_factory=list)
+    history_rejected_429: int = 0
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale (users.info)
     users_info_calls: int = 0  # how often the bot asked (its locale cache keeps this low)
     reactions: dict[str, list[str]] = field(default_factory=dict)  # "channel/ts" -> names on it now
@@ -165,6 +180,41 @@ class Recorder:
                 self.slow_channels = {str(k): float(v) for k, v in body["slow_channels"].items()}
             if "token" in body:
                 self.token = str(body["token"])
+            self._set_uncertainty_faults(body)
+
+    def _set_uncertainty_faults(self, body: dict[str, Any]) -> None:
+        """Faults the exactly-once holes need (Slack errors after posting, the history tier)."""
+        if "error_after_posts" in body:
+            spec = body["error_after_posts"] or {}
+            self.error_after_posts = (str(spec.get("error", "internal_error")), int(spec.get("count", 0)))
+        if "history_tier" in body:
+            tier = body["history_tier"] or {}
+            self.history_tier = (int(tier.get("calls", 0)), float(tier.get("per_s", 60)), int(tier.get("page_size", 0)))
+            self.history_calls_at = []
+
+    def take_error_after_post(self) -> str | None:
+        """The error this (already recorded) post is answered with, if any (and count it)."""
+        with self.lock:
+            error, left = self.error_after_posts
+            if left <= 0:
+                return None
+            self.error_after_posts = (error, left - 1)
+            self.posts_errored += 1
+            return error
+
+    def history_retry_after(self) -> int | None:
+        """Seconds until the history tier allows another call, or ``None`` if this one may go (counted)."""
+        with self.lock:
+            calls, per_s, _ = self.history_tier
+            if calls <= 0:
+                return None
+            now = time.time()
+            self.history_calls_at = [at for at in self.history_calls_at if now - at < per_s]
+            if len(self.history_calls_at) >= calls:
+                self.history_rejected_429 += 1
+                return max(1, int(per_s - (now - self.history_calls_at[0]) + 0.999))
+            self.history_calls_at.append(now)
+            return None
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -175,6 +225,9 @@ class Recorder:
             self.delay_posts_s = 0.0
             self.history_page_size = 0
             self.slow_channels = {}
+            self.error_after_posts = ("", 0)
+            self.history_tier = (0, 0.0, 0)
+            self.history_calls_at = []
 
     def state(self) -> dict[str, Any]:
         """What ``GET /_recorded`` answers."""
@@ -187,6 +240,8 @@ class Recorder:
                 "pace_violations": self.pace_violations,
                 "unescaped_posts": self.unescaped_posts,
                 "posts_reset": self.posts_reset,
+                "posts_errored": self.posts_errored,
+                "history_rejected_429": self.history_rejected_429,
                 "users_info_calls": self.users_info_calls,
                 "reactions": {key: list(names) for key, names in self.reactions.items()},
                 "reaction_log": list(self.reaction_log),
@@ -275,6 +330,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path.startswith("/response/expired"):
                 self._send(404, b"expired_url")
                 return
+            if self.path.startswith("/response/invalid"):
+                self._send(400, b"invalid_blocks")
+                return
             recorder.record("response_url", {"path": self.path, **body})
             self._send(200, b"ok")
             return
@@ -336,6 +394,10 @@ class _Handler(BaseHTTPRequestHandler):
         entry = recorder.record_post({**fields, "blocks": blocks, "metadata": metadata})
         if recorder.take_reset():
             self._reset_connection()
+            return
+        error = recorder.take_error_after_post()
+        if error:  # posted, and yet Slack says it failed (internal_error, fatal_error)
+            self._send(200, {"ok": False, "error": error})
             return
         if recorder.delay_posts_s > 0:
             time.sleep(recorder.delay_posts_s)
@@ -408,6 +470,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _history(self, method: str, body: dict[str, Any]) -> None:
         """One page of a channel's history (newest first) or a thread's replies (oldest first), as Slack pages them."""
         recorder = self.server.recorder
+        retry_after = recorder.history_retry_after()
+        if retry_after is not None:
+            self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+            return
         try:
             oldest = float(body.get("oldest") or 0)
             latest = float(body.get("latest") or "inf")
@@ -422,6 +488,8 @@ class _Handler(BaseHTTPRequestHandler):
         with recorder.lock:
             posted = recorder.posted(str(body.get("channel")))
             page_size = min(max(1, limit), recorder.history_page_size or MAX_PAGE_LIMIT)
+            if recorder.history_tier[2]:
+                page_size = min(page_size, recorder.history_tier[2])
         if method == "conversations.replies":
             posted = [r for r in posted if r.get("thread_ts") == body.get("ts")]
         else:  # history shows top-level messages only, newest first

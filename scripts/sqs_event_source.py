@@ -82,8 +82,8 @@ class Heartbeat:
     def __init__(self, *, queue: str, function_name: str) -> None:
         # Not workers.heartbeat: it is a Celery bootstep, and the Lambda executor loads no Celery.
         from contract.heartbeats import COUNT_NAMES, DEFAULT_INTERVAL_S, HEARTBEAT_INTERVAL_VARIABLE, default_ttl_s
-        from workers.heartbeat_store import HeartbeatStore, heartbeat_client
         from workers.settings import get_settings
+        from workers.state.heartbeats import HeartbeatStore, heartbeat_client
 
         settings = get_settings()
         client = heartbeat_client(settings.aws_endpoint_url, settings.aws_region)

@@ -247,8 +247,10 @@ class DevStack:
         queues: Sequence[QueueName] | None = None,
         concurrency: int | None = None,
         extra_args: Sequence[str] = (),
+        env_overrides: Mapping[str, str] | None = None,
     ) -> ManagedProcess:
-        """Start a real ``celery worker`` and wait until it is consuming."""
+        """Start a real ``celery worker`` and wait until it is consuming (``env_overrides``: this
+        worker's own additions, e.g. a skewed clock for a fault scenario)."""
         queues = list(queues) if queues is not None else self.worker_queues
         argv = python_module(
             "celery",
@@ -271,7 +273,11 @@ class DevStack:
             *extra_args,
         )
         process = ManagedProcess(
-            name, argv, env={**self.env, env.WORKER_QUEUES: ",".join(queues)}, log_dir=self.log_dir, cwd=ROOT
+            name,
+            argv,
+            env={**self.env, env.WORKER_QUEUES: ",".join(queues), **(env_overrides or {})},
+            log_dir=self.log_dir,
+            cwd=ROOT,
         )
         self.processes[name] = process
         self._refresh_endpoints()

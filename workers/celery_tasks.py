@@ -11,6 +11,7 @@ from typing import Any
 from celery import Task
 
 from contract.queues import QUEUE_SPECS, QueueName
+from workers import redelivery
 from workers.app import app
 from workers.registry import TaskContext, TaskEntry, load
 
@@ -18,8 +19,13 @@ from workers.registry import TaskContext, TaskEntry, load
 def context_of(request: Any) -> TaskContext:
     """A Celery request as the task function sees it."""
     queue = QueueName((request.delivery_info or {}).get("routing_key") or QueueName.REPLIES)
+    _, observed = redelivery.carried(lambda name: getattr(request, name, None))
     return TaskContext(
-        task_id=str(request.id), queue=queue, retries=int(request.retries or 0), worker=str(request.hostname)
+        task_id=str(request.id),
+        queue=queue,
+        retries=int(request.retries or 0),
+        worker=str(request.hostname),
+        observed=observed,
     )
 
 

@@ -194,8 +194,9 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
         """Send the copy the outcome asks for; returns (retried | refused | failed, reason)."""
         request = self.request
         failures = int(getattr(request, redelivery.FAILURES_HEADER, 0) or 0)
-        outcome = outcome_of(error, failures=failures)
+        deferred_s, _ = redelivery.carried(lambda name: getattr(request, name, None))
         queue = QueueName((request.delivery_info or {}).get("routing_key") or QueueName.REPLIES)
+        outcome = outcome_of(error, failures=failures, deferred_s=deferred_s, queue=queue)
         copy = {
             "task": self.name,
             "task_id": request.id,
@@ -205,7 +206,12 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
         }
         if isinstance(outcome, Later):
             redelivery.send_later(
-                **copy, delay_s=outcome.delay_s, retries=int(request.retries or 0) + 1, failures=outcome.failures
+                **copy,
+                delay_s=outcome.delay_s,
+                retries=int(request.retries or 0) + 1,
+                failures=outcome.failures,
+                deferred_s=outcome.deferred_s,
+                observed=outcome.observed,
             )
             log = logger.info if isinstance(error, Defer) else logger.warning
             log("task=%s id=%s again in %d s: %s", self.name, request.id, outcome.delay_s, outcome.reason)

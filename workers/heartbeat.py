@@ -27,7 +27,7 @@ from contract.heartbeats import (
 )
 from workers import metrics
 from workers.activity import ACTIVITY, WorkerActivity
-from workers.heartbeat_store import HeartbeatStore, heartbeat_client
+from workers.state.heartbeats import HeartbeatStore, heartbeat_client
 
 logger = logging.getLogger(__name__)
 ECS_METADATA_VARIABLE = "ECS_CONTAINER_METADATA_URI_V4"

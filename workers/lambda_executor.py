@@ -171,7 +171,10 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
         _store_result(message, FAILURE, _exception_meta(PayloadRefused(problem)))
         return _refuse(queue, body, where, problem)
 
-    context = TaskContext(task_id=message.task_id, queue=queue, retries=message.retries, worker=worker)
+    _, observed = redelivery.carried(message.headers.get)
+    context = TaskContext(
+        task_id=message.task_id, queue=queue, retries=message.retries, worker=worker, observed=observed
+    )
     try:
         result = entry.function(context, **message.kwargs)
     except Exception as error:  # every way a run can fail is settled in one place
@@ -192,7 +195,8 @@ def _refuse(queue: QueueName, body: str, where: str, reason: str) -> str:
 def _settle(message: DecodedTask, queue: QueueName, error: Exception) -> str:
     """Apply ``outcome_of(error)`` the way ``ContractTask._settle`` does for Celery."""
     failures = int(message.headers.get(redelivery.FAILURES_HEADER) or 0)
-    outcome = outcome_of(error, failures=failures)
+    deferred_s, _ = redelivery.carried(message.headers.get)
+    outcome = outcome_of(error, failures=failures, deferred_s=deferred_s, queue=queue)
     copy: dict[str, Any] = {
         "task": message.task,
         "task_id": message.task_id,
@@ -203,7 +207,12 @@ def _settle(message: DecodedTask, queue: QueueName, error: Exception) -> str:
     try:
         if isinstance(outcome, Later):
             redelivery.send_later(
-                **copy, delay_s=outcome.delay_s, retries=message.retries + 1, failures=outcome.failures
+                **copy,
+                delay_s=outcome.delay_s,
+                retries=message.retries + 1,
+                failures=outcome.failures,
+                deferred_s=outcome.deferred_s,
+                observed=outcome.observed,
             )
         else:
             redelivery.dead_letter(**copy, reason=outcome.reason, never_runnable=isinstance(error, PayloadRefused))

@@ -5,6 +5,11 @@ Task code raises; the executor (the Celery worker today) decides from these rule
 - ``Defer``: not a failure. The run could not act *yet* (another run holds the effect, the
   channel's next post slot is far off, Slack said Retry-After). The task runs again after
   ``delay_s``, as an SQS delay: never a worker holding the message past its visibility timeout.
+  The copies add up their delays (``deferred_s``, a header: no clock is compared); a task
+  that has deferred for longer than its queue's ``max_deferral_s`` goes to its dead-letter
+  queue with the last reason, so no wait is unbounded (the DLQ alarm fires, ``charla dlq show``
+  says why). A deferral may hand its copy what it observed (``observed``: the effect record
+  version it saw and for how long, ``workers/services/replies.py``).
 - ``PermanentError``: retrying cannot help (the payload breaks the contract, Slack refused the
   answer for good). The message goes to its dead-letter queue now, for a person to look at.
 - anything else: a failure that may pass (DynamoDB throttled, Slack 5xx, a reset connection, a
@@ -19,7 +24,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from contract.queues import MAX_DELAY_S, MAX_TASK_FAILURES
+from contract.queues import MAX_DELAY_S, MAX_TASK_FAILURES, QUEUE_SPECS, QueueName
 
 # First retry after about this long, doubling each time (jittered so retries spread out).
 BACKOFF_BASE_S = 2.0
@@ -32,13 +37,35 @@ class Defer(Exception):
         delay_s: Seconds to wait (rounded up; waits past SQS's 900 s take several hops).
         reason: For the log line.
         about_result: ``False`` when another run owns the outcome: a caller's result is left alone.
+        observed: What the copy must know of this run's look at the effect record (its version
+            and how long it has been seen unchanged), carried in the copy's headers.
     """
 
-    def __init__(self, delay_s: float, reason: str, *, about_result: bool = True) -> None:
+    def __init__(
+        self,
+        delay_s: float,
+        reason: str,
+        *,
+        about_result: bool = True,
+        observed: "Observed | None" = None,
+    ) -> None:
         super().__init__(f"{reason}; again in {delay_s:.1f} s")
         self.delay_s = delay_s
         self.reason = reason
         self.about_result = about_result
+        self.observed = observed
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """An effect record version a run saw, and for how many seconds copies have seen it unchanged.
+
+    ``for_s`` only ever adds SQS delays that have gone by (each copy is receivable only after its
+    ``DelaySeconds``), so it never overstates the time: no machine's clock is read for it.
+    """
+
+    version: str
+    for_s: float
 
 
 class PermanentError(Exception):
@@ -53,6 +80,8 @@ class Later:
     failures: int
     reason: str
     about_result: bool = True
+    deferred_s: float = 0.0  # the copies' deferrals so far, this one's included
+    observed: Observed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +110,29 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:300]
 
 
-def outcome_of(error: BaseException, *, failures: int) -> Outcome:
-    """What to do with a run that raised ``error`` after ``failures`` earlier failures."""
+def max_deferral_s(queue: QueueName | None = None) -> int:
+    """How long a task's copies may defer in all on ``queue`` (the reply queue's when unknown)."""
+    return QUEUE_SPECS[queue or QueueName.REPLIES].max_deferral_s
+
+
+def outcome_of(
+    error: BaseException, *, failures: int, deferred_s: float = 0.0, queue: QueueName | None = None
+) -> Outcome:
+    """What to do with a run that raised ``error`` after ``failures`` earlier failures and
+    ``deferred_s`` seconds of earlier deferrals."""
     if isinstance(error, Defer):
-        return Later(sqs_delay(error.delay_s), failures, error.reason, about_result=error.about_result)
+        delay = sqs_delay(error.delay_s)
+        bound = max_deferral_s(queue)
+        if deferred_s + delay > bound:
+            return DeadLetter(f"deferred {deferred_s + delay:.0f} s, longer than the {bound} s bound: {error.reason}")
+        return Later(
+            delay,
+            failures,
+            error.reason,
+            about_result=error.about_result,
+            deferred_s=deferred_s + delay,
+            observed=error.observed,
+        )
     if isinstance(error, PermanentError):
         return DeadLetter(describe(error))
     failures += 1

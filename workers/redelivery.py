@@ -7,7 +7,7 @@ hand only after the copy was sent: a crash in between leaves two copies, never n
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message, task_id_for
+from workers.outcomes import Observed
 from workers.settings import get_settings
 
 if TYPE_CHECKING:
@@ -26,11 +27,30 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Headers of ours that travel with a task's copies (Celery hands them to the task as
-# ``request.<name>``): how often it failed, and why it was dead-lettered.
+# ``request.<name>``): how often it failed, how long its copies deferred in all, the effect
+# record version a deferred run saw (and for how long, in delays gone by), and why it was
+# dead-lettered.
 FAILURES_HEADER = "charla_failures"
+DEFERRED_S_HEADER = "charla_deferred_s"
+SEEN_VERSION_HEADER = "charla_seen_version"
+SEEN_FOR_S_HEADER = "charla_seen_for_s"
 # A reason is cut short: an exception's text may quote user input.
 REASON_MAX_CHARS = 300
 DEAD_LETTER_REASON_HEADER = "charla_dead_letter_reason"
+
+
+def carried(header: Callable[[str], Any]) -> tuple[float, Observed | None]:
+    """What a copy carries from the runs before it: seconds deferred so far, and what they observed.
+
+    ``header(name)`` reads one header of the message in hand (``None`` when absent).
+    """
+    try:
+        deferred_s = float(header(DEFERRED_S_HEADER) or 0.0)
+        version = header(SEEN_VERSION_HEADER)
+        observed = Observed(str(version), float(header(SEEN_FOR_S_HEADER) or 0.0)) if version else None
+    except (TypeError, ValueError):  # a header we did not write: start counting again
+        return 0.0, None
+    return deferred_s, observed
 
 
 class RedeliveryError(RuntimeError):
@@ -105,13 +125,20 @@ def send_later(
     retries: int,
     failures: int,
     ignore_result: bool,
+    deferred_s: float = 0.0,
+    observed: Observed | None = None,
 ) -> None:
     """Put a copy of the task on its queue, receivable after ``delay_s`` seconds (at most 900).
 
     Raises:
         RedeliveryError: SQS did not take it.
     """
-    headers = {FAILURES_HEADER: failures}
+    headers: dict[str, Any] = {FAILURES_HEADER: failures}
+    if deferred_s:
+        headers[DEFERRED_S_HEADER] = round(deferred_s, 3)
+    if observed is not None:
+        headers[SEEN_VERSION_HEADER] = observed.version
+        headers[SEEN_FOR_S_HEADER] = round(observed.for_s, 3)
     body = _copy(
         task=task,
         task_id=task_id,

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from contract.queues import QUEUE_SPECS, QueueName, QueueSpec
 from contract.registry import TASK_PAYLOADS
 from contract.tasks import TaskName, queue_for
+from workers.outcomes import Observed
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The modules whose import registers every task (kept here so both executors load the same set).
@@ -34,12 +35,15 @@ class TaskContext:
         queue: The queue the message came from.
         retries: How many times this task was sent again (a copy is a continuation).
         worker: Who runs it, for answers such as ``ping``'s (``celery@host``, ``lambda:<function>``).
+        observed: The effect record version an earlier run saw before deferring this copy, and
+            for how long it has been seen unchanged (``workers/services/replies.py``).
     """
 
     task_id: str
     queue: QueueName
     retries: int = 0
     worker: str = ""
+    observed: Observed | None = None
 
     @property
     def continuation(self) -> bool:

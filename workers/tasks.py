@@ -21,13 +21,15 @@ from slack_sdk.errors import SlackApiError
 
 from contract.commands import COMMAND_NAMES, is_known_command, means_the_asker, mentioned_users, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
+from workers.clock import wall_clock
 from workers.outcomes import Defer
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
 from workers.services import agenda, answers, languages, progress, replies
 from workers.settings import get_settings
 from workers.slack import reader_client, web_client, webhook_client
-from workers.store import get_store, is_counted
+from workers.state.archive import is_counted
+from workers.store import get_store
 
 logger = logging.getLogger(__name__)
 _command_request = TypeAdapter(CommandRequest)
@@ -40,7 +42,10 @@ _member_joined = TypeAdapter(MemberJoined)
 def _run(running: TaskContext, effect_id: str | None = None) -> replies.Run:
     """This execution, as the reply state machine sees it (the effect is the task's, unless named)."""
     return replies.Run(
-        task_id=effect_id or running.task_id, lease_s=running.spec.lease_s, continuation=running.continuation
+        task_id=effect_id or running.task_id,
+        lease_s=running.spec.lease_s,
+        continuation=running.continuation,
+        observed=running.observed,
     )
 
 
@@ -87,6 +92,7 @@ def _answer(
             reader=reader_client(),
             webhook_for=webhook_client,
             store=get_store(),
+            clock=wall_clock(),
         )
     except Defer as later:
         if later.about_result:  # this run's own answer is late (not a copy meeting another's hold)

@@ -64,7 +64,7 @@ def publish_home(ctx: TaskContext, **payload: Any) -> None:
         # views.publish replaces the whole view: repeating it is harmless (the reading client retries).
         effects.slack_call("views.publish", lambda: reader_client().views_publish(user_id=opened.user, view=view))
 
-    effects.once(store, f"home:{opened.correlation_id}", publish, lease_s=ctx.spec.lease_s)
+    effects.once(store, f"home:{opened.correlation_id}", publish, lease_s=ctx.spec.lease_s, observed=ctx.observed)
     store.remember_home_view(team_id=opened.team_id, user=opened.user, digest=digest)
 
 
@@ -100,7 +100,7 @@ def notify_failure(ctx: TaskContext, **payload: Any) -> None:
         )
 
     try:
-        effects.once(store, f"notice:{notice.failed_task_id}", post, lease_s=ctx.spec.lease_s)
+        effects.once(store, f"notice:{notice.failed_task_id}", post, lease_s=ctx.spec.lease_s, observed=ctx.observed)
     except effects.EffectRefused as refused:
         # The notice is about a failure already in the DLQ; Slack refusing it too (the channel is
         # gone, the bot was removed) leaves nobody to tell, and a second dead letter would only

@@ -16,7 +16,8 @@ import pytest
 from scripts.provision import aws_client_kwargs, dynamodb, provision
 from workers.services import agenda
 from workers.services.agenda import AgendaSourceError
-from workers.store import AGENDA_PK, AgendaRecord, StateStore, StoreUnavailableError
+from workers.state.agenda import AGENDA_PK, AgendaRecord
+from workers.store import StateStore, StoreUnavailableError
 
 pytestmark = pytest.mark.slow
 

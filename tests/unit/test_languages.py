@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.services import languages
-from workers.store import PersonLanguages
+from workers.state.people import PersonLanguages
 
 
 @dataclass

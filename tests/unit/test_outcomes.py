@@ -4,15 +4,52 @@ import random
 
 import pytest
 
-from contract.queues import DLQ_RETENTION_S, MAX_DELAY_S, MAX_TASK_FAILURES, QUEUE_RETENTION_S, QUEUE_SPECS
+from contract.queues import (
+    DLQ_RETENTION_S,
+    MAX_DELAY_S,
+    MAX_TASK_FAILURES,
+    QUEUE_RETENTION_S,
+    QUEUE_SPECS,
+    QueueName,
+)
 from workers.outcomes import DeadLetter, Defer, Later, PermanentError, backoff_s, outcome_of, sqs_delay
-from workers.store import EFFECT_TTL_S
+from workers.state.effects import EFFECT_TTL_S
 
 
 def test_a_deferral_is_an_sqs_delay_that_counts_no_failure() -> None:
     outcome = outcome_of(Defer(12.2, "channel busy"), failures=2)
 
-    assert outcome == Later(delay_s=13, failures=2, reason="channel busy")
+    assert outcome == Later(delay_s=13, failures=2, reason="channel busy", deferred_s=13)
+
+
+def test_deferrals_add_up_and_one_past_the_queues_bound_is_dead_lettered_with_its_reason() -> None:
+    bound = QUEUE_SPECS[QueueName.REPLIES].max_deferral_s
+    almost = outcome_of(Defer(10, "another run holds this answer"), failures=0, deferred_s=bound - 10)
+    over = outcome_of(Defer(11, "another run holds this answer"), failures=0, deferred_s=bound - 10)
+
+    assert isinstance(almost, Later) and almost.deferred_s == bound
+    assert isinstance(over, DeadLetter)
+    assert over.reason.startswith(f"deferred {bound + 1} s, longer than the {bound} s bound")
+    assert "another run holds this answer" in over.reason
+    # Derived next to the lease: far longer than any honest wait, at most what a person would still want.
+    assert QUEUE_SPECS[QueueName.REPLIES].lease_s * 10 <= bound <= 3600
+
+
+def test_a_copy_carries_its_deferral_total_and_what_it_observed_in_headers() -> None:
+    from workers import redelivery
+    from workers.outcomes import Observed
+
+    later = outcome_of(Defer(5, "held", observed=Observed("v1", 10.0)), failures=0, deferred_s=20)
+    assert isinstance(later, Later)
+    headers = {
+        redelivery.DEFERRED_S_HEADER: later.deferred_s,
+        redelivery.SEEN_VERSION_HEADER: "v1",
+        redelivery.SEEN_FOR_S_HEADER: 10.0,
+    }
+
+    assert redelivery.carried(headers.get) == (25.0, Observed("v1", 10.0))
+    assert redelivery.carried({}.get) == (0.0, None)
+    assert redelivery.carried({redelivery.DEFERRED_S_HEADER: "junk"}.get) == (0.0, None)
 
 
 def test_a_wait_beyond_sqs_maximum_is_taken_in_hops_of_900_seconds() -> None:

@@ -1,16 +1,10 @@
 """The STATE table's keys: the same event always gets the same key; what counts as a person's message."""
 
 from contract.tasks import ArchivedMessage, MessageKind
-from workers.store import (
-    agenda_item_key,
-    channel_key,
-    command_counter,
-    effect_key,
-    is_counted,
-    message_key,
-    new_agenda_version,
-    user_count_key,
-)
+from workers.state.agenda import agenda_item_key, new_agenda_version
+from workers.state.archive import is_counted, message_key, user_count_key
+from workers.state.effects import effect_key
+from workers.state.pace import channel_key, command_counter
 
 
 def _message(**overrides: object) -> ArchivedMessage:

@@ -20,7 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from contract.commands import fold
-from workers.store import AgendaRecord, StateStore
+from workers.state.agenda import AgendaRecord
+from workers.store import StateStore
 
 logger = logging.getLogger(__name__)
 

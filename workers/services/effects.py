@@ -1,22 +1,21 @@
 """Slack effects beside answers (issue #23): the Home view, the 👀 reaction, the failure notice.
 
 Each is keyed like an answer and goes through the same effect records (``EFFECT#<key>``,
-``workers/store.py``), from the outside and with the store's existing transitions only:
+``workers/state/effects.py``) and the same lease rule as answers (``workers/services/replies.py``):
 
-    (absent) --claim_effect--> HELD(r) --act, then finish_effect--> DONE
-    HELD(r) --act failed, release_effect--> FREE --a later copy, take_over_effect--> HELD(r')
-    HELD(o), lease live: defer (``Defer``), as an answer does; DONE: skip, no Slack call.
+    (absent) --claim--> HELD(r) --act, then finish--> DONE
+    HELD(r) --act failed, release--> FREE --a later copy, take_over (version as read)--> HELD(r')
+    HELD(o, v): defer (``Defer``, carrying v); take over only once copies saw v unchanged for a
+    lease (``Observed``: SQS delays, no clock compared); DONE: skip, no Slack call.
 
 Unlike a message post, every effect here is safe to repeat: ``views.publish`` replaces the view,
 ``reactions.add``/``remove`` answer ``already_reacted``/``no_reaction``, an ephemeral notice is
 "at least once" as a slash command's answer is (``replies`` says why). So a run that dies after
-acting needs no look in Slack: a later copy simply acts again. Records carry no channel slot and
-no counter; ``claim_effect`` is called with neither. What this relies on, for a port onto the new
-machinery: ``read_effect``, ``claim_effect(count=None, slot=None)``, ``take_over_effect``,
-``finish_effect``, ``release_effect``, ``channel_pace``, ``reserve_slot``, ``pause_channel``.
+acting needs no look in Slack and no fence (no ``posting_at``): a later copy simply acts again.
+Records carry no channel slot and no counter.
 
 Pace: a notice is a message in a channel, so it takes a slot in the channel's line like an answer
-(``reserve_slot``), waiting for it in the worker up to ``MAX_WAIT_S``, else deferring without
+(``store.pace.reserve_slot``), waiting for it in the worker up to ``MAX_WAIT_S``, else deferring without
 booking. ``views.publish`` (per user) and reactions (per message) post no message: Slack rates
 them per method (Tier 4, Tier 3), not per channel; a 429 defers the task by Retry-After.
 """
@@ -28,14 +27,17 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 
-from workers.outcomes import Defer, PermanentError
-from workers.store import ClaimTaken, EffectRecord, EffectState, StateStore
+from workers.outcomes import Defer, Observed, PermanentError
+from workers.state.effects import ClaimTaken, EffectRecord, EffectState
+from workers.store import StateStore
 
 logger = logging.getLogger(__name__)
 
-# Same figures as the answers' line (``replies``): one post a second a channel, wait 3 s at most.
+# Same figures as the answers' line (``replies``): one post a second a channel, wait 3 s at most;
+# a copy meeting another run's hold looks again this soon.
 CHANNEL_POST_INTERVAL_S = 1.0
 MAX_WAIT_S = 3.0
+HELD_RECHECK_S = 5.0
 # Slack errors that say the effect is already in place (a repeat): success.
 ALREADY = frozenset({"already_reacted", "no_reaction"})
 # Slack errors after which the same call may succeed later.
@@ -48,14 +50,23 @@ class EffectRefused(PermanentError):
 
 def state_of(store: StateStore, key: str) -> EffectState | None:
     """Where the effect ``key`` stands (``None``: never claimed)."""
-    record = store.read_effect(key)
+    record = store.effects.read(key)
     return record.state if record is not None else None
 
 
-def _hold(store: StateStore, key: str, *, owner: str, record: EffectRecord | None, lease_s: float, now: float) -> bool:
+def _hold(
+    store: StateStore,
+    key: str,
+    *,
+    owner: str,
+    record: EffectRecord | None,
+    lease_s: float,
+    now: float,
+    observed: Observed | None,
+) -> bool:
     """Hold ``key`` for ``owner``; ``False`` if it is DONE. Raises ``Defer`` if another run holds it."""
     if record is None:
-        claimed = store.claim_effect(key, owner=owner, lease_until=now + lease_s, now=now)
+        claimed = store.effects.claim(key, owner=owner, now=now, posting=False)
         if isinstance(claimed, ClaimTaken):
             return True
         record = getattr(claimed, "record", None)
@@ -63,9 +74,17 @@ def _hold(store: StateStore, key: str, *, owner: str, record: EffectRecord | Non
             raise Defer(1.0, f"effect {key}: claim raced", about_result=False)
     if record.state is EffectState.DONE:
         return False
-    if record.state is EffectState.HELD and record.lease_until > now:
-        raise Defer(min(record.lease_until - now, 5.0), f"another run holds effect {key}", about_result=False)
-    if not store.take_over_effect(key, seen=record, owner=owner, lease_until=now + lease_s, now=now):
+    if record.state is EffectState.HELD and record.owner != owner:
+        seen_for = observed.for_s if observed is not None and observed.version == record.version else 0.0
+        if seen_for < lease_s:
+            wait = min(HELD_RECHECK_S, lease_s - seen_for)
+            raise Defer(
+                wait,
+                f"another run holds effect {key}",
+                about_result=False,
+                observed=Observed(record.version, seen_for + wait),
+            )
+    if store.effects.take_over(key, seen=record, owner=owner, now=now) is None:
         raise Defer(1.0, f"effect {key} moved while taken over", about_result=False)
     return True
 
@@ -77,24 +96,30 @@ def once(
     *,
     lease_s: float,
     clock: Callable[[], float] = time.time,
+    observed: Observed | None = None,
 ) -> bool:
     """Run ``act`` once per ``key`` (see the module's state machine); ``False`` if it was done before.
 
     A read first: a key already DONE (a redelivery, the same Home view again) costs one read, no write.
+
+    Args:
+        observed: What earlier copies of the task saw of this record (``TaskContext.observed``).
 
     Raises:
         Defer: Another run holds the effect now.
         Whatever ``act`` raises, after releasing the effect for a later copy.
     """
     owner = uuid.uuid4().hex
-    if not _hold(store, key, owner=owner, record=store.read_effect(key), lease_s=lease_s, now=clock()):
+    record = store.effects.read(key)
+    if not _hold(store, key, owner=owner, record=record, lease_s=lease_s, now=clock(), observed=observed):
         return False
     try:
         act()
     except BaseException:
-        store.release_effect(key, owner=owner, suspect=False, now=clock())
+        # Safe to repeat: nothing to look for, so the record is released clean.
+        store.effects.release(key, owner=owner, now=clock(), proven_absent=True)
         raise
-    store.finish_effect(key, owner=owner, message_ts=None)
+    store.effects.finish(key, owner=owner, message_ts=None)
     return True
 
 
@@ -139,10 +164,10 @@ def wait_for_channel_turn(
         Defer: The channel's next free slot is more than ``MAX_WAIT_S`` away (nothing booked).
     """
     now = clock()
-    pace = store.channel_pace(team_id, channel)
-    first = max(pace.first_free(now), pace.paused_until)
+    pace = store.pace.read(team_id, channel)
+    first = pace.first_free(now)
     if first - now > MAX_WAIT_S:
         raise Defer(first - now, f"channel {channel} is busy", about_result=False)
-    slot_at, _ = store.reserve_slot(team_id, channel, interval_s=CHANNEL_POST_INTERVAL_S, now=now)
+    slot_at, _ = store.pace.reserve_slot(team_id, channel, interval_s=CHANNEL_POST_INTERVAL_S, now=now)
     if slot_at > now:
         sleep(min(slot_at - now, MAX_WAIT_S))

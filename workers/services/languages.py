@@ -23,7 +23,8 @@ from slack_sdk.errors import SlackApiError
 
 from contract.commands import parse_command, typed_language
 from workers.services.texts import CATALOGUES
-from workers.store import PersonLanguages, StateStore, StoreUnavailableError
+from workers.state.people import PersonLanguages
+from workers.store import StateStore, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from slack_sdk import WebClient
 
 from contract.tasks import CommandRequest
 from workers.services import effects
-from workers.store import EffectState, StateStore
+from workers.state.effects import EffectState
+from workers.store import StateStore
 
 logger = logging.getLogger(__name__)
 

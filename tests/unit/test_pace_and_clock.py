@@ -1,0 +1,54 @@
+"""A channel's line read by a worker whose clock is right, when another's was not; and the skewed
+test clock that only a local stack honours."""
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from workers.state.pace import MAX_LINE_S, MAX_PAUSE_S, ChannelPace
+
+
+def test_an_honest_line_is_kept_even_when_long() -> None:
+    now = 1_000.0
+    pace = ChannelPace(next_at=now + 90, paused_until=now + 30, shift=0.0, version="1090.000")
+
+    assert pace.first_free(now) == now + 90  # 90 answers waiting: a busy channel, not a skewed clock
+
+
+def test_a_line_or_a_pause_written_by_a_clock_ten_minutes_fast_is_not_trusted() -> None:
+    now = 1_000.0
+    line = ChannelPace(next_at=now + 601, paused_until=0.0, shift=0.0, version="1601.000")
+    pause = ChannelPace(next_at=None, paused_until=now + 630, shift=30.0, version=None)
+
+    assert line.first_free(now) == now
+    assert pause.first_free(now) == now
+    assert MAX_LINE_S <= 300 and MAX_PAUSE_S <= 300  # a skewed writer costs minutes at most, never its skew
+
+
+@pytest.fixture
+def worker_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    from workers.settings import get_settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("CHARLA_QUEUE_URL_REPLIES", "http://q/replies")
+    monkeypatch.setenv("CHARLA_QUEUE_URL_BULK", "http://q/bulk")
+    monkeypatch.setenv("CHARLA_TABLE_STATE", "state")
+    monkeypatch.setenv("CHARLA_TEST_CLOCK_OFFSET_S", "600")
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_the_test_clock_offset_applies_on_a_local_stack(worker_env: pytest.MonkeyPatch) -> None:
+    from workers.clock import wall_clock
+
+    worker_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    assert wall_clock()() - time.time() > 590
+
+
+def test_a_deployed_worker_ignores_the_test_clock_offset(worker_env: pytest.MonkeyPatch) -> None:
+    from workers.clock import wall_clock
+
+    worker_env.delenv("AWS_ENDPOINT_URL", raising=False)
+    assert wall_clock() is time.time
