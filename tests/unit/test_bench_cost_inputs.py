@@ -29,9 +29,9 @@ def test_a_cost_run_alone_says_its_inputs_were_not_measured() -> None:
 
 
 def test_the_sustained_rate_is_what_a_quarter_vcpu_worker_measured_in_this_run_carries() -> None:
-    from bench.sustained import DEFAULT_THROTTLE, carry_rate
+    from bench.sustained import MAX_RATE, carry_rate
 
     rate, source = carry_rate({"worker_tasks_per_cpu_s": 114.0}, quick=False)
     assert rate == round(114.0 * 0.25 * 0.6) and "figure 4's 114.0 tasks per CPU-second" in source
-    assert carry_rate({"worker_tasks_per_cpu_s": 10_000.0}, quick=False)[0] == DEFAULT_THROTTLE == 50
+    assert carry_rate({"worker_tasks_per_cpu_s": 10_000.0}, quick=False)[0] == MAX_RATE
     assert "did not run" in carry_rate({}, quick=False)[1]
