@@ -10,7 +10,7 @@ pk                                    sk                                  what (
 ``AGENDA``                            ``CURRENT`` / ``V#<version>#<i>``   the live agenda (agenda)
 ``EFFECT#<effect id>``                ``EFFECT``                          one answer's record (effects)
 ``WELCOME#<team>#<channel>``          ``USER#<user>``                     welcomed here (welcomes)
-``PERSON#<team>``                     ``USER#<user>``                     language, Home view (people)
+``COUNT#<team>``                      ``USER#<user>``                     + language, Home view (people)
 ``WORKER`` / ``FAILURE#<id>``         ...                                 heartbeats (heartbeats)
 ====================================  ==================================  ==========================
 

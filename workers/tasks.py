@@ -291,11 +291,11 @@ def archive_message(ctx: TaskContext, **payload: Any) -> None:
     """Keep one message event; count it once if a person wrote it."""
     message = parse_payload(_archived_message, payload)
     store = get_store()
-    stored = store.archive_message(message)
-    if stored and is_counted(message):
-        # The language a person last wrote in, learnt here on the bulk queue from every message
-        # they write (commands to the bot arrive here too), never on an answer's path.
-        languages.remember_written_text(team_id=message.team_id, user=message.user, text=message.text, store=store)
+    # The language a person last wrote in, learnt here on the bulk queue from every message they
+    # write (commands to the bot arrive here too), in the write that counts it: never on an
+    # answer's path, never a write of its own.
+    lang = languages.written_language(message.text) if is_counted(message) else None
+    stored = store.archive_message(message, written_language=lang)
     logger.info(
         "archive %s kind=%s correlation_id=%s",
         "stored" if stored else "duplicate ignored",

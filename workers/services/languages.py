@@ -87,23 +87,7 @@ def person_language(
     return locale_language(locale) or known.last_written or default
 
 
-# What this process last recorded per person: a steady writer costs no write at all (the table's
-# conditional write would still bill a write unit when nothing changed).
-_REMEMBERED: dict[tuple[str, str], str] = {}
-_REMEMBERED_MAX = 50_000
-
-
-def remember_written_text(*, team_id: str, user: str, text: str, store: StateStore) -> None:
-    """Record the language ``text`` shows as the one ``user`` last wrote in (if it shows one)."""
+def written_language(text: str) -> str | None:
+    """The language ``text`` shows by its command words (``None`` if it shows none)."""
     parsed = parse_command(text)
-    lang = typed_language(parsed.command, parsed.args)
-    if lang is None or _REMEMBERED.get((team_id, user)) == lang:
-        return
-    try:
-        store.remember_written_language(team_id=team_id, user=user, lang=lang)
-    except StoreUnavailableError as error:
-        logger.warning("written language not recorded user=%s error=%s", user, error)
-        return
-    if len(_REMEMBERED) >= _REMEMBERED_MAX:
-        _REMEMBERED.clear()
-    _REMEMBERED[(team_id, user)] = lang
+    return typed_language(parsed.command, parsed.args)

@@ -54,7 +54,9 @@ class ArchiveRecords(Records):
 
     _archive_retention_s: float
 
-    def archive_message(self, message: ArchivedMessage, *, now: float | None = None) -> bool:
+    def archive_message(
+        self, message: ArchivedMessage, *, now: float | None = None, written_language: str | None = None
+    ) -> bool:
         """Apply one message event to the message's record; count a new message a person wrote.
 
         One record per message (see the module docstring): a new message is one conditional put,
@@ -62,6 +64,10 @@ class ArchiveRecords(Records):
         newer than the last edit applied); a deletion removes the text and keeps who and when.
         Events may arrive in any order: a deletion leaves a tombstone that no later original or
         edit brings text back to, and an original arriving after an edit keeps the edited text.
+
+        Args:
+            written_language: The language a counted message shows (``en``/``es``), recorded on its
+                author's counter item in the same write as the count (``workers/state/people.py``).
 
         Returns:
             ``True`` if the event changed the record; ``False`` if it was a redelivery or is
@@ -72,7 +78,7 @@ class ArchiveRecords(Records):
             return self._apply_edit(message, now)
         if message.kind == MessageKind.DELETED:
             return self._apply_deletion(message, now)
-        return self._apply_new(message, now)
+        return self._apply_new(message, now, written_language)
 
     def _archive_expiry(self, message: ArchivedMessage) -> dict[str, Any]:
         """``expires_at`` of a message's record: its own time plus the retention (none when 0)."""
@@ -84,7 +90,7 @@ class ArchiveRecords(Records):
             written = time.time()
         return {"expires_at": _n(written + self._archive_retention_s)}
 
-    def _apply_new(self, message: ArchivedMessage, now: float) -> bool:
+    def _apply_new(self, message: ArchivedMessage, now: float, written_language: str | None) -> bool:
         key = message_key(message)
         about = {
             "event_id": _s(message.event_id),
@@ -97,9 +103,14 @@ class ArchiveRecords(Records):
             **({"channel_type": _s(message.channel_type)} if message.channel_type else {}),
             **self._archive_expiry(message),
         }
-        counter = (
-            [self._add_one(user_count_key(message.team_id, message.user), "messages")] if is_counted(message) else []
-        )
+        counter = []
+        if is_counted(message):
+            count = self._add_one(user_count_key(message.team_id, message.user), "messages")
+            if written_language:
+                update = count["Update"]
+                update["UpdateExpression"] += " SET last_written = :lang"
+                update["ExpressionAttributeValues"][":lang"] = _s(written_language)
+            counter.append(count)
         # The common case: nothing is known of this message yet. One put (and the count).
         put = {
             "TableName": self._table,

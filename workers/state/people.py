@@ -1,10 +1,15 @@
 """What is known of each person: the language they read (Slack locale, the language they last
-wrote in) and the Home view last published for them: ``PERSON#<team>`` / ``USER#<user>``. This
-module is the only one that knows the key.
+wrote in) and the Home view last published for them.
+
+They live on the person's message-counter item (``COUNT#<team>`` / ``USER#<user>``, the archive's
+key): the archive transaction that counts a new message also records the language it was written
+in, so learning it costs no write of its own (a separate conditional write bills a write unit
+even when nothing changed).
 """
 
 from dataclasses import dataclass
 
+from workers.state.archive import user_count_key
 from workers.state.records import Records
 from workers.state.table import n as _n
 from workers.state.table import num as _num
@@ -12,7 +17,7 @@ from workers.state.table import s as _s
 
 
 def person_key(team_id: str, user: str) -> dict[str, str]:
-    return {"pk": f"PERSON#{team_id}", "sk": f"USER#{user}"}
+    return user_count_key(team_id, user)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +57,4 @@ class PeopleRecords(Records):
             {":locale": _s(locale), ":at": _n(now)},
             names={"#locale": "locale"},
             what="remember locale",
-        )
-
-    def remember_written_language(self, *, team_id: str, user: str, lang: str) -> bool:
-        """Record the language ``user`` last wrote a command in; a write only when it changed.
-
-        Returns:
-            ``True`` if it changed now.
-        """
-        return self._update(
-            person_key(team_id, user),
-            "SET last_written = :lang",
-            {":lang": _s(lang)},
-            condition="attribute_not_exists(last_written) OR last_written <> :lang",
-            what="remember language",
         )
