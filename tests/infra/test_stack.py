@@ -7,6 +7,7 @@ move the visibility timeout and the stop timeout with it.
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from contract.tasks import TaskName, queue_for
 from infra.constructs.task_queues import LONG_POLL_S
 from infra.constructs.worker_service import FARGATE_MAX_STOP_TIMEOUT_S
 from infra.stacks.charla_stack import AGENDA_SOURCE_VARIABLE
+from tests.infra.bytecode import compiled_from_source, missing_or_wrong_bytecode, read_only_copy
 from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
 
 pytestmark = [pytest.mark.infra]
@@ -516,3 +518,16 @@ def test_an_s3_agenda_source_is_readable_by_the_agenda_worker_only(options_synth
         assert variables["CHARLA_ARCHIVE_RETENTION_DAYS"] == "30"
         assert variables["CHARLA_WELCOME_TEXT"] == "¡Hola, {user}!"
         assert json.loads(variables["CHARLA_WELCOME_TEXTS"]) == {"C0EVENTS": "Welcome to #events, {user}"}
+
+
+def test_ingress_bundle_carries_unchecked_bytecode_for_the_runtime_and_imports_with_it(
+    synth: Synthesized, tmp_path: Path
+) -> None:
+    function = next(iter(synth.resources("AWS::Lambda::Function").values()))
+    asset = synth.outdir / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    assert missing_or_wrong_bytecode(asset) == []
+    # A cold start: read-only code, nothing written, Python 3.12: no module of the bundle is
+    # compiled from source (without the bytecode, every one is).
+    code = read_only_copy(asset, tmp_path / "task")
+    compiled, report = compiled_from_source(code, ["lambda_handler.main"])
+    assert compiled == 0, report
