@@ -13,7 +13,6 @@ check. Bytecode is specific to a minor version, so it is compiled by a Python 3.
 ``lambda_python()`` (this machine's Python may be another).
 """
 
-import glob
 import hashlib
 import os
 import shutil
@@ -69,7 +68,7 @@ def lambda_python() -> str:
         os.environ.get(LAMBDA_PYTHON_ENV, ""),
         sys.executable,
         shutil.which(wanted) or "",
-        *sorted(glob.glob(f"{pyenv_root}/versions/{LAMBDA_PYTHON_VERSION}.*/bin/{wanted}"), reverse=True),
+        *sorted((str(p) for p in Path(pyenv_root).glob(f"versions/{LAMBDA_PYTHON_VERSION}.*/bin/{wanted}")), reverse=True),
         f"/usr/bin/{wanted}",
         f"/usr/local/bin/{wanted}",
     ]
