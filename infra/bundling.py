@@ -63,12 +63,12 @@ def lambda_python() -> str:
         LambdaPythonMissing: None of them is a Python 3.12.
     """
     wanted = f"python{LAMBDA_PYTHON_VERSION}"
-    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    pyenv_versions = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     candidates = [
         os.environ.get(LAMBDA_PYTHON_ENV, ""),
         sys.executable,
         shutil.which(wanted) or "",
-        *sorted((str(p) for p in Path(pyenv_root).glob(f"versions/{LAMBDA_PYTHON_VERSION}.*/bin/{wanted}")), reverse=True),
+        *sorted((str(p) for p in pyenv_versions.glob(f"{LAMBDA_PYTHON_VERSION}.*/bin/{wanted}")), reverse=True),
         f"/usr/bin/{wanted}",
         f"/usr/local/bin/{wanted}",
     ]
