@@ -173,6 +173,7 @@ def test_ingress_bundle_holds_handler_contract_and_linux_arm64_dependencies(synt
     assert (asset / "contract" / "queues.py").is_file()
     assert (asset / "slack_bolt").is_dir() and (asset / "mangum").is_dir()
     assert not (asset / "workers").exists() and not (asset / "celery").exists()
+    assert not (asset / "boto3").exists() and not (asset / "s3transfer").exists()  # botocore does
     # Any compiled extension must be built for the Lambda (aarch64, CPython 3.12).
     for extension in asset.rglob("*.so"):
         assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
