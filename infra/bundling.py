@@ -75,7 +75,8 @@ def lambda_python() -> str:
     for candidate in candidates:
         if candidate and _is_lambda_python(candidate):
             return candidate
-    uv = shutil.which("uv")
+    # uv on PATH, or the one `make lambda-python` installs beside this interpreter.
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv:
         for command in (["python", "find", LAMBDA_PYTHON_VERSION], ["python", "install", LAMBDA_PYTHON_VERSION]):
             subprocess.run([uv, *command], check=False, capture_output=True, text=True)
@@ -201,3 +202,10 @@ def lambda_code(*, packages: Sequence[str], requirements: Path) -> cdk.aws_lambd
             local=PipLocalBundling(packages=packages, requirements=requirements),
         ),
     )
+
+
+if __name__ == "__main__":  # `make lambda-python`: print the interpreter, or say why there is none
+    try:
+        print(lambda_python())
+    except LambdaPythonMissing as missing:
+        sys.exit(str(missing))
