@@ -92,3 +92,13 @@ def test_poison_messages_reach_the_dlq_at_once_with_their_reason_and_are_not_red
     assert redriven["moved"] == []
     assert len(redriven["kept_never_runnable"]) == len(poison)
     assert len(run(stack, "dlq", "show", "--json")[1]) == len(poison), "a never-runnable message left the DLQ"
+
+
+def test_charla_workers_shows_the_pool_kind_and_size(stack: DevStack) -> None:
+    workers = wait_until(
+        lambda: found if (found := run(stack, "workers", "--json")[1]) else None,
+        timeout=WITHIN_ONE_RECEIVE_S,
+        message=lambda: f"a heartbeat; logs:\n{stack.logs()}",
+    )
+    celery = [w for w in workers if w.get("pool") != "lambda"]
+    assert [(w["pool"], w["concurrency"]) for w in celery] == [("prefork", stack.worker_concurrency)]
