@@ -85,6 +85,7 @@ def _start_worker(
     *,
     transport: str | None = None,
     flush_interval: str = NEVER_S,
+    pool: str = "prefork",
 ) -> ManagedProcess:
     host = proxy.url.removeprefix("http://")
     # The worker reaches the queues through the proxy: same path, the proxy's host and port.
@@ -112,9 +113,9 @@ def _start_worker(
         "-Q",
         f"{ACKED_QUEUE},{FAILING_QUEUE}",
         "-P",
-        "prefork",
+        pool,
         "-c",
-        "2",
+        "2" if pool == "prefork" else "8",
         "--without-heartbeat",
         "--without-mingle",
         "--without-gossip",
@@ -138,12 +139,14 @@ def _warm_shutdown(worker: ManagedProcess) -> int | None:
     return worker.stop()
 
 
+# Prefork acks from the main process; the thread pool (the I/O-bound choice) from its threads.
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_finished_tasks_are_deleted_in_batches_and_the_rest_at_warm_shutdown_failed_ones_never(
-    sqs: Any, queues: dict[str, str], proxy: CountingProxy, tmp_path: Path
+    sqs: Any, queues: dict[str, str], proxy: CountingProxy, tmp_path: Path, pool: str
 ) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
-    worker = _start_worker(proxy, queues, runs, tmp_path)
+    worker = _start_worker(proxy, queues, runs, tmp_path, pool=pool)
     try:
         sent = {_send(sqs, queues, "succeed", ACKED_QUEUE) for _ in range(TASKS)}
         wait_until(
