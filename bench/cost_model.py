@@ -120,7 +120,9 @@ def run(ctx: BenchContext) -> Figure:
             f"{AWS_SCALE_FROM_ZERO_ESTIMATE_S[1]} s (estimate, not measured).",
             f"Measured inputs from this run: {measured or 'none (defaults used)'}; other per-event inputs are "
             "assumptions written in scripts/cost.py (Usage).",
-            "Prices: us-east-1 on-demand, no free tier, each dated in scripts/cost.py (PRICES).",
+            "Prices: us-east-1 on-demand, each dated in scripts/cost.py (PRICES); basis: the stack alone in its "
+            "account, CloudWatch's always-free allowance (10 alarm metrics, 10 custom metrics, 3 dashboards) "
+            "counted once as its own line, no 12-month free tier.",
         ],
         extra={"cost": result, "scale_to_zero_first_reply_s": latencies, "checks": checks},
     )

@@ -7,9 +7,12 @@ SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
 # The app-level token (xapp-..., scope connections:write) that opens a Socket Mode connection:
 # read only by lambda_handler.socket_mode (`make chat-slack`), never by the Lambda or the workers.
 SLACK_APP_TOKEN = "SLACK_APP_TOKEN"
-# In AWS the Lambda reads both Slack values from this Secrets Manager secret (JSON with the
-# keys below) instead of from plain environment values, and read it again after a rotation.
-SLACK_SECRET_ARN = "CHARLA_SLACK_SECRET_ARN"
+# In AWS each Slack value lives in a Secrets Manager secret of its own (JSON with the key below),
+# named to each process by ARN instead of a plain environment value, and read again after a
+# rotation. Two secrets, not one: the internet-facing ingress can read the signing secret only,
+# never the bot token (which reads private-channel and DM history); workers read only the token.
+SLACK_SIGNING_SECRET_ARN = "CHARLA_SLACK_SIGNING_SECRET_ARN"  # the ingress
+SLACK_BOT_TOKEN_SECRET_ARN = "CHARLA_SLACK_BOT_TOKEN_SECRET_ARN"  # workers and the Lambda executor
 SECRET_KEY_SIGNING_SECRET = "signing_secret"
 SECRET_KEY_BOT_TOKEN = "bot_token"
 # Which Slack workspaces (team or Enterprise Grid org ids, comma-separated) and which app the
@@ -25,6 +28,7 @@ WORKER_POOL = "CHARLA_WORKER_POOL"  # read by workers/docker-entrypoint.sh (defa
 AGENDA_SOURCE = "CHARLA_AGENDA_SOURCE"  # https:// URL or s3://bucket/key; unset: the sample agenda
 ARCHIVE_RETENTION_DAYS = "CHARLA_ARCHIVE_RETENTION_DAYS"  # archived messages expire (TTL) after this
 WELCOME_TEXT = "CHARLA_WELCOME_TEXT"  # greeting for newcomers in any channel; unset: no welcome
+DEFAULT_LANGUAGE = "CHARLA_DEFAULT_LANGUAGE"  # "en" or "es": for people whose words and locale say none
 WELCOME_TEXTS = "CHARLA_WELCOME_TEXTS"  # JSON {"<channel id>": "greeting"}: per channel, beats the global one
 
 

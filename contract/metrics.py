@@ -4,8 +4,11 @@
 NAMESPACE_VARIABLE = "CHARLA_METRICS_NAMESPACE"
 DEFAULT_NAMESPACE = "charla"
 
-# Per task attempt, dimension ``Task`` (the task name).
-TASK_DIMENSION = "Task"
+# Per task attempt, dimension ``Queue`` (the task's queue), the task name a property (``Task``):
+# each dimension value is a custom metric billed by the month, so the name (a dozen tasks x six
+# metrics) is not one; Logs Insights breaks the lines down by ``Task`` (docs/OPERATIONS.md).
+TASK_PROPERTY = "Task"
+UNROUTED_QUEUE = "unrouted"  # the Queue dimension of a refused message whose task is not in the contract
 OUTCOME_METRICS = {
     "succeeded": "TaskSucceeded",
     "failed": "TaskFailed",

@@ -13,6 +13,8 @@ from contract.tasks import (
     AgendaRefresh,
     ArchivedMessage,
     CommandRequest,
+    FailureNotice,
+    HomeOpened,
     MemberJoined,
     SearchPage,
     TaskName,
@@ -32,6 +34,8 @@ TASK_PAYLOADS: dict[TaskName, type[Any]] = {
     TaskName.SEARCH_MORE: SearchPage,
     TaskName.WELCOME: MemberJoined,
     TaskName.HEALTH: HealthCheck,
+    TaskName.PUBLISH_HOME: HomeOpened,
+    TaskName.NOTIFY_FAILURE: FailureNotice,
 }
 
 # Tasks whose result a caller may wait on: the worker stores their result in the results

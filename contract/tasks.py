@@ -26,6 +26,8 @@ class TaskName(StrEnum):
     SEARCH_MORE = "charla.search_more"  # the "More" button under a search answer
     WELCOME = "charla.welcome"  # someone joined a channel the bot is in
     HEALTH = "charla.health"  # callers (charla send, Node) wait on its result; no Slack post
+    PUBLISH_HOME = "charla.publish_home"  # someone opened the app's Home tab
+    NOTIFY_FAILURE = "charla.notify_failure"  # an answer was dead-lettered: tell the asker
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +44,8 @@ class CommandRequest:
         thread_ts: Thread to reply in; ``None`` answers in the channel itself.
         response_url: Slash commands only: where to post the answer.
         requested_at: Epoch seconds when the ingress accepted the request.
+        message_ts: Mentions and DMs: the ts of the message that asked (itself archived and
+            counted by a separate task; ``count`` includes it even before that task ran).
         schema_version: Bumped on incompatible changes to this shape.
     """
 
@@ -56,6 +60,7 @@ class CommandRequest:
     thread_ts: str | None = None
     response_url: str | None = None
     requested_at: float
+    message_ts: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -109,7 +114,7 @@ class ArchivedMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchPage:
-    """Someone pressed "More" under a search answer: post the next page of the same search.
+    """Someone pressed a button under a search answer (Next, Previous, Share): post that page.
 
     Attributes:
         correlation_id: The action's trigger id (a re-delivered press carries the same one).
@@ -122,6 +127,8 @@ class SearchPage:
         response_url: The action's response URL: the page is posted there (ephemeral).
         thread_ts: Thread of the search answer, if any.
         requested_at: Epoch seconds when the ingress accepted the press.
+        in_place: The pressed message was ephemeral: the page replaces it (``replace_original``).
+        share: Post the page in the channel (or thread) for everyone, not only the presser.
         schema_version: Bumped on incompatible changes to this shape.
     """
 
@@ -137,6 +144,8 @@ class SearchPage:
     response_url: str | None = None
     thread_ts: str | None = None
     requested_at: float
+    in_place: bool = False
+    share: bool = False
     schema_version: int = SCHEMA_VERSION
 
 
@@ -159,6 +168,60 @@ class MemberJoined:
     team_id: str
     channel: str
     user: str
+    requested_at: float
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HomeOpened:
+    """A person opened the app's Home tab (``app_home_opened``, tab ``home``): publish their view.
+
+    Attributes:
+        correlation_id: The Slack event id.
+        team_id: Workspace.
+        user: Whose Home it is.
+        requested_at: Epoch seconds when the ingress accepted the event.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    team_id: str
+    user: str
+    requested_at: float
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureNotice:
+    """An answer ended in the dead-letter queue: tell the person who asked, in one ephemeral line.
+
+    Attributes:
+        correlation_id: The failed request's correlation id.
+        failed_task_id: The dead-lettered task (one notice per failed task).
+        team_id: Workspace.
+        channel: Where the person asked.
+        user: Who asked.
+        command: The command word as typed (the notice's language).
+        args: What followed it (the notice's language, when the word shows none).
+        thread_ts: The thread the answer was due in, if any.
+        response_url: A slash command's or button's response URL, if any (ephemeral by nature).
+        requested_at: Epoch seconds when the failure was settled.
+        schema_version: Bumped on incompatible changes to this shape.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    correlation_id: str
+    failed_task_id: str
+    team_id: str
+    channel: str
+    user: str
+    command: str = ""
+    args: str = ""
+    thread_ts: str | None = None
+    response_url: str | None = None
     requested_at: float
     schema_version: int = SCHEMA_VERSION
 
@@ -198,6 +261,8 @@ TASK_QUEUES: dict[TaskName, QueueName] = {
     TaskName.SEARCH_MORE: QueueName.REPLIES,
     TaskName.WELCOME: QueueName.REPLIES,
     TaskName.HEALTH: QueueName.REPLIES,
+    TaskName.PUBLISH_HOME: QueueName.REPLIES,
+    TaskName.NOTIFY_FAILURE: QueueName.REPLIES,
 }
 
 # Tasks a user can ask for by a command word (the rest are internal).

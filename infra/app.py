@@ -3,10 +3,13 @@
 Run through the pinned CLI (``npx cdk synth`` / ``make synth``); cdk.json points here.
 """
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import CharlaConfig
+from infra.config import CONTEXT_KEYS, CharlaConfig, SettingError
+from infra.settings import not_kept, saved_settings
 from infra.stacks.charla_stack import CharlaStack
 
 
@@ -25,6 +28,9 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, CharlaStack]:
             region=app.node.try_get_context("region") or None,
         ),
     )
+    # Settings given with -c only are not kept: say so before `cdk deploy` deploys anything.
+    for warning in not_kept(app.node.try_get_context, CONTEXT_KEYS, saved_settings()):
+        cdk.Annotations.of(stack).add_warning_v2("charla:SettingNotKept", warning)
     cdk.Tags.of(app).add("project", "charla")
     cdk.Tags.of(app).add("environment", config.env_name)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
@@ -32,7 +38,12 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, CharlaStack]:
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except SettingError as error:
+        # One line naming the setting and what it accepts; a traceback would bury it.
+        print(f"charla: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     app.synth()
 
 

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from contract.queues import QueueName
-from infra.profiles import DEFAULT_EXECUTOR, Executor, executors, with_profile
+from infra.profiles import DEFAULT_EXECUTOR, EXECUTORS, PROFILES, Executor, executors, with_profile
+
+# The one environment allowed to deploy alarms that reach nobody (a developer's own stack).
+DEV_ENV_NAME = "dev"
+NO_SUBSCRIBER = "none"  # alarm_email=none: no subscriber, on purpose
 
 # Context keys read by from_context (a typo in cdk.json is an error, not a silent default).
 CONTEXT_KEYS = (
@@ -27,6 +31,8 @@ CONTEXT_KEYS = (
     "worker_arm64",
     "fargate_spot",
     "container_insights",
+    "dashboard",
+    "monthly_budget_usd",
     "worker_image",
     "scaling",
     "log_retention_days",
@@ -36,11 +42,27 @@ CONTEXT_KEYS = (
     "archive_retention_days",
     "welcome_text",
     "welcome_texts",
+    "default_language",
     "slack_team_ids",
     "slack_app_id",
     "executor",
     "profile",
 )
+
+
+class SettingError(ValueError):
+    """A deploy setting that cannot be used; the message is one line naming it and what it accepts.
+
+    ``infra/app.py`` prints the message alone (no traceback): the reader is someone who typed
+    ``-c key=value`` or edited ``cdk.json``, not a developer of the app.
+    """
+
+    def __init__(self, key: str, raw: Any, expected: str, detail: str = "") -> None:
+        self.key = key
+        shown = raw if isinstance(raw, str) else json.dumps(raw)
+        reason = f" ({detail})" if detail else ""
+        given = f"{key}={shown} cannot be used" if shown else f"{key} is unset"
+        super().__init__(f"setting {given}{reason}; expected {expected}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,23 +110,33 @@ class CharlaConfig:
     # 10 in all, where any reservation fails the deploy); the API stage throttling bounds load anyway.
     lambda_reserved_concurrency: int | None = None
     lambda_snap_start: bool = True
-    api_throttle_rate: int = 50  # requests per second, steady
-    api_throttle_burst: int = 100
+    # Sized for one workspace: Slack sends at most 30,000 events an hour per workspace and app
+    # (8.3/s); anything beyond is not Slack, and every request is billed (docs/DEPLOY.md).
+    api_throttle_rate: int = 10  # requests per second, steady
+    api_throttle_burst: int = 50
     worker_cpu: int = 256  # Fargate CPU units (256 = 0.25 vCPU)
     worker_memory_mb: int = 512
     worker_concurrency: int = 2  # Celery prefork processes per task
-    # Graviton (~20% cheaper) unless Spot is on: Fargate Spot places only X86_64 Linux tasks, so
-    # unset means "arm64, or x86_64 on Spot"; an explicit true with Spot is refused (below).
+    # Graviton (~20% cheaper), on demand or on Spot: Fargate Spot runs Linux ARM64 tasks on
+    # platform 1.4.0+ (ECS API reference, CapacityProviderStrategyItem). None means arm64.
     worker_arm64: bool | None = None
-    fargate_spot: bool = False  # run workers on Fargate Spot (about 70% cheaper, may be interrupted)
-    # Container Insights gives RunningTaskCount, which scaling divides the backlog by (billed as
-    # custom metrics, see scripts/cost.py). Off: scaling reads queue metrics only (docs/DEPLOY.md).
-    container_insights: bool = True
+    # Fargate Spot (arm64 included): about 70% cheaper; a task may get a 2-minute notice, and ECS
+    # starts its replacement (docs/DEPLOY.md says what that gives up).
+    fargate_spot: bool = True
+    # Per-task CPU/memory metrics, billed as custom metrics (~$15/month, scripts/cost.py). Scaling
+    # never needs them: it counts running tasks from the workers' own heartbeats.
+    container_insights: bool = False
+    # The CloudWatch dashboard: free within the account's three free dashboards, $3/month beyond.
+    dashboard: bool = True
+    # A monthly AWS Budgets cost budget mailed to alarm_email (80% actual, 100% forecast); 0: none.
+    monthly_budget_usd: int = 20
     worker_image: str | None = None  # a prebuilt image URI instead of building workers/Dockerfile
     scaling: Mapping[QueueName, QueueScaling] = field(default_factory=lambda: dict(DEFAULT_SCALING))
     log_retention_days: int = 30
     agenda_refresh_minutes: int = 60
-    alarm_email: str | None = None  # subscribed to the alarm topic when given
+    # Subscribed to the alarm topic. Unset is refused outside env_name=dev (alarms would reach
+    # nobody); "none" deploys without a subscriber on purpose, with a warning at every synth.
+    alarm_email: str | None = None
     agenda_source: str | None = None  # https://... or s3://bucket/key the agenda refresh reads
     # Archived messages expire (DynamoDB TTL) this many days after they were written; 0 keeps them.
     archive_retention_days: int = 365
@@ -112,6 +144,9 @@ class CharlaConfig:
     # per channel id (JSON object); "{user}" becomes a mention of the newcomer. Unset: no welcome.
     welcome_text: str | None = None
     welcome_texts: Mapping[str, str] | None = None
+    # The workspace's language ("en" or "es") for someone whose words, Slack locale and last
+    # message show none (a bare "/charla", an emoji, the App Home of a new member).
+    default_language: str = "en"
     # The only workspaces (team or org ids, comma-separated) and Slack app the ingress serves;
     # unset: any (set both once the app is installed; docs/DEPLOY.md).
     slack_team_ids: str | None = None
@@ -122,12 +157,25 @@ class CharlaConfig:
     profile: str | None = None
 
     def __post_init__(self) -> None:
-        if self.fargate_spot and self.worker_arm64:
-            raise ValueError(
-                "fargate_spot=true with worker_arm64=true cannot run: Fargate Spot places only X86_64 "
-                "Linux tasks, so the services would never stabilise and the deploy would roll back. "
-                "Drop worker_arm64 (Spot then builds x86_64 images) or set fargate_spot=false."
+        if not 128 <= self.lambda_memory_mb <= 10240:
+            raise SettingError("lambda_memory_mb", str(self.lambda_memory_mb), _expected("lambda_memory_mb"))
+        if self.env_name != DEV_ENV_NAME and not self.alarm_email:
+            raise SettingError(
+                "alarm_email",
+                "",
+                'an email address that confirms the subscription AWS sends, or "none" to deploy with alarms '
+                "that reach nobody",
+                f"env_name={self.env_name} is not {DEV_ENV_NAME}: its alarms would page nobody",
             )
+        if self.default_language not in ("en", "es"):
+            raise ValueError(
+                f"default_language must be 'en' or 'es' (a catalogue the bot has), got {self.default_language!r}"
+            )
+
+    @property
+    def alarm_subscriber(self) -> str | None:
+        """The address subscribed to the alarm topic; ``None`` when nobody is (a warning at synth)."""
+        return None if not self.alarm_email or self.alarm_email.lower() == NO_SUBSCRIBER else self.alarm_email
 
     @property
     def stack_name(self) -> str:
@@ -135,8 +183,8 @@ class CharlaConfig:
 
     @property
     def arm64(self) -> bool:
-        """The workers' CPU architecture: arm64 unless asked otherwise or running on Spot."""
-        return self.worker_arm64 if self.worker_arm64 is not None else not self.fargate_spot
+        """The workers' CPU architecture: arm64 unless ``worker_arm64=false``."""
+        return self.worker_arm64 is not False
 
     def scaling_for(self, queue: QueueName) -> QueueScaling:
         return self.scaling.get(queue, FALLBACK_SCALING)
@@ -149,9 +197,13 @@ class CharlaConfig:
         """Build from ``node.try_get_context``; values given with ``-c`` arrive as strings.
 
         Raises:
-            ValueError: A value cannot be read as its field's type.
+            SettingError: A value cannot be read as its field's type, or breaks a field's rule.
         """
-        context = with_profile(context, context("profile"))  # -c profile=small (infra/profiles.py)
+        profile = context("profile")
+        try:
+            context = with_profile(context, profile)  # -c profile=small (infra/profiles.py)
+        except ValueError as error:
+            raise SettingError("profile", profile, _expected("profile")) from error
         values: dict[str, Any] = {}
         for key in CONTEXT_KEYS:
             raw = context(key)
@@ -160,7 +212,10 @@ class CharlaConfig:
             parse = KEY_PARSERS.get(key) or PARSERS.get(_FIELD_TYPES[key])
             if parse is None:  # pragma: no cover - a field added without a parser
                 raise TypeError(f"no parser for context {key!r} of type {_FIELD_TYPES[key]}")
-            values[key] = parse(key, raw)
+            try:
+                values[key] = parse(key, raw)
+            except (ValueError, TypeError, AttributeError) as error:
+                raise SettingError(key, raw, _expected(key), _detail(error)) from error
         return cls(**values)
 
 
@@ -240,3 +295,39 @@ PARSERS: dict[Any, Callable[[str, Any], Any]] = {
 # Fields whose context value has a shape of its own, beyond their type.
 KEY_PARSERS: dict[str, Callable[[str, Any], Any]] = {"slack_team_ids": _comma_separated}
 _FIELD_TYPES = get_type_hints(CharlaConfig)
+
+
+# What each kind of setting accepts, as the one-line error says it.
+EXPECTED_BY_TYPE: dict[Any, str] = {
+    str: "text",
+    str | None: "text",
+    int: "a whole number",
+    int | None: "a whole number or null",
+    bool: "true or false",
+    bool | None: "true, false or null",
+    Mapping[QueueName, QueueScaling]: (
+        'a JSON object of queue -> bounds, e.g. {"replies": {"min_tasks": 1, "max_tasks": 4}} '
+        f"(queues: {', '.join(q.value for q in QueueName)}; bounds: min_tasks, max_tasks, backlog_per_task, "
+        "scale_out_cooldown_s, scale_in_cooldown_s)"
+    ),
+    Mapping[str, str] | None: 'a JSON object of channel id -> text, e.g. {"C0123": "Welcome, {user}!"}',
+    Mapping[QueueName, Executor]: (
+        f'a JSON object of queue -> executor, e.g. {{"replies": "lambda"}} '
+        f"(queues: {', '.join(q.value for q in QueueName)}; executors: {', '.join(EXECUTORS)})"
+    ),
+}
+EXPECTED_BY_KEY: dict[str, str] = {
+    "lambda_memory_mb": "a whole number of MB from 128 to 10240",
+    "profile": f"one of {', '.join(PROFILES)} (or unset for the default deploy)",
+    "slack_team_ids": "team or org ids, comma-separated (T0123,T0456) or a JSON list",
+}
+
+
+def _expected(key: str) -> str:
+    return EXPECTED_BY_KEY.get(key) or EXPECTED_BY_TYPE.get(_FIELD_TYPES.get(key), "a valid value")
+
+
+def _detail(error: Exception) -> str:
+    """The parser's own reason when it says more than Python's conversion message does."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return text if text.startswith(("context ", "need ", "backlog_per_task")) else ""

@@ -47,25 +47,26 @@ def suppress_reviewed_findings(stack: "CharlaStack") -> None:
                 ],
                 apply_to_children=True,
             )
-    NagSuppressions.add_resource_suppressions(
-        stack.secret,
-        [
-            NagPackSuppression(
-                id="AwsSolutions-SMG4",
-                reason="The values are issued by Slack (signing secret, bot token); they are rotated in the "
-                "Slack app settings and then put here (docs/DEPLOY.md). No rotation Lambda can mint them.",
-            )
-        ],
-    )
+    for secret in (stack.secrets.signing_secret, stack.secrets.bot_token):
+        NagSuppressions.add_resource_suppressions(
+            secret,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SMG4",
+                    reason="The values are issued by Slack (signing secret, bot token); they are rotated in "
+                    "the Slack app settings and then put here (docs/DEPLOY.md). No rotation Lambda can mint them.",
+                )
+            ],
+        )
     if not stack.config.container_insights:
         NagSuppressions.add_resource_suppressions(
             stack.cluster,
             [
                 NagPackSuppression(
                     id="AwsSolutions-ECS4",
-                    reason="Turned off on request (container_insights=false, the cheap profile in "
-                    "docs/DEPLOY.md): its metrics are billed per month; scaling then reads queue "
-                    "metrics only, and task logs still go to CloudWatch Logs.",
+                    reason="Off by default (container_insights=false, docs/DEPLOY.md): its per-task "
+                    "metrics are billed as ~50 custom metrics a month; scaling counts running tasks "
+                    "from the workers' own heartbeats, and task logs still go to CloudWatch Logs.",
                 )
             ],
         )

@@ -7,9 +7,9 @@ producers see no difference, and switching is one deploy: the queues, tables and
 
 A profile is a named set of context values applied over ``cdk.json``'s (the values it names win;
 every other key keeps its value). ``small``: one small workspace at the lowest cost at rest:
-replies on Lambda (no warm container), bulk on Fargate Spot from zero tasks, built for x86_64
-(Fargate Spot has no arm64 capacity), the ingress without SnapStart (its snapshot cache is billed
-every second it exists), no Container Insights, and the agenda refreshed once a day.
+replies on Lambda (no warm container), bulk on Fargate Spot (arm64) from zero tasks, the ingress
+without SnapStart (its snapshot cache is billed every second it exists), no Container Insights,
+and the agenda refreshed once a day.
 """
 
 import json
@@ -35,8 +35,9 @@ PROFILES: Mapping[str, Mapping[str, Any]] = {
         # that hour): hourly that is most of the bill at rest. A small team's agenda can wait a day
         # (an immediate refresh is one `charla send charla.refresh_agenda` away).
         "agenda_refresh_minutes": 1440,
-        "worker_arm64": False,
-        "scaling": {QueueName.BULK.value: {"min_tasks": 0}},
+        # The executor's mapping runs at most max_tasks x worker_concurrency = 2 (AWS's floor) at
+        # once: a new account may have 10 concurrent executions in all, and the ingress needs them.
+        "scaling": {QueueName.BULK.value: {"min_tasks": 0}, QueueName.REPLIES.value: {"max_tasks": 1}},
     },
 }
 

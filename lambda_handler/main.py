@@ -156,7 +156,7 @@ async def slack_events(request: Request) -> Response:
     try:
         bolt_response = await run_in_threadpool(_serve, request.headers, body)
     except IngressError as error:
-        logger.info("rejected status=%s reason=%s", error.status, error)
+        logger.debug("rejected status=%s reason=%s", error.status, error)
         return _error_response(error)
     return to_starlette_response(bolt_response)
 
@@ -188,7 +188,7 @@ def _prepare_for_snapshot() -> None:
         get_settings()
     try:
         enqueue.sqs_client()
-        if os.environ.get(env.SLACK_SECRET_ARN):
+        if os.environ.get(env.SLACK_SIGNING_SECRET_ARN):
             signing.secrets_client()
     except BotoCoreError as error:
         logger.info("AWS clients will be built on first use: %s", type(error).__name__)

@@ -62,10 +62,10 @@ def load_settings(environ: Mapping[str, str]) -> IngressSettings:
         MissingSettingError: Naming every required variable that is unset or empty.
     """
     missing: list[str] = []
-    secret_arn = environ.get(env.SLACK_SECRET_ARN) or None
+    secret_arn = environ.get(env.SLACK_SIGNING_SECRET_ARN) or None
     local_secret = environ.get(env.SLACK_SIGNING_SECRET) or None
     if not secret_arn and not local_secret:
-        missing.append(f"{env.SLACK_SIGNING_SECRET} (or {env.SLACK_SECRET_ARN})")
+        missing.append(f"{env.SLACK_SIGNING_SECRET} (or {env.SLACK_SIGNING_SECRET_ARN})")
     queue_urls: dict[QueueName, str] = {}
     for queue in QueueName:
         url = environ.get(env.queue_url_variable(queue))

@@ -76,7 +76,9 @@ def read_signing_secret(settings: IngressSettings) -> str:
     except (ValueError, AttributeError):
         secret = None
     if not isinstance(secret, str) or not secret:
-        raise MissingSettingError([f"{env.SECRET_KEY_SIGNING_SECRET} in the secret named by {env.SLACK_SECRET_ARN}"])
+        raise MissingSettingError(
+            [f"{env.SECRET_KEY_SIGNING_SECRET} in the secret named by {env.SLACK_SIGNING_SECRET_ARN}"]
+        )
     return secret
 
 

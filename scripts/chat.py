@@ -2,7 +2,8 @@
 
 Type a message to mention the bot in #general; ``/charla <command>`` for the slash command;
 ``/dm <text>`` for a direct message; ``/say <text>`` for a plain message in #general;
-``/press more`` to press the last answer's button; ``@bob`` becomes a mention of bob;
+``/press more`` to press the last answer's button; ``/home`` to open the app's Home tab;
+``@bob`` becomes a mention of bob;
 ``/quit`` (or Ctrl-D / Ctrl-C) to stop everything. Each answer says where it went (in the
 thread, ephemeral, in the DM). With stdin piped (``make chat < script.txt``) each input line
 is echoed, so the output reads as a conversation.
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         if deployed:
             say(f"Using the stack deployed by `make deploy-local` in {deployed[0]}.")
         conversation = Conversation(stack)
-        say("Talk to charla. Try: help, busca python, /press more, count @bob, /charla ve, /dm ayuda. /quit to stop.")
+        say(
+            "Talk to charla. Try: help, busca python, /press more, count @bob, /charla ve, /dm ayuda, /home. "
+            "/quit to stop."
+        )
         piped = not sys.stdin.isatty()
         while True:
             if piped:

@@ -15,6 +15,7 @@ from charla_cli.endpoints import STACK_FILE, STACK_FILE_VARIABLE
 from contract.commands import fold
 from scripts.processes import Timeout, wait_until
 from scripts.slack_requests import (
+    app_home_opened,
     app_mention,
     block_action,
     channel_message,
@@ -130,6 +131,10 @@ def render(record: dict[str, Any]) -> list[str]:
             lines += readable(str((block.get("text") or {}).get("text", ""))).splitlines()
         elif kind == "context":
             lines.append("  " + " · ".join(readable(str(e.get("text", ""))) for e in block.get("elements", [])))
+        elif kind == "header":
+            lines.append(str((block.get("text") or {}).get("text", "")).upper())
+        elif kind == "divider":
+            lines.append("  " + "-" * 40)
         elif kind == "actions":
             buttons = [e for e in block.get("elements", []) if e.get("type") == "button"]
             lines.append("  " + "  ".join(f"[ {b['text']['text']} ]" for b in buttons) + "   (/press <label>)")
@@ -200,6 +205,8 @@ class Conversation:
             return [{"where": "not sent", "text": mistake}]
         if text.startswith("/press"):
             return self.press(text.removeprefix("/press").strip())
+        if text == "/home":
+            return self.open_home()
         if text.startswith("/charla"):
             key = next_ts().replace(".", "-")
             url = self.stack.response_url(key)
@@ -236,9 +243,36 @@ class Conversation:
             def mine(record: dict[str, Any]) -> bool:
                 return record.get("thread_ts") == ts
 
+            if status == 200:
+                return self._answers(before, mine) + self._reactions(f"{self.channel}/{ts}")
+
         if status != 200:
             return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
         return self._answers(before, mine)
+
+    def open_home(self) -> list[dict[str, Any]]:
+        """Open the app's Home tab (``app_home_opened``) and show the view published for this user."""
+        published = self.stack.slack_state()["views_published"]
+        status = self.stack.post_event(app_home_opened(user=self.user)).status
+        if status != 200:
+            return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
+        try:
+            wait_until(lambda: self.stack.slack_state()["views_published"] > published, timeout=5, message="a new view")
+            where = "the Home tab (published now)"
+        except Timeout:  # nothing changed since the last publish: Slack keeps showing that view
+            where = "the Home tab (unchanged, not published again)"
+        view = self.stack.slack_state()["views"].get(self.user)
+        if view is None:
+            return [{"where": "error", "text": "(no Home view was published; see the worker log)"}]
+        return [{"where": where, "kind": "views.publish", "blocks": view["blocks"]}]
+
+    def _reactions(self, key: str) -> list[dict[str, Any]]:
+        """The bot's reactions on the message ``key`` (``channel/ts``), as one line if there were any."""
+        log = [entry for entry in self.stack.slack_state()["reaction_log"] if entry["key"] == key]
+        if not log:
+            return []
+        shown = ", ".join(f"{e['method'].removeprefix('reactions.')} :{e['name']}:" for e in log)
+        return [{"where": "reactions on your message", "text": shown}]
 
     def press(self, label: str) -> list[dict[str, Any]]:
         """Press the button labelled ``label`` (or whose action id names it, e.g. ``more``)."""
@@ -262,12 +296,16 @@ class Conversation:
             user=self.user,
             message_ts=str(record.get("ts") or next_ts()),
             thread_ts=record.get("thread_ts"),
+            ephemeral=record.get("kind") == "response_url",  # Slack marks presses on those
         )
         before = len(self.stack.recorded())
         status = self.stack.post(signed_block_action(payload, self.stack.signing_secret)).status
         if status != 200:
             return [{"where": "error", "text": f"(the ingress answered HTTP {status})"}]
-        return self._answers(before, lambda r: r.get("path") == f"/response/{key}")
+        # A page comes back to the press's response_url; Share posts it in the channel for everyone.
+        return self._answers(
+            before, lambda r: r.get("path") == f"/response/{key}" or r.get("kind") == "chat.postMessage"
+        )
 
     def _answers(self, before: int, mine: Any) -> list[dict[str, Any]]:
         try:
@@ -285,6 +323,8 @@ class Conversation:
 
     def _where(self, record: dict[str, Any]) -> str:
         if record.get("kind") == "response_url":
+            if record.get("replace_original"):
+                return "ephemeral, in place of the page you pressed"
             return "ephemeral, only you see it"
         if record.get("channel") == self.dm_channel:
             return "in the DM"

@@ -3,12 +3,15 @@
     python -m scripts.cost                      # cdk.out/*.template.json if present, else the default shape
     python -m scripts.cost --template path.json --json
 
-Prices are published us-east-1 on-demand prices kept below as dated constants (no free tier
-counted). The deploy shape (Lambda memory, Fargate services and their minimum tasks, queues,
-tables, secrets, alarms, NAT gateways, endpoints, public IPs) is read from the CloudFormation
-template; without one, it is the documented default from ``infra/config.py`` and the result says
-so. Per-event figures take measured inputs (SQS requests per task, worker tasks per CPU-second)
-from the benchmarks when given, else the defaults below.
+Prices are published us-east-1 on-demand prices kept below as dated constants. The basis (one
+for every figure the docs quote): the stack alone in its account, so CloudWatch's always-free
+allowance (10 alarm metrics, 10 custom metrics, 3 dashboards, never expiring) is counted once, as
+its own negative line; no 12-month free tier. The deploy shape (Lambda memory, Fargate services and
+their minimum tasks, queues, tables, secrets, alarms, NAT gateways, endpoints, public IPs) is read
+from the CloudFormation template, which also names the profile it was built with; without one, it
+is the documented default from ``infra/config.py`` and the result says so. Per-event figures take
+measured inputs (SQS requests per task, worker tasks per CPU-second) from the benchmarks when
+given, else the defaults below.
 """
 
 import argparse
@@ -42,6 +45,13 @@ INSIGHTS_TASK_FAMILY_METRICS = INSIGHTS_RESOURCE_METRICS
 # queue wait. Also billed per hour published.
 WORKER_HEARTBEAT_METRICS = 1
 TASK_RUN_METRICS = 3
+
+# CloudWatch's always-free allowance per account (https://aws.amazon.com/cloudwatch/pricing/,
+# "Free tier": not the 12-month trial), counted once because the basis is an account of its own.
+FREE_ALARM_METRICS = 10
+FREE_CUSTOM_METRICS = 10
+FREE_DASHBOARDS = 3
+ALLOWANCE_LINE = "CloudWatch always-free allowance"
 
 # One wake-up of a service at zero (the hourly agenda refresh): the wake alarm's 1-minute period,
 # ~1 minute to place the task and pull the image, ~1 minute of work, then the scale-in alarm's
@@ -153,10 +163,13 @@ class DeployShape:
     services: tuple[WorkerService, ...] = ()
     queues: int = 4
     tables: int = 2
-    secrets: int = 1
+    secrets: int = 2  # the signing secret (ingress) and the bot token (workers)
     alarms: int = 7
     alarm_metrics: int = 7  # what alarms are billed by: one per plain alarm, one per metric read
     dashboards: int = 0
+    profile: str = "default"  # the deploy profile the template was built with (its charla metadata)
+    event_sources: int = 0  # queues on the Lambda executor (SQS event source mappings)
+    executor_memory_mb: int = 512
     container_insights: bool = False
     worker_metrics: bool = False  # workers emit EMF metrics (heartbeats, task outcomes; contract/metrics.py)
     scheduled_runs_per_month: float = 0.0  # scheduled tasks (the agenda refresh)
@@ -287,8 +300,12 @@ def shape_from_template(template: Mapping[str, Any], *, source: str) -> DeploySh
         for _, p in by_type.get("AWS::EC2::VPCEndpoint", [])
         if p.get("VpcEndpointType") == "Interface"
     )
+    executor_functions = [p for _, p in functions if "lambda_executor" in str(p.get("Handler", ""))]
     return DeployShape(
         source=source,
+        profile=str(template.get("Metadata", {}).get("charla", {}).get("profile") or "default"),
+        event_sources=len(by_type.get("AWS::Lambda::EventSourceMapping", [])),
+        executor_memory_mb=int(executor_functions[0].get("MemorySize", 512)) if executor_functions else 512,
         lambda_memory_mb=int(ingress.get("MemorySize", 128)),
         lambda_arm64="arm64" in ingress.get("Architectures", ["x86_64"]),
         lambda_snap_start=ingress.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
@@ -399,8 +416,15 @@ def _lambda_gb_second(arm64: bool) -> float:
     return PRICES["lambda_arm_gb_second" if arm64 else "lambda_x86_gb_second"].value
 
 
-def charla_estimate(shape: DeployShape, usage: Usage = Usage(), *, design: str = "charla") -> Estimate:
-    """Monthly cost at rest and per million events of charla deployed as ``shape``."""
+def charla_estimate(
+    shape: DeployShape, usage: Usage = Usage(), executor: "ExecutorUsage | None" = None, *, design: str = "charla"
+) -> Estimate:
+    """Monthly cost at rest and per million events of charla deployed as ``shape``.
+
+    Queues on the Lambda executor (``shape.event_sources``) add the event source's idle polls at
+    rest, and per event the executor's invocation and SQS requests instead of Fargate task time.
+    """
+    executor = executor or ExecutorUsage()
     p = {name: price.value for name, price in PRICES.items()}
     estimate = Estimate(design=design, shape_source=shape.source)
     rest = estimate.at_rest
@@ -449,6 +473,16 @@ def charla_estimate(shape: DeployShape, usage: Usage = Usage(), *, design: str =
         gb * SECONDS_PER_MONTH * p["lambda_snapstart_cache_gb_second"] if shape.lambda_snap_start else 0.0
     )
     rest["ECR image"] = shape.image_gb * p["ecr_storage_gb_month"] if shape.services else 0.0
+    if shape.event_sources:
+        rest["SQS event source idle polls"] = (
+            shape.event_sources * executor.idle_pollers * 3 * 60 * HOURS_PER_MONTH * p["sqs_per_million_requests"] / 1e6
+        )
+    custom_metrics = insights_metrics + worker_metrics
+    rest[ALLOWANCE_LINE] = -(
+        min(shape.alarm_metrics, FREE_ALARM_METRICS) * p["cloudwatch_alarm_month"]
+        + min(custom_metrics, FREE_CUSTOM_METRICS) * p["cloudwatch_custom_metric_month"]
+        + min(shape.dashboards, FREE_DASHBOARDS) * p["cloudwatch_dashboard_month"]
+    )
 
     per = estimate.per_million_events
     per["API Gateway HTTP API"] = p["apigw_http_per_million"] if shape.http_api else 0.0
@@ -466,7 +500,21 @@ def charla_estimate(shape: DeployShape, usage: Usage = Usage(), *, design: str =
     per["Fargate task time (scale-out)"] = task_seconds / 3600 * service.hourly()
     per["DynamoDB writes"] = usage.dynamodb_wru_per_event * p["dynamodb_per_million_wru"]
     per["CloudWatch Logs"] = usage.log_bytes_per_event * 1e6 / 1e9 * p["cloudwatch_logs_ingest_gb"]
+    if shape.event_sources:  # replies on the Lambda executor: an invocation per event, no task time
+        per.pop("Fargate task time (scale-out)", None)
+        per["SQS requests"] = executor.sqs_requests_per_task * p["sqs_per_million_requests"]
+        executor_gb = shape.executor_memory_mb / 1024
+        per["Executor Lambda requests"] = p["lambda_per_million_requests"]
+        per["Executor Lambda duration"] = 1e6 * executor_gb * executor.billed_ms / 1000 * _lambda_gb_second(True)
+        per["Executor cold starts"] = (
+            1e6 * usage.cold_start_fraction * executor_gb * usage.cold_init_ms / 1000 * _lambda_gb_second(True)
+        )
     return estimate
+
+
+def without_allowance(estimate: Estimate) -> float:
+    """The at-rest total in an account whose CloudWatch allowance other stacks already use."""
+    return round(estimate.at_rest_total - estimate.at_rest.get(ALLOWANCE_LINE, 0.0), 2)
 
 
 def bolt_lambda_estimate(usage: Usage = Usage(), *, memory_mb: int = 256, arm64: bool = True) -> Estimate:
@@ -496,8 +544,8 @@ def bolt_lambda_estimate(usage: Usage = Usage(), *, memory_mb: int = 256, arm64:
 
 # The small template's alarms (DLQs, oldest message, ingress, API, bulk scaling) and the metrics
 # they are billed by.
-SMALL_ALARMS = 10
-SMALL_ALARM_METRICS = 12
+SMALL_ALARMS = 13
+SMALL_ALARM_METRICS = 17
 
 
 @dataclass(frozen=True)
@@ -538,6 +586,8 @@ def small_shape() -> DeployShape:
     )
     return DeployShape(
         source="profile=small (infra/profiles.py; no template given)",
+        profile="small",
+        event_sources=sum(1 for kind in config.executor.values() if kind == "lambda"),
         lambda_memory_mb=config.lambda_memory_mb,
         lambda_snap_start=config.lambda_snap_start,
         services=services,
@@ -555,29 +605,25 @@ def small_profile_estimate(
     usage: Usage = Usage(),
     executor: ExecutorUsage = ExecutorUsage(),
     *,
-    executor_memory_mb: int = 512,
-    event_sources: int = 1,
+    executor_memory_mb: int | None = None,
+    event_sources: int | None = None,
 ) -> Estimate:
     """charla with replies on the Lambda executor: nothing warm at rest but the event source's polls.
 
-    Per event: the ingress as in ``charla_estimate``, then the executor's invocation instead of a
-    Fargate worker's task time, and the event source's SQS requests.
+    The same model as ``charla_estimate`` (which prices any shape with event sources); kept for
+    callers (bench/) that name the profile.
     """
-    p = {name: price.value for name, price in PRICES.items()}
-    estimate = charla_estimate(shape, usage, design="charla profile=small (replies on the Lambda executor)")
-    estimate.at_rest["SQS event source idle polls"] = (
-        event_sources * executor.idle_pollers * 3 * 60 * HOURS_PER_MONTH * p["sqs_per_million_requests"] / 1e6
+    shape = replace(
+        shape,
+        event_sources=event_sources if event_sources is not None else max(shape.event_sources, 1),
+        executor_memory_mb=executor_memory_mb or shape.executor_memory_mb,
     )
-    per = estimate.per_million_events
-    per.pop("Fargate task time (scale-out)", None)
-    per["SQS requests"] = executor.sqs_requests_per_task * p["sqs_per_million_requests"]
-    gb = executor_memory_mb / 1024
-    per["Executor Lambda requests"] = p["lambda_per_million_requests"]
-    per["Executor Lambda duration"] = 1e6 * gb * executor.billed_ms / 1000 * _lambda_gb_second(True)
-    per["Executor cold starts"] = (
-        1e6 * usage.cold_start_fraction * gb * usage.cold_init_ms / 1000 * _lambda_gb_second(True)
-    )
-    return estimate
+    return charla_estimate(shape, usage, executor, design="charla profile=small (replies on the Lambda executor)")
+
+
+def design_name(shape: DeployShape) -> str:
+    """How a shape is labelled: by the profile its template was synthesized with."""
+    return "charla default deploy" if shape.profile == "default" else f"charla profile={shape.profile} deploy"
 
 
 def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
@@ -586,7 +632,8 @@ def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
         "shape": asdict(shape),
         "usage": asdict(usage),
         "prices": {name: asdict(price) for name, price in PRICES.items()},
-        "default": charla_estimate(shape, usage, design="charla default deploy").to_json(),
+        # The template's own deploy, named by the profile it was synthesized with (its metadata).
+        "default": charla_estimate(shape, usage, design=design_name(shape)).to_json(),
         "scale_to_zero": charla_estimate(shape.scaled_to_zero(), usage, design="charla, workers min 0").to_json(),
         "small_profile": small_profile_estimate(small_shape(), usage).to_json(),
         "bolt_lambda": bolt_lambda_estimate(
@@ -598,7 +645,7 @@ def report(shape: DeployShape, usage: Usage = Usage()) -> dict[str, Any]:
 def at_rest_markdown(estimates: Mapping[str, Estimate]) -> str:
     """The at-rest lines of each profile side by side, as the Markdown table docs/DEPLOY.md quotes."""
     names = list(estimates)
-    lines = [key for key in next(iter(estimates.values())).at_rest]
+    lines = list(dict.fromkeys(key for estimate in estimates.values() for key in estimate.at_rest))
     rows = [
         "| Line | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
@@ -606,9 +653,13 @@ def at_rest_markdown(estimates: Mapping[str, Estimate]) -> str:
     for line in lines:
         values = [estimates[name].at_rest.get(line, 0.0) for name in names]
         if any(round(value, 2) for value in values):
-            rows.append(f"| {line} | " + " | ".join(f"${value:.2f}" for value in values) + " |")
+            rows.append(f"| {line} | " + " | ".join(_usd(value) for value in values) + " |")
     rows.append("| **total** | " + " | ".join(f"**${estimates[n].at_rest_total:.2f}**" for n in names) + " |")
     return "\n".join(rows)
+
+
+def _usd(value: float) -> str:
+    return f"-${-value:.2f}" if round(value, 2) < 0 else f"${value:.2f}"
 
 
 def main() -> None:
@@ -625,11 +676,12 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"shape: {result['shape']['source']}")
+    print(f"shape: {result['shape']['source']} (profile={shape.profile})")
+    print(f"basis: the stack alone in its account, CloudWatch's always-free allowance counted ({ALLOWANCE_LINE!r})")
     for key in ("default", "scale_to_zero", "small_profile", "bolt_lambda"):
         item = result[key]
         print(
-            f"{item['design']:<45} at rest ${item['at_rest_usd_month']:>7.2f}/month   "
+            f"{item['design']:<52} at rest ${item['at_rest_usd_month']:>7.2f}/month   "
             f"per 1M events ${item['per_million_events_usd']:>6.2f}"
         )
 

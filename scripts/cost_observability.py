@@ -7,9 +7,10 @@ it into the cost table: ``python -m scripts.cost_observability [--workers N]``.
   per consumed queue. Failure notes add one ``BatchWriteItem`` per interval only when something
   failed: not counted at rest.
 - Custom metrics from EMF: ``WorkerHeartbeat`` per queue always exists; the task metrics exist
-  (and are billed, prorated by the hour) only in hours a task of that name ran: succeeded, run
-  time and queue wait per task name in the steady state, failed/retried/refused only when they
-  happen.
+  (and are billed, prorated by the hour) only in hours a task of that queue ran: succeeded, run
+  time and queue wait per queue in the steady state, failed/retried/refused only when they
+  happen. The task name is a property of the line, not a dimension, so the count does not grow
+  with the number of task names.
 - The alarm reads two metrics (heartbeats and visible messages).
 """
 
@@ -26,7 +27,8 @@ CUSTOM_METRIC = Price(
 )
 HEARTBEAT_LINE_BYTES = 230  # one EMF heartbeat line, measured from a worker log
 TASK_LINE_BYTES = 330  # one EMF task line with run time and queue wait, measured
-STEADY_METRICS_PER_TASK = 3  # TaskSucceeded, TaskRunTime, TaskQueueWait
+# Every task metric, by queue: four outcomes, TaskRunTime and TaskQueueWait.
+METRICS_PER_QUEUE = 6
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class ObservabilityCost:
     heartbeat_logs_usd_per_worker_month: float
     heartbeat_metrics_usd_month: float  # one WorkerHeartbeat metric per queue, shared by its workers
     alarm_usd_month: float
-    task_metrics_usd_month_max: float  # every task name run at least once an hour all month
+    task_metrics_usd_month_max: float  # every outcome on every queue, at least once an hour all month
     task_logs_usd_per_million_tasks: float
 
     def at_rest_usd_month(self, workers: int) -> float:
@@ -44,7 +46,7 @@ class ObservabilityCost:
         return workers * per_worker + self.heartbeat_metrics_usd_month + self.alarm_usd_month
 
 
-def observability_cost(*, queues: int = 2, task_names: int = 9, interval_s: float = 30.0) -> ObservabilityCost:
+def observability_cost(*, queues: int = 2, interval_s: float = 30.0) -> ObservabilityCost:
     """The monthly cost of heartbeats every ``interval_s`` and the task metrics (us-east-1 prices)."""
     beats = HOURS_PER_MONTH * 3600 / interval_s
     return ObservabilityCost(
@@ -55,7 +57,7 @@ def observability_cost(*, queues: int = 2, task_names: int = 9, interval_s: floa
         ),
         heartbeat_metrics_usd_month=round(queues * CUSTOM_METRIC.value, 2),
         alarm_usd_month=round(2 * PRICES["cloudwatch_alarm_month"].value, 2),
-        task_metrics_usd_month_max=round(task_names * STEADY_METRICS_PER_TASK * CUSTOM_METRIC.value, 2),
+        task_metrics_usd_month_max=round(queues * METRICS_PER_QUEUE * CUSTOM_METRIC.value, 2),
         task_logs_usd_per_million_tasks=round(
             TASK_LINE_BYTES * 1e6 / 1e9 * PRICES["cloudwatch_logs_ingest_gb"].value, 3
         ),

@@ -234,11 +234,15 @@ def block_action(
     message_ts: str | None = None,
     thread_ts: str | None = None,
     trigger_id: str | None = None,
+    ephemeral: bool = False,
 ) -> dict[str, Any]:
-    """The ``block_actions`` payload Slack sends when someone presses a button in a message."""
+    """The ``block_actions`` payload Slack sends when someone presses a button in a message
+    (``ephemeral``: a message only the presser sees, which Slack marks ``is_ephemeral``)."""
     container: dict[str, Any] = {"type": "message", "message_ts": message_ts or next_ts(), "channel_id": channel}
     if thread_ts:
         container["thread_ts"] = thread_ts
+    if ephemeral:
+        container["is_ephemeral"] = True
     return {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
@@ -262,6 +266,11 @@ def signed_block_action(payload: dict[str, Any], signing_secret: str) -> SignedR
     """A signed interactivity request: the form field ``payload`` holding the JSON document."""
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return sign(body, signing_secret, content_type="application/x-www-form-urlencoded")
+
+
+def app_home_opened(*, user: str = "U0ALICE", tab: str = "home") -> dict[str, Any]:
+    """An ``app_home_opened`` event: ``user`` opened the app's Home (or Messages) tab."""
+    return {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": tab, "event_ts": next_ts()}
 
 
 def member_joined(*, channel: str = "C0GENERAL", user: str = "U0NEWBIE") -> dict[str, Any]:

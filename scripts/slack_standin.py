@@ -3,6 +3,13 @@
 Endpoints (Slack-shaped JSON):
     POST /api/chat.postMessage   needs ``Authorization: Bearer <token>``; JSON or form body
     POST /api/auth.test
+    POST /api/users.info         the user's ``locale`` (with ``include_locale``): ``en-US`` unless set
+                                 with ``POST /_users {"U0LUCIA": "es-ES"}``
+    POST /api/conversations.open the bot's DM with ``users``: ``D`` + the user id (always the same)
+    POST /api/chat.postEphemeral recorded like a post (``kind`` ``chat.postEphemeral``, ``user``)
+    POST /api/reactions.add, reactions.remove   kept apart from the records (``reactions``: what
+                                 is on each message now; ``reaction_log``: every call)
+    POST /api/views.publish      the Home view per user (``views``; ``views_published`` counts calls)
     GET|POST /api/conversations.history, /api/conversations.replies   what chat.postMessage recorded,
                                  paged like Slack: ``limit`` and ``cursor`` in,
                                  ``has_more`` and ``response_metadata.next_cursor`` out
@@ -30,7 +37,7 @@ Endpoints (Slack-shaped JSON):
             old one gets invalid_auth)
     POST /_faults/clear          every fault off (counters and records are kept)
 
-``GET /_recorded`` also reports ``rejected_429`` (and ``rejected_429_by_channel``, with the time
+``GET /_recorded`` also reports ``users_info_calls``, ``rejected_429`` (and ``rejected_429_by_channel``, with the time
 of each 429 in ``rate_limited_at``), ``posts_reset`` and ``pace_violations``: posts faster than
 Slack's per-channel pace (more than 2 in any 1-second window, a little burst allowed). Each post
 record carries ``received_at`` (epoch seconds) and ``over_pace`` (it was one of those).
@@ -54,6 +61,7 @@ from urllib.parse import parse_qsl
 
 BOT_USER_ID = "UCHARLABOT"
 BOT_ID = "BCHARLABOT"
+DEFAULT_LOCALE = "en-US"  # users.info's locale for people no test set one for
 
 
 @dataclass
@@ -75,6 +83,12 @@ class Recorder:
     delay_posts_s: float = 0.0
     history_page_size: int = 0
     slow_channels: dict[str, float] = field(default_factory=dict)
+    locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale (users.info)
+    users_info_calls: int = 0  # how often the bot asked (its locale cache keeps this low)
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # "channel/ts" -> names on it now
+    reaction_log: list[dict[str, Any]] = field(default_factory=list)
+    views: dict[str, Any] = field(default_factory=dict)  # user -> the Home view published last
+    views_published: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _last_ts_us: int = 0
 
@@ -167,6 +181,11 @@ class Recorder:
                 "rate_limited_at": list(self.rate_limited_at),
                 "pace_violations": self.pace_violations,
                 "posts_reset": self.posts_reset,
+                "users_info_calls": self.users_info_calls,
+                "reactions": {key: list(names) for key, names in self.reactions.items()},
+                "reaction_log": list(self.reaction_log),
+                "views": dict(self.views),
+                "views_published": self.views_published,
             }
 
 
@@ -227,6 +246,10 @@ class _Handler(BaseHTTPRequestHandler):
             recorder.set_faults(body)
             self._send(200, {"ok": True})
             return
+        if self.path == "/_users":
+            recorder.locales.update({str(user): str(locale) for user, locale in body.items()})
+            self._send(200, {"ok": True})
+            return
         if self.path == "/_faults/clear":
             recorder.clear_faults()
             self._send(200, {"ok": True})
@@ -260,8 +283,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._post_message(body)
         elif method in ("conversations.history", "conversations.replies"):
             self._history(method, body)
+        elif method in ("users.info", "conversations.open", "chat.postEphemeral", "views.publish"):
+            getattr(self, "_" + method.replace(".", "_").lower())(body)
+        elif method in ("reactions.add", "reactions.remove"):
+            self._reaction(method, body)
         else:
             self._send(200, {"ok": False, "error": "unknown_method"})
+
+    def _conversations_open(self, body: dict[str, Any]) -> None:
+        users = str(body.get("users") or "")
+        if not users or "," in users:
+            self._send(200, {"ok": False, "error": "users_not_found" if not users else "not_supported"})
+        else:
+            self._send(200, {"ok": True, "channel": {"id": f"D{users}"}})
 
     def _post_message(self, body: dict[str, Any]) -> None:
         recorder = self.server.recorder
@@ -290,6 +324,59 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(recorder.delay_posts_s)
         message = {"text": body.get("text"), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": entry["ts"]}
         self._send(200, {"ok": True, "channel": channel, "ts": entry["ts"], "message": message})
+
+    def _chat_postephemeral(self, body: dict[str, Any]) -> None:
+        channel, user = body.get("channel"), body.get("user")
+        if not channel or not user or not body.get("text"):
+            self._send(200, {"ok": False, "error": "channel_not_found" if not channel else "no_text"})
+            return
+        fields = {k: body.get(k) for k in ("channel", "user", "text", "thread_ts")}
+        self.server.recorder.record("chat.postEphemeral", fields)
+        self._send(200, {"ok": True, "message_ts": f"{time.time():.6f}"})
+
+    def _reaction(self, method: str, body: dict[str, Any]) -> None:
+        recorder = self.server.recorder
+        key, name = f"{body.get('channel')}/{body.get('timestamp')}", str(body.get("name") or "")
+        with recorder.lock:
+            names = recorder.reactions.setdefault(key, [])
+            recorder.reaction_log.append({"method": method, "key": key, "name": name, "at": time.time()})
+            if method == "reactions.add" and name in names:
+                error = "already_reacted"
+            elif method == "reactions.remove" and name not in names:
+                error = "no_reaction"
+            else:
+                error = ""
+                if method == "reactions.add":
+                    names.append(name)
+                else:
+                    names.remove(name)
+        self._send(200, {"ok": False, "error": error} if error else {"ok": True})
+
+    def _views_publish(self, body: dict[str, Any]) -> None:
+        recorder = self.server.recorder
+        view = body.get("view")
+        if isinstance(view, str):  # form posts carry it as JSON text
+            view = json.loads(view)
+        user = str(body.get("user_id") or "")
+        if not user or not isinstance(view, dict) or view.get("type") != "home":
+            self._send(200, {"ok": False, "error": "invalid_arguments"})
+            return
+        with recorder.lock:
+            recorder.views[user] = view
+            recorder.views_published += 1
+        self._send(200, {"ok": True, "view": {"id": f"V{user}", **view}})
+
+    def _users_info(self, body: dict[str, Any]) -> None:
+        user = str(body.get("user") or "")
+        if not user:
+            self._send(200, {"ok": False, "error": "user_not_found"})
+            return
+        with self.server.recorder.lock:
+            self.server.recorder.users_info_calls += 1
+        profile: dict[str, Any] = {"id": user, "name": user.lower(), "is_bot": user == BOT_USER_ID}
+        if str(body.get("include_locale")).lower() in ("true", "1"):
+            profile["locale"] = self.server.recorder.locales.get(user, DEFAULT_LOCALE)
+        self._send(200, {"ok": True, "user": profile})
 
     def _reset_connection(self) -> None:
         """Drop the connection with a TCP reset and no HTTP answer (Slack acted; the client never hears)."""

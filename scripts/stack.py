@@ -376,6 +376,17 @@ class DevStack:
         if result.status != 200:
             raise RuntimeError(f"the Slack stand-in refused faults {faults}: {result.status}")
 
+    def set_slack_locales(self, locales: Mapping[str, str]) -> None:
+        """The Slack locale ``users.info`` gives each user id (``POST /_users``); others get ``en-US``."""
+        result = http("POST", self.slack_url + "/_users", body=json.dumps(dict(locales)).encode(), headers=_JSON)
+        if result.status != 200:
+            raise RuntimeError(f"the Slack stand-in refused locales {locales}: {result.status}")
+
+    def slack_state(self) -> dict[str, Any]:
+        """Everything ``GET /_recorded`` reports (records and counters)."""
+        state: dict[str, Any] = http("GET", self.slack_url + "/_recorded").json()
+        return state
+
     def response_url(self, key: str | None = None) -> str:
         """A slash-command response_url served by the stand-in."""
         return f"{self.slack_url}/response/{key or secrets.token_hex(6)}"

@@ -74,10 +74,10 @@ def _prepare() -> None:
     In AWS the function gets the secret's ARN, never its value (a value in an environment
     variable would sit in the template and the console); locally the token is in the environment.
     """
-    if os.environ.get(env.SLACK_BOT_TOKEN) or not os.environ.get(env.SLACK_SECRET_ARN):
+    if os.environ.get(env.SLACK_BOT_TOKEN) or not os.environ.get(env.SLACK_BOT_TOKEN_SECRET_ARN):
         return
     client = boto3.client("secretsmanager")
-    value = client.get_secret_value(SecretId=os.environ[env.SLACK_SECRET_ARN])["SecretString"]
+    value = client.get_secret_value(SecretId=os.environ[env.SLACK_BOT_TOKEN_SECRET_ARN])["SecretString"]
     token = json.loads(value).get(env.SECRET_KEY_BOT_TOKEN)
     if not token:
         raise RuntimeError(f"the Slack secret has no {env.SECRET_KEY_BOT_TOKEN!r} key")

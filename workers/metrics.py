@@ -24,8 +24,10 @@ from contract.metrics import (
     QUEUE_DIMENSION,
     QUEUE_WAIT,
     RUN_TIME,
-    TASK_DIMENSION,
+    TASK_PROPERTY,
+    UNROUTED_QUEUE,
 )
+from contract.tasks import TaskName, queue_for
 
 
 def namespace() -> str:
@@ -60,14 +62,22 @@ def _write(line: str, stream: TextIO | None = None) -> None:
     out.flush()
 
 
+def task_queue(task: str) -> str:
+    """The queue a task name is routed to by the contract, or ``UNROUTED_QUEUE``."""
+    try:
+        return queue_for(TaskName(task)).value
+    except (ValueError, KeyError):
+        return UNROUTED_QUEUE
+
+
 def task_outcome(task: str, outcome: str, *, run_time_s: float | None, queue_wait_s: float | None) -> None:
-    """One line per finished task attempt, dimension ``Task``."""
+    """One line per finished task attempt: dimension ``Queue``, the task name a property."""
     values: dict[str, tuple[float, str]] = {OUTCOME_METRICS[outcome]: (1, "Count")}
     if run_time_s is not None:
         values[RUN_TIME] = (round(run_time_s * 1000, 1), "Milliseconds")
     if queue_wait_s is not None:
         values[QUEUE_WAIT] = (round(queue_wait_s * 1000, 1), "Milliseconds")
-    _write(emf_line({TASK_DIMENSION: task}, values, outcome=outcome))
+    _write(emf_line({QUEUE_DIMENSION: task_queue(task)}, values, **{TASK_PROPERTY: task, "outcome": outcome}))
 
 
 def heartbeat(queues: list[str], hostname: str) -> None:

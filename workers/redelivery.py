@@ -5,6 +5,7 @@ task id, so every copy of a task meets the same effect records. The caller acks 
 hand only after the copy was sent: a crash in between leaves two copies, never none.
 """
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from functools import cache
@@ -15,7 +16,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
-from contract.wire import encode_task_message
+from contract.tasks import TaskName, queue_for
+from contract.wire import encode_task_message, task_id_for
 from workers.settings import get_settings
 
 if TYPE_CHECKING:
@@ -156,6 +158,7 @@ def dead_letter(
         body,
         attributes=_dead_letter_attributes(reason, never_runnable=never_runnable),
     )
+    _tell_the_asker(task, task_id, kwargs)
 
 
 def refuse(queue_url: str, body: str, reason: str) -> None:
@@ -170,3 +173,32 @@ def refuse(queue_url: str, body: str, reason: str) -> None:
         RedeliveryError: The dead-letter queue is unknown or SQS did not take the message.
     """
     _send(dead_letter_queue_url(queue_url), body, attributes=_dead_letter_attributes(reason, never_runnable=True))
+
+
+def _tell_the_asker(task: str, task_id: str, kwargs: Mapping[str, Any]) -> None:
+    """Queue one ephemeral line for whoever asked for a dead-lettered answer (issue #23).
+
+    Best effort: the dead-letter copy is already sent, so a failure here is logged, never raised
+    (raising would leave the message in hand to be dead-lettered twice). The notice's task id
+    derives from the failed one: a second dead-lettering of the same task notifies once.
+    """
+    from workers.services.notices import failure_notice_for
+
+    notice = failure_notice_for(task, task_id, kwargs)
+    if notice is None:
+        return
+    try:
+        _send(
+            get_settings().queue_urls[queue_for(TaskName.NOTIFY_FAILURE)],
+            _copy(
+                task=TaskName.NOTIFY_FAILURE,
+                task_id=task_id_for(f"{TaskName.NOTIFY_FAILURE}:{task_id}"),
+                queue=queue_for(TaskName.NOTIFY_FAILURE),
+                kwargs=dataclasses.asdict(notice),
+                ignore_result=True,
+                retries=0,
+                headers={},
+            ),
+        )
+    except RedeliveryError as error:
+        logger.warning("no failure notice for task id=%s: %s", task_id, error)

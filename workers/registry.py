@@ -22,7 +22,7 @@ from contract.tasks import TaskName, queue_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The modules whose import registers every task (kept here so both executors load the same set).
-TASK_MODULES = ("workers.tasks", "workers.tasks_results")
+TASK_MODULES = ("workers.tasks", "workers.tasks_results", "workers.tasks_effects")
 
 
 @dataclass(frozen=True, slots=True)

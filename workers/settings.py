@@ -3,6 +3,7 @@
 import json
 import os
 from functools import cache
+from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -25,7 +26,7 @@ class WorkerSettings(BaseSettings):
 
     slack_bot_token: SecretStr = Field(validation_alias=env.SLACK_BOT_TOKEN)
     # Where the token can be read again after a rotation (workers/slack_token.py); unset locally.
-    slack_secret_arn: str | None = Field(None, validation_alias=env.SLACK_SECRET_ARN)
+    slack_secret_arn: str | None = Field(None, validation_alias=env.SLACK_BOT_TOKEN_SECRET_ARN)
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=env.SLACK_API_URL)
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     aws_endpoint_url: str | None = Field(None, validation_alias=env.AWS_ENDPOINT_URL)
@@ -49,6 +50,8 @@ class WorkerSettings(BaseSettings):
     # Welcome newcomers: a greeting per channel (JSON object) or for every channel; neither: off.
     welcome_text: str | None = Field(None, validation_alias=env.WELCOME_TEXT)
     welcome_texts: dict[str, str] = Field(default_factory=dict, validation_alias=env.WELCOME_TEXTS)
+    # The workspace's language for people whose words, Slack locale and last message show none.
+    default_language: Literal["en", "es"] = Field("en", validation_alias=env.DEFAULT_LANGUAGE)
 
     @field_validator("welcome_texts", mode="before")
     @classmethod

@@ -965,6 +965,62 @@ class StateStore:
         except (BotoCoreError, ClientError) as error:
             raise _translate(error, "write agenda") from error
 
+    # -- people: the language each person reads (issue #23; appended, nothing above changed) ----
+
+    def person_languages(self, *, team_id: str, user: str) -> "PersonLanguages":
+        """What is known of ``user``'s language: Slack locale (and when it was read), last written."""
+        item = self._get(person_key(team_id, user)) or {}
+        return PersonLanguages(
+            locale=item["locale"]["S"] if "locale" in item else None,
+            locale_read_at=_num(item, "locale_read_at"),
+            last_written=item["last_written"]["S"] if "last_written" in item else None,
+            home_view=item["home_view"]["S"] if "home_view" in item else None,
+        )
+
+    def remember_home_view(self, *, team_id: str, user: str, digest: str) -> None:
+        """Record the digest of the Home view last published for ``user`` (the next same one is skipped)."""
+        self._update(
+            person_key(team_id, user), "SET home_view = :digest", {":digest": _s(digest)}, what="remember home view"
+        )
+
+    def remember_locale(self, *, team_id: str, user: str, locale: str, now: float) -> None:
+        """Cache ``user``'s Slack locale (``""``: Slack gave none) as read at ``now``."""
+        self._update(
+            person_key(team_id, user),
+            "SET #locale = :locale, locale_read_at = :at",
+            {":locale": _s(locale), ":at": _n(now)},
+            names={"#locale": "locale"},
+            what="remember locale",
+        )
+
+    def remember_written_language(self, *, team_id: str, user: str, lang: str) -> bool:
+        """Record the language ``user`` last wrote a command in; a write only when it changed.
+
+        Returns:
+            ``True`` if it changed now.
+        """
+        return self._update(
+            person_key(team_id, user),
+            "SET last_written = :lang",
+            {":lang": _s(lang)},
+            condition="attribute_not_exists(last_written) OR last_written <> :lang",
+            what="remember language",
+        )
+
+
+def person_key(team_id: str, user: str) -> dict[str, str]:
+    return {"pk": f"PERSON#{team_id}", "sk": f"USER#{user}"}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLanguages:
+    """A person's language sources: their Slack locale (cached) and the language they last wrote in."""
+
+    locale: str | None
+    locale_read_at: float
+    last_written: str | None
+    home_view: str | None = None  # digest of the Home view last published for them
+
 
 def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})

@@ -17,15 +17,17 @@ from typing import Any
 
 import boto3
 from pydantic import TypeAdapter
+from slack_sdk.errors import SlackApiError
 
-from contract.commands import COMMAND_NAMES, is_known_command, language_of, mentioned_user
+from contract.commands import COMMAND_NAMES, is_known_command, means_the_asker, mentioned_users, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
+from workers.outcomes import Defer
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
-from workers.services import agenda, answers, replies
+from workers.services import agenda, answers, languages, progress, replies
 from workers.settings import get_settings
 from workers.slack import reader_client, web_client, webhook_client
-from workers.store import get_store
+from workers.store import get_store, is_counted
 
 logger = logging.getLogger(__name__)
 _command_request = TypeAdapter(CommandRequest)
@@ -49,9 +51,16 @@ def _counted_as(command_task: TaskName, request: CommandRequest) -> str | None:
     return COMMAND_NAMES[command_task]
 
 
+def _person_lang(team_id: str, user: str) -> str:
+    """``user``'s language when their words show none (``workers/services/languages.py``)."""
+    return languages.person_language(
+        team_id=team_id, user=user, store=get_store(), reader=reader_client(), default=get_settings().default_language
+    )
+
+
 def _lang(request: CommandRequest) -> str:
-    """The answer's language: the one the command word was typed in."""
-    return language_of(request.command, request.args)
+    """The answer's language: the one the request was typed in, else the asker's own."""
+    return typed_language(request.command, request.args) or _person_lang(request.team_id, request.user)
 
 
 def _answer(
@@ -62,18 +71,37 @@ def _answer(
     *,
     effect_id: str | None = None,
 ) -> None:
-    """Post the answer once per task id (or ``effect_id``), in the channel's turn, counting the command with it."""
-    outcome = replies.deliver(
-        request,
-        answer,
-        run=_run(running, effect_id),
-        count_as=_counted_as(command_task, request) if command_task else None,
-        web=web_client(),
-        reader=reader_client(),
-        webhook_for=webhook_client,
-        store=get_store(),
-    )
+    """Post the answer once per task id (or ``effect_id``), in the channel's turn, counting the command with it.
+
+    An answer that must wait a while shows 👀 on the asking message meanwhile (``progress``); the
+    first run of a plain reply never gets there.
+    """
+    run = _run(running, effect_id)
+    try:
+        outcome = replies.deliver(
+            request,
+            answer,
+            run=run,
+            count_as=_counted_as(command_task, request) if command_task else None,
+            web=web_client(),
+            reader=reader_client(),
+            webhook_for=webhook_client,
+            store=get_store(),
+        )
+    except Defer as later:
+        if later.about_result:  # this run's own answer is late (not a copy meeting another's hold)
+            progress.show_waiting(
+                request,
+                delay_s=later.delay_s,
+                task_id=run.task_id,
+                store=get_store(),
+                slack=reader_client(),
+                lease_s=run.lease_s,
+            )
+        raise
     logger.info("answer %s task_id=%s correlation_id=%s", outcome, running.task_id, request.correlation_id)
+    if running.continuation:
+        progress.answered(request, task_id=run.task_id, store=get_store(), slack=reader_client(), lease_s=run.lease_s)
 
 
 def _parse(payload: dict[str, Any]) -> CommandRequest:
@@ -124,13 +152,27 @@ def search_agenda(ctx: TaskContext, **payload: Any) -> None:
         )  # asks for a word
         return
     items = agenda.load_items(get_store())
-    matches = agenda.search(items, request.args, datetime.now(UTC)) if items else None
-    _answer(ctx, TaskName.SEARCH_AGENDA, request, answers.search_results(request.args, matches, lang=_lang(request)))
+    now = datetime.now(UTC)
+    matches = agenda.search(items, request.args, now) if items else None
+    answer = answers.search_results(
+        request.args,
+        matches,
+        lang=_lang(request),
+        now=now,
+        ephemeral=request.response_url is not None,
+        thread_ts=request.thread_ts,
+    )
+    _answer(ctx, TaskName.SEARCH_AGENDA, request, answer)
 
 
 @task(TaskName.SEARCH_MORE)
 def search_more(ctx: TaskContext, **payload: Any) -> None:
-    """The next page of a search, after someone pressed "More" (posted to the action's response_url)."""
+    """A page of a search, after someone pressed Next, Previous or Share under one.
+
+    Next and Previous answer through the action's response_url, only to the presser: in place
+    of the pressed page when it was ephemeral. Share posts the page in the channel or thread,
+    in its turn, like any answer.
+    """
     page = parse_payload(_search_page, payload)
     request = CommandRequest(
         correlation_id=page.correlation_id,
@@ -140,27 +182,49 @@ def search_more(ctx: TaskContext, **payload: Any) -> None:
         command="search",
         args=page.query,
         thread_ts=page.thread_ts,
-        response_url=page.response_url,
+        response_url=None if page.share else page.response_url,
         requested_at=page.requested_at,
     )
     items = agenda.load_items(get_store())
-    matches = agenda.search(items, page.query, datetime.now(UTC)) if items else None
-    _answer(ctx, None, request, answers.search_results(page.query, matches, lang=page.lang, offset=page.offset))
+    now = datetime.now(UTC)
+    matches = agenda.search(items, page.query, now) if items else None
+    answer = answers.search_results(
+        page.query,
+        matches,
+        lang=page.lang,
+        offset=page.offset,
+        now=now,
+        ephemeral=not page.share,
+        replace_original=page.in_place and not page.share,
+        thread_ts=page.thread_ts,
+    )
+    _answer(ctx, None, request, answer)
 
 
 @task(TaskName.COUNT_MESSAGES)
 def count_messages(ctx: TaskContext, **payload: Any) -> None:
     """How many messages the mentioned user (default: the asker) wrote in this workspace."""
     request = _parse(payload)
-    named = mentioned_user(request.args)
-    if request.args.strip() and named is None:
+    named = mentioned_users(request.args)[: answers.MAX_COUNTED_USERS]
+    if request.args.strip() and not named and not means_the_asker(request.args):
         # ``cuenta bob``: not a mention, so we cannot tell who; say so rather than count the asker.
         _answer(ctx, TaskName.COUNT_MESSAGES, request, answers.not_a_mention(request.args, lang=_lang(request)))
         return
-    user = named or request.user
-    count = get_store().message_count(team_id=request.team_id, user=user)
-    answer = answers.message_count(user=user, count=count, asker=request.user, lang=_lang(request))
+    counts = [(user, _message_count(request, user)) for user in named or [request.user]]
+    answer = answers.message_counts(counts, asker=request.user, lang=_lang(request))
     _answer(ctx, TaskName.COUNT_MESSAGES, request, answer)
+
+
+def _message_count(request: CommandRequest, user: str) -> int:
+    """``user``'s messages; the asker's include the very message that asked, even if its archive
+    task (on the bulk queue, which a burst may hold up) has not stored it yet."""
+    store = get_store()
+    count = store.message_count(team_id=request.team_id, user=user)
+    if user == request.user and request.message_ts:
+        asked = store.archived_message(team_id=request.team_id, channel=request.channel, ts=request.message_ts)
+        if asked is None:
+            count += 1
+    return count
 
 
 @task(TaskName.STATS)
@@ -183,10 +247,13 @@ def welcome(ctx: TaskContext, **payload: Any) -> None:
     if store.was_welcomed(team_id=joined.team_id, channel=joined.channel, user=joined.user):
         logger.info("already welcomed correlation_id=%s", joined.correlation_id)
         return
+    # Slack practice: a welcome is for the newcomer, not the channel. It goes to the DM between
+    # the bot and them (conversations.open returns the same DM every time: safe to repeat), where
+    # the effect record can still find an earlier run's post in the history.
     request = CommandRequest(
         correlation_id=joined.correlation_id,
         team_id=joined.team_id,
-        channel=joined.channel,
+        channel=_direct_channel(joined.user),
         user=joined.user,
         command="",
         requested_at=joined.requested_at,
@@ -195,15 +262,34 @@ def welcome(ctx: TaskContext, **payload: Any) -> None:
     # the effect record posts it once even if two joins race; the marker makes it once for good
     # (effect records expire; someone leaving and rejoining later gets no second welcome).
     effect_id = f"welcome:{joined.team_id}:{joined.channel}:{joined.user}"
-    _answer(ctx, None, request, answers.welcome(greeting, user=joined.user), effect_id=effect_id)
+    answer = answers.welcome(greeting, user=joined.user, channel=joined.channel)
+    _answer(ctx, None, request, answer, effect_id=effect_id)
     store.mark_welcomed(team_id=joined.team_id, channel=joined.channel, user=joined.user)
+
+
+def _direct_channel(user: str) -> str:
+    """The id of the bot's DM with ``user`` (``conversations.open``: idempotent, so the reading client).
+
+    Raises:
+        replies.SlackUnavailable: Slack could not open it now (the task is retried).
+    """
+    try:
+        response = reader_client().conversations_open(users=user)
+    except (SlackApiError, OSError) as error:
+        raise replies.SlackUnavailable(f"conversations.open: {type(error).__name__}") from error
+    return str((response.get("channel") or {}).get("id") or "")
 
 
 @task(TaskName.ARCHIVE_MESSAGE)
 def archive_message(ctx: TaskContext, **payload: Any) -> None:
     """Keep one message event; count it once if a person wrote it."""
     message = parse_payload(_archived_message, payload)
-    stored = get_store().archive_message(message)
+    store = get_store()
+    stored = store.archive_message(message)
+    if stored and is_counted(message):
+        # The language a person last wrote in, learnt here on the bulk queue from every message
+        # they write (commands to the bot arrive here too), never on an answer's path.
+        languages.remember_written_text(team_id=message.team_id, user=message.user, text=message.text, store=store)
     logger.info(
         "archive %s kind=%s correlation_id=%s",
         "stored" if stored else "duplicate ignored",

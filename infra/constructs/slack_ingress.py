@@ -105,6 +105,13 @@ class SlackIngress(Construct):
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            # Anyone on the internet can make the ingress log: at INFO every rejected request cost
+            # ~1.2 KB (START/END/REPORT plus its line). The platform's lines are dropped (WARN) and a
+            # rejection is logged at DEBUG, so it costs only the stage's ~250-byte access-log line;
+            # an accepted request keeps its one INFO "enqueued" line, the first step `charla trace`
+            # follows in AWS.
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             description="charla ingress: verifies Slack requests, acks and enqueues",
         )
         self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS_NAME, version=self.function.current_version)

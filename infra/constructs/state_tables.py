@@ -12,6 +12,11 @@ from contract.tables import TableName, TableSpec
 class StateTables(Construct):
     """One table per spec; a spec added to the contract appears here without edits.
 
+    Each is named ``<name_prefix>-<spec name>`` (``charla-dev-state``): retained on ``cdk destroy``,
+    a table with a generated name would be hard to find, keep billing, and leave a redeploy
+    starting empty; a fixed name says what is left, and a redeploy must reattach or remove it
+    (docs/DEPLOY.md, "Tear down").
+
     Attributes:
         tables: Each table by its contract name.
     """
@@ -22,6 +27,7 @@ class StateTables(Construct):
         construct_id: str,
         *,
         specs: Iterable[TableSpec],
+        name_prefix: str,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -30,6 +36,7 @@ class StateTables(Construct):
             self.tables[spec.name] = dynamodb.Table(
                 self,
                 spec.name.name.title(),
+                table_name=f"{name_prefix}-{spec.name.value}",
                 partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
                 sort_key=(
                     dynamodb.Attribute(name=spec.sort_key, type=dynamodb.AttributeType.STRING)

@@ -13,6 +13,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contract import environment as env
+from contract import metrics as task_metrics
+from contract.heartbeats import DEFAULT_INTERVAL_S
 from contract.queues import QUEUE_SPECS, QueueName
 from infra.config import QueueScaling
 
@@ -30,6 +32,9 @@ HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "workers.healthcheck"]
 # How often the scaling alarms look at the backlog, and for how many periods it must hold.
 SCALING_PERIOD = Duration.minutes(1)
 SCALE_IN_PERIODS = 5  # five quiet minutes before a task goes away
+# Each worker task sends one WorkerHeartbeat per consumed queue every heartbeat interval
+# (workers/heartbeat.py): a minute's sum divided by this, rounded up, counts the running tasks.
+BEATS_PER_TASK_MINUTE = round(60 / DEFAULT_INTERVAL_S)
 
 
 class WorkerService(Construct):
@@ -37,17 +42,21 @@ class WorkerService(Construct):
 
     The backlog is every message not yet finished: ``ApproximateNumberOfMessagesVisible`` (waiting)
     plus ``ApproximateNumberOfMessagesNotVisible`` (in flight: running, or prefetched by a worker
-    behind the one it runs; a task holds up to ``WORKER_PREFETCH_MULTIPLIER x concurrency``). With
-    Container Insights on, scale-out divides it by ``RunningTaskCount``; off, it watches the
-    waiting messages only (a worker with a free slot receives at once, so a waiting message means
-    every task is full). Three policies, each with its own alarm:
+    behind the one it runs; a task holds up to ``WORKER_PREFETCH_MULTIPLIER x concurrency``).
+    Scale-out divides it by the running tasks, counted from the heartbeats the workers already
+    send (``WorkerHeartbeat``, free of Container Insights' $15/month). A minute without a
+    heartbeat datapoint yields no datapoint (never a count of zero): a late datapoint must not
+    read as "no tasks" and scale out for nothing; the wake policy covers a service at zero.
+    Three policies, each with its own alarm:
 
     - out: +1 task at ``backlog_per_task``, +2 at four times it;
     - in: -1 task after ``SCALE_IN_PERIODS`` minutes with nothing waiting and nothing in flight,
       so scale-in never stops a task that holds a message;
     - wake: +1 task when messages wait and none is in flight (nobody consumes: the service is at
-      zero, or its tasks died). Queue metrics only, so a service at zero, which has no Container
-      Insights data, still wakes.
+      zero, or its tasks died). With ``wake_signal`` (the HTTP API's request count, for a replies
+      service allowed to sleep) also when requests arrive and no worker beats: SQS stops
+      publishing metrics for a queue idle six hours and takes minutes to resume, so the first
+      mention after a quiet night would otherwise wait for SQS's metrics.
 
     There is deliberately no CPU policy: workers wait on Slack and SQS, and a CPU policy would
     fight the backlog one.
@@ -59,6 +68,7 @@ class WorkerService(Construct):
         backlog_per_task: The metric the scale-out alarm watches (graphed on the dashboard).
         backlog: Waiting plus in-flight messages (the scale-in alarm's metric).
         waking: 1 while messages wait and none is in flight (the wake alarm's metric).
+        log_group: The workers' log group (task lines, EMF metrics).
     """
 
     def __init__(
@@ -78,9 +88,10 @@ class WorkerService(Construct):
         concurrency: int,
         arm64: bool,
         spot: bool,
-        container_insights: bool,
         scaling: QueueScaling,
         log_retention: logs.RetentionDays,
+        metrics_namespace: str,
+        wake_signal: cloudwatch.IMetric | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.task_definition = ecs.FargateTaskDefinition(
@@ -93,7 +104,7 @@ class WorkerService(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
-        log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        self.log_group = log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         self.container = self.task_definition.add_container(
             "worker",
             image=image,
@@ -144,40 +155,50 @@ class WorkerService(Construct):
             self.service.node.add_dependency(cluster)
 
         q = queue_name.value
-        v, nv, r = f"visible_{q}", f"inflight_{q}", f"running_{q}"  # unique ids: the dashboard graphs all
+        v, nv, b, req = (
+            f"visible_{q}",
+            f"inflight_{q}",
+            f"beats_{q}",
+            f"requests_{q}",
+        )  # unique: the dashboard graphs all
         queue_metrics = {
             v: queue.metric_approximate_number_of_messages_visible(period=SCALING_PERIOD, statistic="Maximum"),
             nv: queue.metric_approximate_number_of_messages_not_visible(period=SCALING_PERIOD, statistic="Maximum"),
         }
+        beats = cloudwatch.Metric(
+            namespace=metrics_namespace,
+            metric_name=task_metrics.HEARTBEAT,
+            dimensions_map={task_metrics.QUEUE_DIMENSION: q},
+            statistic="Sum",
+            period=SCALING_PERIOD,
+        )
         self.backlog = cloudwatch.MathExpression(
             expression=f"{v} + {nv}", using_metrics=queue_metrics, period=SCALING_PERIOD, label=f"{q} backlog"
         )
-        self.waking = cloudwatch.MathExpression(
-            expression=f"IF({v} >= 1 AND {nv} == 0, 1, 0)",
-            using_metrics=queue_metrics,
-            period=SCALING_PERIOD,
-            label=f"{q} waiting with no consumer",
-        )
-        if container_insights:
-            running = cloudwatch.Metric(
-                namespace="ECS/ContainerInsights",
-                metric_name="RunningTaskCount",
-                dimensions_map={"ClusterName": cluster.cluster_name, "ServiceName": self.service.service_name},
+        if wake_signal is None:
+            self.waking = cloudwatch.MathExpression(
+                expression=f"IF({v} >= 1 AND {nv} == 0, 1, 0)",
+                using_metrics=queue_metrics,
                 period=SCALING_PERIOD,
-                statistic="Average",
-            )
-            self.backlog_per_task: cloudwatch.IMetric = cloudwatch.MathExpression(
-                expression=(
-                    f"IF(FILL({r}, 0) >= 1, ({v} + {nv}) / FILL({r}, 0), ({v} + {nv}) * {scaling.backlog_per_task})"
-                ),
-                using_metrics={**queue_metrics, r: running},
-                period=SCALING_PERIOD,
-                label=f"{q} backlog per task",
+                label=f"{q} waiting with no consumer",
             )
         else:
-            self.backlog_per_task = cloudwatch.MathExpression(
-                expression=f"{v}", using_metrics={v: queue_metrics[v]}, period=SCALING_PERIOD, label=f"{q} waiting"
+            # Here a missing heartbeat does mean "no worker": the service may be at zero.
+            self.waking = cloudwatch.MathExpression(
+                expression=(
+                    f"IF((FILL({v}, 0) >= 1 OR FILL({req}, 0) >= 1) AND FILL({nv}, 0) == 0 AND FILL({b}, 0) == 0, 1, 0)"
+                ),
+                using_metrics={**queue_metrics, b: beats, req: wake_signal},
+                period=SCALING_PERIOD,
+                label=f"{q} waiting or requested with no worker",
             )
+        # No FILL: a minute without heartbeats gives no datapoint, and the alarm keeps its state.
+        self.backlog_per_task: cloudwatch.IMetric = cloudwatch.MathExpression(
+            expression=f"({v} + {nv}) / CEIL({b} / {BEATS_PER_TASK_MINUTE})",
+            using_metrics={**queue_metrics, b: beats},
+            period=SCALING_PERIOD,
+            label=f"{q} backlog per task",
+        )
         target = self.service.auto_scale_task_count(min_capacity=scaling.min_tasks, max_capacity=scaling.max_tasks)
         threshold = scaling.backlog_per_task
         # Out: +1 task at the target backlog per task, +2 at four times it. Only the upper alarm

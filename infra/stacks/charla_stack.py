@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
@@ -25,9 +25,9 @@ from contract.tasks import TaskName, queue_for
 from infra.bundling import ROOT
 from infra.config import CharlaConfig
 from infra.constructs.agenda_schedule import AgendaSchedule
-from infra.constructs.bot_secrets import BotSecrets
+from infra.constructs.bot_secrets import BotSecrets, bot_token_secret_name, signing_secret_name
 from infra.constructs.lambda_executor import LambdaExecutor
-from infra.constructs.monitoring import Monitoring
+from infra.constructs.monitoring import Monitoring, request_alarm_per_minute
 from infra.constructs.slack_ingress import SlackIngress
 from infra.constructs.state_tables import StateTables
 from infra.constructs.task_queues import TaskQueues
@@ -35,6 +35,26 @@ from infra.constructs.worker_service import WorkerService
 from infra.nag import suppress_reviewed_findings
 
 WORKER_DOCKERFILE = "workers/Dockerfile"
+# What the workers' code calls on each table (tests/infra/test_stack.py reads workers/ and checks
+# these cover every DynamoDB call in it, and no more). TransactWriteItems is authorised per item
+# action (Put/Update/Delete/ConditionCheck), and has no action of its own.
+STATE_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+)
+# Celery's DynamoDB result backend: describes the table at start, then reads and writes items.
+RESULTS_TABLE_ACTIONS = (
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
 # Read by workers/settings.py; not in contract/environment.py (yet), hence spelled here.
 AGENDA_SOURCE_VARIABLE = env.AGENDA_SOURCE
 
@@ -43,7 +63,7 @@ class CharlaStack(Stack):
     """Ingress (HTTP API + Lambda), queues, tables, secret, workers (Fargate), schedule, monitoring.
 
     Attributes:
-        queues, tables, secret, ingress, workers, monitoring: the parts, for tests and outputs.
+        queues, tables, secrets, ingress, workers, monitoring: the parts, for tests and outputs.
         resource_environment: Every queue/table variable the ingress and workers read.
     """
 
@@ -57,9 +77,12 @@ class CharlaStack(Stack):
             self,
             "Tables",
             specs=TABLE_SPECS.values(),
+            name_prefix=config.stack_name,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.secret = BotSecrets(self, "Secrets", secret_name=f"charla/{config.env_name}/slack").secret
+        self.secrets = BotSecrets(self, "Secrets", env_name=config.env_name)
+        # Who may read each secret; the deny-all-others resource policies are added once all exist.
+        token_readers: list[iam.IRole] = []
 
         queue_environment = {env.queue_url_variable(name): q.queue_url for name, q in self.queues.queues.items()}
         table_environment = {TABLE_SPECS[name].variable: t.table_name for name, t in self.tables.tables.items()}
@@ -69,7 +92,7 @@ class CharlaStack(Stack):
         self.ingress = SlackIngress(
             self,
             "Ingress",
-            environment={**queue_environment, env.SLACK_SECRET_ARN: self.secret.secret_arn},
+            environment={**queue_environment, env.SLACK_SIGNING_SECRET_ARN: self.secrets.signing_secret.secret_arn},
             memory_mb=config.lambda_memory_mb,
             timeout_s=config.lambda_timeout_s,
             reserved_concurrency=config.lambda_reserved_concurrency,
@@ -82,7 +105,7 @@ class CharlaStack(Stack):
         )
         for queue in self.queues.queues.values():
             queue.grant_send_messages(self.ingress.role)
-        self.secret.grant_read(self.ingress.role)
+        BotSecrets.allow_only(self.secrets.signing_secret, [self.ingress.role])
 
         # -- workers -------------------------------------------------------------------------
         # Public subnets and public IPs instead of NAT gateways (a fixed ~$65/month for two);
@@ -109,16 +132,19 @@ class CharlaStack(Stack):
             self,
             "WorkerSecurityGroup",
             vpc=vpc,
-            allow_all_outbound=True,
-            description="charla workers: outbound only (SQS, DynamoDB, Slack), no inbound rules",
+            allow_all_outbound=False,
+            description="charla workers: outbound HTTPS only (AWS APIs, ECR, Slack), no inbound rules",
         )
+        # Everything a worker talks to is HTTPS: SQS, DynamoDB, Secrets Manager, CloudWatch Logs,
+        # ECR and Slack. DNS to the VPC resolver is not filtered by security groups (VPC docs).
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and Slack")
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
             vpc=vpc,
             # Capacity providers only for Spot; on-demand services use the FARGATE launch type.
             enable_fargate_capacity_providers=config.fargate_spot,
-            # RunningTaskCount for scaling; billed as custom metrics (scripts/cost.py).
+            # Per-task metrics on request only (billed as custom metrics); scaling uses heartbeats.
             container_insights_v2=(
                 ecs.ContainerInsights.ENABLED if config.container_insights else ecs.ContainerInsights.DISABLED
             ),
@@ -141,17 +167,16 @@ class CharlaStack(Stack):
             TABLE_SPECS[TableName.STATE].variable: self.tables.tables[TableName.STATE].table_name,
             "AWS_REGION": self.region,
             task_metrics.NAMESPACE_VARIABLE: metrics_namespace,
-            env.SLACK_SECRET_ARN: self.secret.secret_arn,
+            env.SLACK_BOT_TOKEN_SECRET_ARN: self.secrets.bot_token.secret_arn,
         }
         if config.agenda_source:
             worker_environment[AGENDA_SOURCE_VARIABLE] = config.agenda_source
         worker_environment[env.ARCHIVE_RETENTION_DAYS] = str(config.archive_retention_days)
+        worker_environment[env.DEFAULT_LANGUAGE] = config.default_language
         if config.welcome_text:
             worker_environment[env.WELCOME_TEXT] = config.welcome_text
         if config.welcome_texts:
             worker_environment[env.WELCOME_TEXTS] = json.dumps(dict(config.welcome_texts), ensure_ascii=False)
-        # Workers get the token at start; they read the secret again only when Slack refuses it.
-        worker_secrets = {env.SLACK_BOT_TOKEN: ecs.Secret.from_secrets_manager(self.secret, env.SECRET_KEY_BOT_TOKEN)}
         self.workers: dict[QueueName, WorkerService] = {}
         # Queues whose cdk.json executor is "lambda" run on the Lambda executor instead of a service.
         self.lambda_executors: dict[QueueName, LambdaExecutor] = {
@@ -159,48 +184,20 @@ class CharlaStack(Stack):
             for name in self.queues.queues
             if config.executor_for(name) == "lambda"
         }
-        for name, queue in [(n, q) for n, q in self.queues.queues.items() if n not in self.lambda_executors]:
-            result_tables = _worker_result_tables(self.tables.tables, name)
-            worker = WorkerService(
-                self,
-                f"{name.name.title()}Workers",
-                queue_name=name,
-                queue=queue,
+        for name in [n for n in self.queues.queues if n not in self.lambda_executors]:
+            worker = self._worker_service(
+                name,
                 cluster=cluster,
                 security_group=security_group,
                 image=image,
-                environment={
-                    **worker_environment,
-                    **{TABLE_SPECS[t].variable: table.table_name for t, table in result_tables.items()},
-                },
-                secrets=worker_secrets,
-                cpu=config.worker_cpu,
-                memory_mb=config.worker_memory_mb,
-                concurrency=config.worker_concurrency,
-                arm64=config.arm64,
-                spot=config.fargate_spot,
-                container_insights=config.container_insights,
-                scaling=config.scaling_for(name),
-                log_retention=retention,
+                worker_environment=worker_environment,
+                retention=retention,
             )
-            task_role = worker.task_definition.task_role
-            queue.grant_consume_messages(task_role)
-            self.secret.grant_read(task_role)
-            # Sending: a task's retry re-publishes to its queue, and a task may hand work to another;
-            # a final failure goes straight to its own queue's DLQ (workers/redelivery.py).
-            for other in self.queues.queues.values():
-                other.grant_send_messages(task_role)
-            self.queues.dead_letter_queues[name].grant_send_messages(task_role)
-            self.tables.tables[TableName.STATE].grant_read_write_data(task_role)
-            for table in result_tables.values():
-                table.grant_read_write_data(task_role)  # Celery's backend also describes the table
-            if name == queue_for(TaskName.REFRESH_AGENDA) and config.agenda_source:
-                agenda_object = _s3_object_arn(self, config.agenda_source)
-                if agenda_object:
-                    task_role.add_to_principal_policy(
-                        iam.PolicyStatement(actions=["s3:GetObject"], resources=[agenda_object])
-                    )
+            # The execution role injects the token at task start; the task role re-reads it.
+            token_readers += [worker.task_definition.task_role, worker.task_definition.obtain_execution_role()]
             self.workers[name] = worker
+        token_readers += [executor.role for executor in self.lambda_executors.values()]
+        BotSecrets.allow_only(self.secrets.bot_token, token_readers)
 
         # -- schedule and monitoring ---------------------------------------------------------
         self.schedule = AgendaSchedule(
@@ -215,17 +212,25 @@ class CharlaStack(Stack):
             function=self.ingress.function,
             http_api=self.ingress.http_api,
             workers=self.workers,
-            alarm_email=config.alarm_email,
+            alarm_email=config.alarm_subscriber,
             metrics_namespace=metrics_namespace,
             # Queues scaled to zero at rest wait for a worker by design; the rest must always have one.
             # A queue on the Lambda executor has no worker to beat: the event source mapping is always on.
-            always_on_queues=[
-                name
-                for name in self.queues.queues
-                if config.scaling_for(name).min_tasks >= 1 and config.executor_for(name) == "fargate"
+            always_on_queues=[name for name in self.workers if config.scaling_for(name).min_tasks >= 1],
+            sleeping_queues=[name for name in self.workers if config.scaling_for(name).min_tasks == 0],
+            executors={name: executor.function for name, executor in self.lambda_executors.items()},
+            task_log_groups=[
+                *(worker.log_group for worker in self.workers.values()),
+                *(executor.log_group for executor in self.lambda_executors.values()),
             ],
+            request_alarm_per_minute=request_alarm_per_minute(config.api_throttle_rate),
+            monthly_budget_usd=config.monthly_budget_usd or None,
+            dashboard=config.dashboard,
         )
 
+        # Read by scripts/cost.py to name what it prices (a template says which profile built it).
+        self.template_options.metadata = {"charla": {"profile": config.profile or "default"}}
+        self._warn_when_alarms_reach_nobody()
         self._add_outputs()
         suppress_reviewed_findings(self)
 
@@ -237,7 +242,6 @@ class CharlaStack(Stack):
         result_tables = _worker_result_tables(self.tables.tables, name)
         environment = {k: v for k, v in worker_environment.items() if k != "AWS_REGION"}  # Lambda sets it
         environment.update({TABLE_SPECS[t].variable: table.table_name for t, table in result_tables.items()})
-        environment[env.SLACK_SECRET_ARN] = self.secret.secret_arn  # the token is read at cold start
         scaling = self.config.scaling_for(name)
         executor = LambdaExecutor(
             self,
@@ -248,20 +252,91 @@ class CharlaStack(Stack):
             max_concurrency=scaling.max_tasks * self.config.worker_concurrency,
             log_retention=retention,
         )
-        role = executor.role
-        # As for a worker: copies go back to any queue, final failures to its own DLQ.
-        for other in self.queues.queues.values():
-            other.grant_send_messages(role)
+        self._grant_task_work(executor.role, name, result_tables)
+        return executor
+
+    def _worker_service(
+        self,
+        name: QueueName,
+        *,
+        cluster: ecs.ICluster,
+        security_group: ec2.ISecurityGroup,
+        image: ecs.ContainerImage,
+        worker_environment: dict[str, str],
+        retention: logs.RetentionDays,
+    ) -> WorkerService:
+        """The Fargate service of Celery workers for queue ``name``, granted what its tasks use."""
+        config = self.config
+        queue = self.queues.queues[name]
+        result_tables = _worker_result_tables(self.tables.tables, name)
+        worker = WorkerService(
+            self,
+            f"{name.name.title()}Workers",
+            queue_name=name,
+            queue=queue,
+            cluster=cluster,
+            security_group=security_group,
+            image=image,
+            environment={
+                **worker_environment,
+                **{TABLE_SPECS[t].variable: table.table_name for t, table in result_tables.items()},
+            },
+            secrets={
+                env.SLACK_BOT_TOKEN: ecs.Secret.from_secrets_manager(self.secrets.bot_token, env.SECRET_KEY_BOT_TOKEN)
+            },
+            cpu=config.worker_cpu,
+            memory_mb=config.worker_memory_mb,
+            concurrency=config.worker_concurrency,
+            arm64=config.arm64,
+            spot=config.fargate_spot,
+            scaling=config.scaling_for(name),
+            log_retention=retention,
+            metrics_namespace=task_metrics.namespace_for(config.env_name),
+            # A replies service allowed to sleep wakes on the API's requests too (SQS's metrics
+            # for a queue idle six hours resume only minutes after the first message).
+            wake_signal=(
+                self.ingress.http_api.metric_count(period=Duration.minutes(1), statistic="Sum")
+                if name == QueueName.REPLIES and config.scaling_for(name).min_tasks == 0
+                else None
+            ),
+        )
+        task_role = worker.task_definition.task_role
+        queue.grant_consume_messages(task_role)
+        self._grant_task_work(task_role, name, result_tables)
+        return worker
+
+    def _grant_task_work(
+        self, role: iam.IRole, name: QueueName, result_tables: Mapping[TableName, dynamodb.ITable]
+    ) -> None:
+        """What running ``name``'s tasks needs, on either executor, and nothing more.
+
+        - SQS: a retry or deferral re-sends a copy to the task's own queue; a final failure goes
+          straight to that queue's DLQ (``workers/redelivery.py``). No task hands work to another
+          queue, so no other queue is granted.
+        - DynamoDB: ``STATE_TABLE_ACTIONS`` on the state table (no Scan, no BatchGetItem), and
+          ``RESULTS_TABLE_ACTIONS`` on the results table where the queue carries a waitable task.
+          Granted per table, never per key: the key layout belongs to the state modules.
+        - S3: the agenda object, for the queue that refreshes the agenda.
+        """
+        self.queues.queues[name].grant_send_messages(role)
         self.queues.dead_letter_queues[name].grant_send_messages(role)
-        self.tables.tables[TableName.STATE].grant_read_write_data(role)
+        self.tables.tables[TableName.STATE].grant(role, *STATE_TABLE_ACTIONS)
         for table in result_tables.values():
-            table.grant_read_write_data(role)  # the executor writes waitable tasks' results
-        self.secret.grant_read(role)
+            table.grant(role, *RESULTS_TABLE_ACTIONS)
         if name == queue_for(TaskName.REFRESH_AGENDA) and self.config.agenda_source:
             agenda_object = _s3_object_arn(self, self.config.agenda_source)
             if agenda_object:
                 role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[agenda_object]))
-        return executor
+
+    def _warn_when_alarms_reach_nobody(self) -> None:
+        """A warning that `cdk synth` and `cdk deploy` print before anything is deployed."""
+        if self.config.alarm_subscriber:
+            return
+        Annotations.of(self).add_warning_v2(
+            "charla:AlarmsReachNobody",
+            f"{self.stack_name}: no alarm_email, so no alarm reaches a person. Set alarm_email in cdk.json "
+            "(docs/DEPLOY.md, step 3); outside env_name=dev the deploy refuses without it.",
+        )
 
     def _add_outputs(self) -> None:
         """What the operator needs after a deploy (docs/DEPLOY.md reads each by name)."""
@@ -272,12 +347,19 @@ class CharlaStack(Stack):
             value=self.ingress.request_url,
             description="Paste into the Slack app: Event Subscriptions and the /charla command",
         )
-        CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)
+        if self.monitoring.dashboard_url:
+            CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)
         CfnOutput(
             self,
-            "SlackSecretName",
-            value=f"charla/{config.env_name}/slack",
-            description="Put signing_secret and bot_token here (docs/DEPLOY.md)",
+            "SlackSigningSecretName",
+            value=signing_secret_name(config.env_name),
+            description='Put {"signing_secret": ...} here (docs/DEPLOY.md); only the ingress reads it',
+        )
+        CfnOutput(
+            self,
+            "SlackBotTokenSecretName",
+            value=bot_token_secret_name(config.env_name),
+            description='Put {"bot_token": "<Bot User OAuth Token>"} here (docs/DEPLOY.md); only the workers read it',
         )
         CfnOutput(
             self,

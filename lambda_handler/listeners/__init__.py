@@ -7,7 +7,7 @@ is served by both transports.
 
 from slack_bolt import App
 
-from lambda_handler.listeners import commands, events, interactions, members
+from lambda_handler.listeners import commands, events, home, interactions, members
 
 
 def register_all(app: App) -> None:
@@ -16,3 +16,4 @@ def register_all(app: App) -> None:
     commands.register(app)
     interactions.register(app)
     members.register(app)
+    home.register(app)

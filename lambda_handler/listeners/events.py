@@ -55,6 +55,7 @@ def command_from_event(body: dict[str, Any], *, in_thread: bool) -> tuple[TaskNa
         args=parsed.args,
         thread_ts=(event.get("thread_ts") or event["ts"]) if in_thread else event.get("thread_ts"),
         requested_at=time.time(),
+        message_ts=str(event["ts"]) if event.get("ts") else None,
     )
     return parsed.task, request, event_id
 

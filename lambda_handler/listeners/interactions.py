@@ -1,7 +1,9 @@
-"""Interactivity (``block_actions``): the "More" button under a search answer.
+"""Interactivity (``block_actions``): the Next, Previous and Share buttons under a search answer.
 
-Signed and checked like every request (``guard``), acked at once; the worker posts the next page
-through the action's ``response_url``. The task id derives from the press (trigger id and action
+Signed and checked like every request (``guard``), acked at once; the worker posts the page
+through the action's ``response_url``: in place of the pressed message when it was ephemeral
+(Slack lets an app replace those), as a new ephemeral page under a public one; Share posts the
+page in the channel. The task id derives from the press (trigger id and action
 ts), so a re-delivered press posts the page once. Nothing heavy is imported here: the ingress
 stays light.
 """
@@ -11,7 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from contract.commands import SEARCH_MORE_ACTION, read_more_button_value
+from contract.commands import SEARCH_ACTIONS, SEARCH_SHARE_ACTION, button_thread, read_more_button_value
 from contract.tasks import SearchPage, TaskName
 from lambda_handler.enqueue import enqueue
 from lambda_handler.errors import RequestRejected
@@ -26,7 +28,7 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 def search_page(body: dict[str, Any], action: dict[str, Any]) -> tuple[SearchPage, str]:
-    """The task payload and idempotency key of one press of "More".
+    """The task payload and idempotency key of one press of a search button.
 
     Raises:
         RequestRejected: The press lacks a field we need, or its value is not one we wrote.
@@ -41,7 +43,12 @@ def search_page(body: dict[str, Any], action: dict[str, Any]) -> tuple[SearchPag
     press = f"{_text(body.get('trigger_id'))}:{_text(action.get('action_ts'))}"
     if not channel or not user or press == ":":
         raise RequestRejected("block_actions without channel, user or trigger")
-    thread_ts = _text(container.get("thread_ts")) or _text(message.get("thread_ts")) or None
+    thread_ts = (
+        _text(container.get("thread_ts"))
+        or _text(message.get("thread_ts"))
+        or button_thread(_text(action.get("value")))
+        or None
+    )
     page = SearchPage(
         correlation_id=_text(body.get("trigger_id")) or press,
         team_id=_text(_object(body.get("team")).get("id")),
@@ -53,12 +60,14 @@ def search_page(body: dict[str, Any], action: dict[str, Any]) -> tuple[SearchPag
         response_url=_text(body.get("response_url")) or None,
         thread_ts=thread_ts,
         requested_at=time.time(),
+        in_place=container.get("is_ephemeral") is True,
+        share=action.get("action_id") == SEARCH_SHARE_ACTION,
     )
     return page, press
 
 
 def on_search_more(body: dict[str, Any], action: dict[str, Any], ack: Ack) -> None:
-    """Queue the next page, then ack (an enqueue failure answers non-2xx)."""
+    """Queue the page, then ack (an enqueue failure answers non-2xx)."""
     try:
         page, press = search_page(body, action)
     except (AttributeError, TypeError) as error:
@@ -69,4 +78,5 @@ def on_search_more(body: dict[str, Any], action: dict[str, Any], ack: Ack) -> No
 
 def register(app: App) -> None:
     """Attach the interactivity listeners to ``app``."""
-    app.action(SEARCH_MORE_ACTION)(on_search_more)
+    for action_id in SEARCH_ACTIONS:
+        app.action(action_id)(on_search_more)

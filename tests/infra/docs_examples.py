@@ -15,9 +15,9 @@ DOCS = (ROOT / "docs" / "DEPLOY.md", ROOT / "README.md")
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _INLINE = re.compile(r"`([^`\n]+)`")
-# | name | `npx cdk deploy ...` | **$12.34/month** |
+# | name | `npx cdk deploy ...` (or `npx cdk synth -c ...` and a note) | **$12.34/month** |
 _PROFILE_ROW = re.compile(
-    r"^\| (?P<name>[\w-]+) \| `(?P<command>npx cdk deploy[^`]*)` \| \*\*\$(?P<usd>[\d.]+)/month\*\* \|$"
+    r"^\| (?P<name>[\w-]+) \| `(?P<command>npx cdk (?:deploy|synth)[^`]*)`[^|]* \| \*\*\$(?P<usd>[\d.]+)/month\*\* \|$"
 )
 
 

@@ -78,7 +78,8 @@ def test_cloudformation_created_roles_function_and_worker_services(
     assert len(ecs.list_services(cluster=cluster)["serviceArns"]) == len(QUEUE_SPECS)
     outputs = deployment.outputs
     assert outputs["SlackRequestUrl"].endswith("/slack/events")
-    assert outputs["SlackSecretName"].startswith("charla/")
+    assert outputs["SlackSigningSecretName"].startswith("charla/")
+    assert outputs["SlackBotTokenSecretName"].startswith("charla/")
 
 
 def test_a_signed_mention_is_answered_through_the_deployed_queues(
@@ -108,23 +109,23 @@ def test_slack_setup_rehearsal_the_stored_signing_secret_is_used_without_a_redep
     ]
     # The ingress reads the secret the deployed function names (the stack's own placeholder secret).
     deployed = deploy_local._client("lambda", moto_url).get_function_configuration(FunctionName=function)
-    secret_arn = deployed["Environment"]["Variables"][env.SLACK_SECRET_ARN]
+    variables = deployed["Environment"]["Variables"]
+    secret_arn = variables[env.SLACK_SIGNING_SECRET_ARN]
+    assert env.SLACK_BOT_TOKEN_SECRET_ARN not in variables  # the internet-facing ingress never gets the token
     secrets = deploy_local._client("secretsmanager", moto_url)
-    assert secrets.describe_secret(SecretId=secret_arn)["Name"] == deployment.outputs["SlackSecretName"]
+    assert secrets.describe_secret(SecretId=secret_arn)["Name"] == deployment.outputs["SlackSigningSecretName"]
 
     with DevStack(
         moto_url=moto_url,
         resources=deployment.resources,
         worker_queues=[],
-        extra_env={env.SLACK_SECRET_ARN: secret_arn},
+        extra_env={env.SLACK_SIGNING_SECRET_ARN: secret_arn},
     ) as stack:
         ingress_pid = stack.processes["ingress"].pid
         before = stack.post(signed_url_verification("from-slack", stack.signing_secret))
         secrets.put_secret_value(
-            SecretId=deployment.outputs["SlackSecretName"],
-            SecretString=json.dumps(
-                {env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret, env.SECRET_KEY_BOT_TOKEN: stack.bot_token}
-            ),
+            SecretId=deployment.outputs["SlackSigningSecretName"],
+            SecretString=json.dumps({env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret}),
         )
         retried = wait_until(  # the operator presses Retry in Slack's settings, for up to a minute
             lambda: (
@@ -200,6 +201,45 @@ def test_the_worker_health_check_passes_on_a_running_worker_and_fails_on_a_proce
         assert failed.returncode == 1 and f"0 of {concurrency} pool processes" in failed.stderr
 
 
+def test_a_worker_reads_a_rotated_bot_token_from_the_deployed_secret_without_a_restart(
+    moto_url: str, deployment: deploy_local.Deployment
+) -> None:
+    """DEPLOY.md step 10 against the stack's own token secret: the worker holds the old token,
+    Slack starts refusing it, the operator puts the new one; the next answer goes out with it."""
+    from scripts.slack_requests import signed_event
+    from scripts.stack import http
+
+    secrets_client = deploy_local._client("secretsmanager", moto_url)
+    token_arn = secrets_client.describe_secret(SecretId=deployment.outputs["SlackBotTokenSecretName"])["ARN"]
+    with DevStack(
+        moto_url=moto_url,
+        resources=deployment.resources,
+        sqs_wait_time_seconds=1,
+        extra_env={env.SLACK_BOT_TOKEN_SECRET_ARN: token_arn},
+    ) as stack:
+        worker_pid = stack.processes["worker"].pid
+        new_token = f"xoxb-rotated-{secrets.token_hex(8)}"
+        secrets_client.put_secret_value(
+            SecretId=deployment.outputs["SlackBotTokenSecretName"],
+            SecretString=json.dumps({env.SECRET_KEY_BOT_TOKEN: new_token}),
+        )
+        http(  # Slack now refuses the old token: invalid_auth
+            "POST",
+            stack.slack_url + "/_faults",
+            body=json.dumps({"token": new_token}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert stack.post(signed_event(app_mention("ping", channel="C0ROTATED"), stack.signing_secret)).status == 200
+        replies = wait_until(
+            lambda: [r for r in stack.recorded() if r.get("channel") == "C0ROTATED"],
+            timeout=30,
+            message=lambda: f"the answer posted with the rotated token; logs:\n{stack.logs()}",
+        )
+        assert len(replies) == 1
+        assert stack.processes["worker"].pid == worker_pid
+        assert new_token not in stack.logs()
+
+
 # -- docs/DEPLOY.md, rehearsed: runs last in this module, because its final step tears down --------
 
 WALKTHROUGH = "From an empty account to `@charla ping`"
@@ -235,10 +275,11 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
     with contextlib.ExitStack() as cleanup:
         stack: DevStack | None = None
         for step in steps(docs, WALKTHROUGH):
-            if step.number == 5:  # the file the step tells the user to write
-                (tmp_path / "slack-secret.json").write_text(
-                    json.dumps({env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token})
+            if step.number == 5:  # the files the step tells the user to write
+                (tmp_path / "signing-secret.json").write_text(
+                    json.dumps({env.SECRET_KEY_SIGNING_SECRET: signing_secret})
                 )
+                (tmp_path / "bot-token.json").write_text(json.dumps({env.SECRET_KEY_BOT_TOKEN: bot_token}))
             for command in step.commands:
                 shell.run(command)
             if step.number == 3:
@@ -252,16 +293,28 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
                 assert manifest["features"]["slash_commands"][0]["url"] == shell.variables["URL"]
                 assert "REQUEST_URL" not in json.dumps(manifest)
             elif step.number == 5:
-                stored = json.loads(secretsmanager.get_secret_value(SecretId="charla/dev/slack")["SecretString"])
-                assert stored == {env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token}
+                stored = [
+                    json.loads(secretsmanager.get_secret_value(SecretId=deployment.outputs[name])["SecretString"])
+                    for name in ("SlackSigningSecretName", "SlackBotTokenSecretName")
+                ]
+                assert stored == [
+                    {env.SECRET_KEY_SIGNING_SECRET: signing_secret},
+                    {env.SECRET_KEY_BOT_TOKEN: bot_token},
+                ]
             elif step.number == 6:  # Slack's Retry: an ingress reading the secret the stack created
-                arn = secretsmanager.describe_secret(SecretId="charla/dev/slack")["ARN"]
+                arns = {
+                    variable: secretsmanager.describe_secret(SecretId=deployment.outputs[output])["ARN"]
+                    for variable, output in (
+                        (env.SLACK_SIGNING_SECRET_ARN, "SlackSigningSecretName"),
+                        (env.SLACK_BOT_TOKEN_SECRET_ARN, "SlackBotTokenSecretName"),
+                    )
+                }
                 stack = cleanup.enter_context(
                     DevStack(
                         moto_url=moto_url,
                         resources=deployment.resources,
                         sqs_wait_time_seconds=1,
-                        extra_env={env.SLACK_SECRET_ARN: arn},
+                        extra_env=arns,
                     )
                 )
                 stack.signing_secret = signing_secret  # what Slack signs with: the value just put
@@ -296,6 +349,8 @@ def test_the_deploy_walkthrough_runs_step_by_step_against_the_deployed_stack(
         return status == "DELETE_COMPLETE"
 
     wait_until(deleted, timeout=60, message="the stack deleted")
+    for name in ("SlackSigningSecretName", "SlackBotTokenSecretName"):  # retained, then removed as documented
+        assert "DeletedDate" in secretsmanager.describe_secret(SecretId=deployment.outputs[name])
     dynamodb = deploy_local._client("dynamodb", moto_url)
     for spec in TABLE_SPECS.values():  # retained: the bot's memory survives cdk destroy
         assert dynamodb.describe_table(TableName=deployment.resources[spec.variable])["Table"]

@@ -1,5 +1,5 @@
 """The executor choice per queue, and ``-c profile=small``: replies on the Lambda executor, bulk on
-Fargate Spot (x86_64) from zero. Numbers are compared with the contract, never with literals.
+Fargate Spot (arm64) from zero. Numbers are compared with the contract, never with literals.
 """
 
 import json
@@ -55,14 +55,14 @@ def test_by_default_every_queue_runs_on_fargate_and_no_executor_exists(synth: Sy
 
 
 @pytest.mark.slow
-def test_small_puts_replies_on_lambda_and_bulk_on_fargate_spot_x86_from_zero(small: Synthesized) -> None:
+def test_small_puts_replies_on_lambda_and_bulk_on_fargate_spot_arm64_from_zero(small: Synthesized) -> None:
     assert set(small.stack.lambda_executors) == {QueueName.REPLIES}
     assert set(small.stack.workers) == {QueueName.BULK}
     (service,) = small.resources("AWS::ECS::Service").values()
     assert service["Properties"]["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
     assert service["Properties"]["DesiredCount"] == 0
     (task,) = small.resources("AWS::ECS::TaskDefinition").values()
-    assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"  # Spot has no arm64
+    assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"  # Spot runs arm64 (platform 1.4.0+)
     (target,) = small.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
     assert target["Properties"]["MinCapacity"] == 0
 
@@ -79,6 +79,8 @@ def test_event_source_mapping_batch_window_partial_failures_and_concurrency(smal
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     scaling = small.stack.config.scaling_for(QueueName.REPLIES)
     assert props["ScalingConfig"] == {"MaximumConcurrency": scaling.max_tasks * small.stack.config.worker_concurrency}
+    # A new account may have 10 concurrent executions in all: the executor leaves 8 to the ingress.
+    assert props["ScalingConfig"]["MaximumConcurrency"] == 2
     # Concurrency is bounded by the mapping, not by a reservation that would throttle (and count receives).
     assert "ReservedConcurrentExecutions" not in _executor_function(small)
 
@@ -119,7 +121,7 @@ def test_executor_runs_the_registry_on_python312_arm64_with_the_token_left_in_se
     assert function["Handler"] == "workers.lambda_executor.handler"
     variables = function["Environment"]["Variables"]
     assert env.SLACK_BOT_TOKEN not in variables and env.SLACK_SIGNING_SECRET not in variables
-    assert variables[env.SLACK_SECRET_ARN] == {"Ref": _logical_id(small, small.stack.secret)}
+    assert variables[env.SLACK_BOT_TOKEN_SECRET_ARN] == {"Ref": _logical_id(small, small.stack.secrets.bot_token)}
     assert set(small.stack.resource_environment) <= set(variables)
     assert "AWS_REGION" not in variables  # reserved: Lambda sets it
 
@@ -132,8 +134,8 @@ def test_executor_role_consumes_only_replies_and_names_every_resource(small: Syn
     receive = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
     assert [_resources_of(s) for s in receive] == [[_arn_of(small, stack.queues.queues[QueueName.REPLIES])]]
     sends = {json.dumps(r) for s in statements if "sqs:SendMessage" in s["Action"] for r in _resources_of(s)}
-    expected_sends = [*stack.queues.queues.values(), stack.queues.dead_letter_queues[QueueName.REPLIES]]
-    assert sends == {json.dumps(_arn_of(small, q)) for q in expected_sends}  # never the bulk DLQ
+    expected_sends = [stack.queues.queues[QueueName.REPLIES], stack.queues.dead_letter_queues[QueueName.REPLIES]]
+    assert sends == {json.dumps(_arn_of(small, q)) for q in expected_sends}  # never the bulk queue or DLQ
     dynamo = {
         json.dumps(r)
         for s in statements
@@ -142,7 +144,7 @@ def test_executor_role_consumes_only_replies_and_names_every_resource(small: Syn
     }
     assert dynamo == {json.dumps(_arn_of(small, t)) for t in stack.tables.tables.values()}
     secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert [_resources_of(s) for s in secret_reads] == [[{"Ref": _logical_id(small, stack.secret)}]]
+    assert [_resources_of(s) for s in secret_reads] == [[{"Ref": _logical_id(small, stack.secrets.bot_token)}]]
     for statement in statements:
         assert all(r != "*" for r in _resources_of(statement))
         assert not any(a.endswith(":*") for a in statement["Action"])
@@ -184,10 +186,30 @@ def test_executor_bundle_carries_unchecked_bytecode_for_the_runtime(small: Synth
 def test_the_cost_model_prices_the_small_template_as_the_profile_says(small: Synthesized) -> None:
     from scripts import cost
 
-    from_template = cost.small_profile_estimate(cost.shape_from_template(small.template_json, source="small"))
+    shape = cost.shape_from_template(small.template_json, source="small")
+    assert shape.profile == "small" and shape.event_sources == 1  # labelled by the template itself
+    assert cost.design_name(shape) == "charla profile=small deploy"
+    from_template = cost.charla_estimate(shape)
     from_config = cost.small_profile_estimate(cost.small_shape())
     assert from_template.at_rest == pytest.approx(from_config.at_rest, abs=0.01)
-    assert from_template.at_rest_total - from_template.at_rest["dashboards"] <= 2.0
+    assert from_template.per_million_events == pytest.approx(from_config.per_million_events, abs=0.01)
+    assert from_template.at_rest_total <= 2.0
+
+
+@pytest.mark.slow
+def test_the_executor_lambda_has_alarms_that_reach_the_topic(small: Synthesized) -> None:
+    """Errors and throttles of the executor function page; its queue's age is the replies
+    queue's oldest-message alarm, as for a Fargate service."""
+    alarms = small.stack.monitoring.alarms
+    executor = small.stack.lambda_executors[QueueName.REPLIES].function
+    function_id = _logical_id(small, executor)
+    topic = {"Ref": _logical_id(small, small.stack.monitoring.topic)}
+    for key, metric in (("RepliesExecutorErrors", "Errors"), ("RepliesExecutorThrottles", "Throttles")):
+        properties = small.template_json["Resources"][_logical_id(small, alarms[key])]["Properties"]
+        assert properties["MetricName"] == metric and properties["Namespace"] == "AWS/Lambda"
+        assert properties["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+        assert properties["AlarmActions"] == [topic]
+    assert "RepliesOldestMessage" in alarms and "RepliesNoLiveWorker" not in alarms
 
 
 # -- config -----------------------------------------------------------------------------------
@@ -219,11 +241,11 @@ def test_the_small_profile_wins_over_cdk_json_and_an_unknown_profile_is_an_error
     config = CharlaConfig.from_context(context.get)
     assert config.executor_for(QueueName.REPLIES) == "lambda"
     assert config.executor_for(QueueName.BULK) == "fargate"
-    assert config.fargate_spot and not config.worker_arm64
+    assert config.fargate_spot and config.arm64
     assert not config.lambda_snap_start and not config.container_insights
     assert config.agenda_refresh_minutes == 24 * 60
     assert config.scaling_for(QueueName.BULK).min_tasks == 0
     assert config.scaling_for(QueueName.BULK).max_tasks == context["scaling"]["bulk"]["max_tasks"]  # merged
     assert set(PROFILES) == {"small"}
-    with pytest.raises(ValueError, match="unknown profile"):
+    with pytest.raises(ValueError, match="profile=huge cannot be used; expected one of small"):
         CharlaConfig.from_context({**cdk_json_context(), "profile": "huge"}.get)

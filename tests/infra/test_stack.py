@@ -14,14 +14,18 @@ import pytest
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk.assertions import Annotations, Match
+from botocore import xform_name
 
 from contract import environment as env
+from contract import metrics as task_metrics
+from contract.heartbeats import DEFAULT_INTERVAL_S
 from contract.queues import MAX_SOFT_TIME_LIMIT_S, QUEUE_SPECS, QueueName
 from contract.registry import RESULT_TASKS
 from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TaskName, queue_for
+from infra.constructs.monitoring import OLDEST_MESSAGE_MINUTES, WAKE_ALLOWANCE_S
 from infra.constructs.task_queues import LONG_POLL_S
-from infra.constructs.worker_service import FARGATE_MAX_STOP_TIMEOUT_S
+from infra.constructs.worker_service import BEATS_PER_TASK_MINUTE, FARGATE_MAX_STOP_TIMEOUT_S
 from infra.stacks.charla_stack import AGENDA_SOURCE_VARIABLE
 from tests.infra.bytecode import compiled_from_source, missing_or_wrong_bytecode, read_only_copy
 from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
@@ -112,23 +116,94 @@ def test_each_contract_table_is_on_demand_with_pitr_ttl_and_its_keys(synth: Synt
 # -- secret -----------------------------------------------------------------------------------
 
 
-def test_secret_is_generated_and_no_slack_value_is_in_the_template(synth: Synthesized) -> None:
-    secret = next(iter(synth.resources("AWS::SecretsManager::Secret").values()))["Properties"]
-    generated = secret["GenerateSecretString"]
-    assert generated["GenerateStringKey"] == env.SECRET_KEY_SIGNING_SECRET
-    assert json.loads(generated["SecretStringTemplate"]) == {env.SECRET_KEY_BOT_TOKEN: "set-me"}
-    assert "SecretString" not in secret
+def test_secrets_are_generated_and_no_slack_value_is_in_the_template(synth: Synthesized) -> None:
+    secrets = synth.stack.secrets
+    resources = synth.template_json["Resources"]
+    signing = resources[_logical_id(synth, secrets.signing_secret)]["Properties"]
+    token = resources[_logical_id(synth, secrets.bot_token)]["Properties"]
+    assert signing["GenerateSecretString"]["GenerateStringKey"] == env.SECRET_KEY_SIGNING_SECRET
+    assert json.loads(token["GenerateSecretString"]["SecretStringTemplate"]) == {env.SECRET_KEY_BOT_TOKEN: "set-me"}
+    # Each secret holds one credential: the token is nowhere in the signing secret, and vice versa.
+    assert env.SECRET_KEY_BOT_TOKEN not in json.dumps(signing)
+    assert env.SECRET_KEY_SIGNING_SECRET not in json.dumps(token)
+    assert "SecretString" not in signing and "SecretString" not in token
     text = json.dumps(synth.template_json)
     assert "xoxb-" not in text and "xapp-" not in text
     for name in (env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN):
         assert f'"Name": "{name}", "Value"' not in text  # only ever injected as a secret
 
 
-def test_secret_is_deleted_with_the_stack_as_docs_deploy_md_says(synth: Synthesized) -> None:
-    (secret,) = synth.resources("AWS::SecretsManager::Secret").values()
-    assert secret["DeletionPolicy"] == "Delete"
+def _readers_allowed_by_resource_policy(synth: Synthesized, secret: Any) -> list[Any]:
+    """The principals a secret's resource policy does not deny reading (its one Deny's exceptions)."""
+    secret_ref = {"Ref": _logical_id(synth, secret)}
+    (policy,) = [
+        r["Properties"]["ResourcePolicy"]
+        for r in synth.resources("AWS::SecretsManager::ResourcePolicy").values()
+        if r["Properties"]["SecretId"] == secret_ref
+    ]
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Principal"] == {"AWS": "*"} and "secretsmanager:GetSecretValue" in json.dumps(deny["Action"])
+    readers: list[Any] = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+    return readers
+
+
+def _roles_granted(synth: Synthesized, secret: Any) -> set[str]:
+    """Logical ids of the roles whose identity policies allow reading ``secret``."""
+    secret_ref = {"Ref": _logical_id(synth, secret)}
+    granted: set[str] = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = json.dumps(statement["Action"])
+            if "secretsmanager:GetSecretValue" in actions and secret_ref in _resources_of(statement):
+                granted |= {role["Ref"] for role in policy["Properties"]["Roles"]}
+    return granted
+
+
+def test_the_ingress_reads_only_the_signing_secret_and_nobody_else_may(synth: Synthesized) -> None:
+    """The internet-facing ingress cannot read the bot token (private channels, DMs), and the
+    signing secret's own policy denies every principal but the ingress role."""
+    stack = synth.stack
+    ingress_role = _logical_id(synth, stack.ingress.role)
+    assert _roles_granted(synth, stack.secrets.signing_secret) == {ingress_role}
+    assert _readers_allowed_by_resource_policy(synth, stack.secrets.signing_secret) == [
+        {"Fn::GetAtt": [ingress_role, "Arn"]}
+    ]
+    assert ingress_role not in _roles_granted(synth, stack.secrets.bot_token)
+
+
+def test_the_bot_token_is_read_by_the_workers_only_and_denied_to_everyone_else(synth: Synthesized) -> None:
+    stack = synth.stack
+    worker_roles = {
+        _logical_id(synth, role)
+        for worker in stack.workers.values()
+        for role in (worker.task_definition.task_role, worker.task_definition.execution_role)
+    } | {_logical_id(synth, executor.role) for executor in stack.lambda_executors.values()}
+    assert _roles_granted(synth, stack.secrets.bot_token) == worker_roles
+    allowed = _readers_allowed_by_resource_policy(synth, stack.secrets.bot_token)
+    assert sorted(item["Fn::GetAtt"][0] for item in allowed) == sorted(worker_roles)
+
+
+def test_tables_are_retained_under_fixed_names_as_docs_deploy_md_says(synth: Synthesized) -> None:
     teardown = (ROOT / "docs" / "DEPLOY.md").read_text().split("## Tear down", 1)[1].split("\n## ", 1)[0]
-    assert "deleted at once" in teardown and "recoverable" not in teardown
+    for name, table in synth.stack.tables.tables.items():
+        resource = synth.template_json["Resources"][_logical_id(synth, table)]
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["Properties"]["TableName"] == f"{synth.stack.stack_name}-{name.value}"
+        assert f"charla-<env>-{name.value}" in teardown
+
+
+def test_secrets_are_retained_under_fixed_names_as_docs_deploy_md_says(synth: Synthesized) -> None:
+    """``cdk destroy`` would otherwise force-delete them with no recovery window."""
+    names = []
+    for secret in synth.resources("AWS::SecretsManager::Secret").values():
+        assert secret["DeletionPolicy"] == "Retain" and secret["UpdateReplacePolicy"] == "Retain"
+        names.append(secret["Properties"]["Name"])
+    env_name = synth.stack.config.env_name
+    assert sorted(names) == [f"charla/{env_name}/slack-bot-token", f"charla/{env_name}/slack-signing-secret"]
+    teardown = (ROOT / "docs" / "DEPLOY.md").read_text().split("## Tear down", 1)[1].split("\n## ", 1)[0]
+    assert "deleted at once" not in teardown
+    for name in names:
+        assert name.replace(env_name, "<env>") in teardown  # how to reattach or remove each
 
 
 # -- ingress ----------------------------------------------------------------------------------
@@ -159,9 +234,9 @@ def test_ingress_lambda_is_python312_arm64_snapstart_with_short_timeout(synth: S
 def test_ingress_environment_names_come_from_the_contract(synth: Synthesized) -> None:
     function = next(iter(synth.resources("AWS::Lambda::Function").values()))
     variables = function["Properties"]["Environment"]["Variables"]
-    expected = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {env.SLACK_SECRET_ARN}
+    expected = {env.queue_url_variable(q) for q in QUEUE_SPECS} | {env.SLACK_SIGNING_SECRET_ARN}
     assert set(variables) == expected
-    assert variables[env.SLACK_SECRET_ARN] == {"Ref": _logical_id(synth, synth.stack.secret)}
+    assert variables[env.SLACK_SIGNING_SECRET_ARN] == {"Ref": _logical_id(synth, synth.stack.secrets.signing_secret)}
     assert env.SLACK_SIGNING_SECRET not in variables and env.SLACK_BOT_TOKEN not in variables
 
 
@@ -232,7 +307,7 @@ def test_ingress_role_may_only_send_to_its_queues_and_read_its_secret(synth: Syn
     assert _ingress_dynamodb_actions() == set()  # one SendMessage per request, no table
     queue_arns = [_arn_of(synth, q) for q in stack.queues.queues.values()]
     assert sorted(map(json.dumps, by_action["sqs:SendMessage"])) == sorted(map(json.dumps, queue_arns))
-    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": _logical_id(synth, stack.secret)}]
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": _logical_id(synth, stack.secrets.signing_secret)}]
     assert all(resource != "*" for resources in by_action.values() for resource in resources)
     role = synth.template_json["Resources"][_logical_id(synth, stack.ingress.role)]["Properties"]
     assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole (logs:* on *)
@@ -281,9 +356,10 @@ def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(sy
         waitable = any(queue_for(task) == queue_name for task in RESULT_TASKS)
         assert (TABLE_SPECS[TableName.RESULTS].variable in variables) == waitable
         assert variables[env.WORKER_QUEUES] == queue_name.value
+        assert variables[env.DEFAULT_LANGUAGE] == "en"  # cdk.json's default_language
         assert [s["Name"] for s in container["Secrets"]] == [env.SLACK_BOT_TOKEN]
         assert container["Secrets"][0]["ValueFrom"] == {
-            "Fn::Join": ["", [{"Ref": _logical_id(synth, stack.secret)}, f":{env.SECRET_KEY_BOT_TOKEN}::"]]
+            "Fn::Join": ["", [{"Ref": _logical_id(synth, stack.secrets.bot_token)}, f":{env.SECRET_KEY_BOT_TOKEN}::"]]
         }
         # Scale-in sends SIGTERM; Celery's warm shutdown needs the longest task's time to finish.
         assert MAX_SOFT_TIME_LIMIT_S < container["StopTimeout"] <= FARGATE_MAX_STOP_TIMEOUT_S
@@ -303,6 +379,17 @@ def test_workers_run_in_public_subnets_without_nat_or_inbound_rules(synth: Synth
     (group,) = synth.resources("AWS::EC2::SecurityGroup").values()
     assert "SecurityGroupIngress" not in group["Properties"]
     synth.template.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+    # A compromised worker reaches HTTPS endpoints only: no other port, no other protocol.
+    assert group["Properties"]["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "HTTPS to AWS APIs and Slack",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+    synth.template.resource_count_is("AWS::EC2::SecurityGroupEgress", 0)
     for service in synth.resources("AWS::ECS::Service").values():
         network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
         assert network["AssignPublicIp"] == "ENABLED"
@@ -353,18 +440,29 @@ def test_scaling_is_step_scaling_on_backlog_per_task_with_configured_bounds(
             # Queue metrics only: a service at zero has no Container Insights data.
             assert names == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
         else:
-            assert "RunningTaskCount" in names and service_id in json.dumps(alarm)
+            # Running tasks counted from the workers' heartbeats (no Container Insights), and a
+            # missing heartbeat datapoint is no datapoint: never filled with 0 (zero tasks).
+            assert names == {
+                "ApproximateNumberOfMessagesVisible",
+                "ApproximateNumberOfMessagesNotVisible",
+                task_metrics.HEARTBEAT,
+            }
+            assert "RunningTaskCount" not in json.dumps(alarm)
             expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
-            assert "/" in expression
+            assert f"/ CEIL(beats_{queue_name.value} / {BEATS_PER_TASK_MINUTE})" in expression
+            assert "FILL" not in expression
+            assert BEATS_PER_TASK_MINUTE == 60 / DEFAULT_INTERVAL_S
 
 
-def test_on_demand_services_use_the_fargate_launch_type_without_capacity_providers(synth: Synthesized) -> None:
-    # No capacity-provider association exists to be deleted while a service drains (cdk destroy).
-    assert synth.stack.config.fargate_spot is False
-    synth.template.resource_count_is("AWS::ECS::ClusterCapacityProviderAssociations", 0)
+def test_the_warm_task_runs_arm64_on_fargate_spot_after_the_cluster_association(synth: Synthesized) -> None:
+    """Spot places Linux ARM64 tasks (platform 1.4.0+): the cheapest warm task is both."""
+    (association_id,) = synth.resources("AWS::ECS::ClusterCapacityProviderAssociations")
     for service in synth.resources("AWS::ECS::Service").values():
-        assert service["Properties"]["LaunchType"] == "FARGATE"
-        assert "CapacityProviderStrategy" not in service["Properties"]
+        assert service["Properties"]["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+        assert service["Properties"]["PlatformVersion"] == "LATEST"  # 1.4.0 or later
+        assert association_id in service["DependsOn"]
+    for task in synth.resources("AWS::ECS::TaskDefinition").values():
+        assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
 
 
 def test_no_cpu_or_target_tracking_policy_fights_the_backlog_policy(synth: Synthesized) -> None:
@@ -374,11 +472,55 @@ def test_no_cpu_or_target_tracking_policy_fights_the_backlog_policy(synth: Synth
     assert "CPUUtilization" not in alarms and "MemoryUtilization" not in alarms
 
 
-def test_cluster_has_container_insights_for_running_task_count(synth: Synthesized) -> None:
+def test_container_insights_is_off_and_nothing_reads_it(synth: Synthesized) -> None:
     synth.template.has_resource_properties(
-        "AWS::ECS::Cluster",
-        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+        "AWS::ECS::Cluster", {"ClusterSettings": [{"Name": "containerInsights", "Value": "disabled"}]}
     )
+    assert "ContainerInsights" not in json.dumps(synth.resources("AWS::CloudWatch::Alarm"))
+
+
+def _dynamodb_operations_called(*packages: str) -> set[str]:
+    """The DynamoDB API operations the code of ``packages`` calls (``client.update_item(`` ...)."""
+    import re
+
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    by_method = {xform_name(name): name for name in model.operation_names}
+    called: set[str] = set()
+    for package in packages:
+        for path in (ROOT / package).rglob("*.py"):
+            called |= {by_method[m] for m in re.findall(r"\.(\w+)\(", path.read_text()) if m in by_method}
+    return called
+
+
+# TransactWriteItems has no IAM action: each item's action is authorised on its table.
+_IAM_ACTIONS_OF = {"TransactWriteItems": {"PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}}
+
+
+def test_worker_dynamodb_grants_are_exactly_what_the_workers_call(synth: Synthesized) -> None:
+    """Least privilege read from the template and the code: every DynamoDB call in workers/ (and
+    Celery's result backend) is granted, and nothing else is (no Scan, no BatchGetItem)."""
+    from infra.stacks.charla_stack import RESULTS_TABLE_ACTIONS, STATE_TABLE_ACTIONS
+
+    called = _dynamodb_operations_called("workers")
+    needed = {f"dynamodb:{a}" for op in called for a in _IAM_ACTIONS_OF.get(op, {op})}
+    assert needed == set(STATE_TABLE_ACTIONS), (needed, STATE_TABLE_ACTIONS)
+    assert "dynamodb:Scan" not in needed and "dynamodb:BatchGetItem" not in needed
+    stack = synth.stack
+    roles = [w.task_definition.task_role for w in stack.workers.values()] + [
+        e.role for e in stack.lambda_executors.values()
+    ]
+    state_arn = json.dumps(_arn_of(synth, stack.tables.tables[TableName.STATE]))
+    results_arn = json.dumps(_arn_of(synth, stack.tables.tables[TableName.RESULTS]))
+    for role in roles:
+        granted: dict[str, set[str]] = {}
+        for statement in _statements(synth, role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for resource in _resources_of(statement):
+                granted.setdefault(json.dumps(resource), set()).update(a for a in actions if a.startswith("dynamodb:"))
+        assert granted[state_arn] == set(STATE_TABLE_ACTIONS)
+        assert granted.get(results_arn, set(RESULTS_TABLE_ACTIONS)) == set(RESULTS_TABLE_ACTIONS)
 
 
 def test_worker_role_consumes_only_its_queue_and_uses_only_its_tables(synth: Synthesized) -> None:
@@ -391,6 +533,10 @@ def test_worker_role_consumes_only_its_queue_and_uses_only_its_tables(synth: Syn
         statements = _statements(synth, worker.task_definition.task_role)
         receive = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
         assert [_resources_of(s) for s in receive] == [[_arn_of(synth, stack.queues.queues[queue_name])]]
+        # Sends go to its own queue (retries, deferrals) and its own DLQ, never to the other queue.
+        sent_to = {json.dumps(r) for s in statements if "sqs:SendMessage" in s["Action"] for r in _resources_of(s)}
+        own = [stack.queues.queues[queue_name], stack.queues.dead_letter_queues[queue_name]]
+        assert sent_to == {json.dumps(_arn_of(synth, q)) for q in own}
         dynamo = {
             json.dumps(r)
             for s in statements
@@ -411,30 +557,84 @@ def test_alarms_cover_dlqs_oldest_message_lambda_and_api(synth: Synthesized) -> 
     for queue_name in QUEUE_SPECS:
         label = queue_name.name.title()
         assert f"{label}DeadLetters" in alarms and f"{label}OldestMessage" in alarms
-    assert {"LambdaErrors", "LambdaThrottles", "Api5xx"} <= set(alarms)
+    assert {"LambdaErrors", "LambdaThrottles", "Api5xx", "ApiRequests"} <= set(alarms)
     resources = synth.template_json["Resources"]
     topic = {"Ref": _logical_id(synth, synth.stack.monitoring.topic)}
     for key, alarm in alarms.items():
         properties = resources[_logical_id(synth, alarm)]["Properties"]
         assert properties["AlarmActions"] == [topic], key
-        if key.endswith("OldestMessage"):
-            queue_name = QueueName(key.removesuffix("OldestMessage").lower())
-            assert properties["Threshold"] == QUEUE_SPECS[queue_name].visibility_timeout_s
-        else:
-            assert properties["Threshold"] == 0
     synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def _alarm(synth: Synthesized, key: str) -> dict[str, Any]:
+    properties: dict[str, Any] = synth.template_json["Resources"][
+        _logical_id(synth, synth.stack.monitoring.alarms[key])
+    ]["Properties"]
+    return properties
+
+
+def test_a_slow_wake_from_zero_does_not_page_but_a_stuck_queue_does(synth: Synthesized) -> None:
+    """The bulk queue sleeps at zero tasks: its oldest message may wait out a wake-up (alarm,
+    SQS metric delay, task start) before anyone is paged; an always-warm queue may not."""
+    for queue_name in QUEUE_SPECS:
+        properties = _alarm(synth, f"{queue_name.name.title()}OldestMessage")
+        sleeps = synth.stack.config.scaling_for(queue_name).min_tasks == 0
+        visibility = QUEUE_SPECS[queue_name].visibility_timeout_s
+        assert properties["Threshold"] == visibility + (WAKE_ALLOWANCE_S if sleeps else 0)
+        assert properties["EvaluationPeriods"] == properties["DatapointsToAlarm"] == OLDEST_MESSAGE_MINUTES
+    bulk = _alarm(synth, "BulkOldestMessage")
+    # A wake-up: 1 minute of wake alarm, SQS's metric delay, a task start of a few minutes.
+    assert bulk["Threshold"] >= QUEUE_SPECS[QueueName.BULK].visibility_timeout_s + 5 * 60
+
+
+def test_a_request_flood_pages_and_the_throttle_is_sized_for_one_workspace(synth: Synthesized) -> None:
+    config = synth.stack.config
+    # Slack sends at most 30,000 events per hour per workspace and app (Events API rate limit).
+    assert 30_000 / 3600 <= config.api_throttle_rate <= 20
+    requests = _alarm(synth, "ApiRequests")
+    assert requests["MetricName"] == "Count" and requests["Namespace"] == "AWS/ApiGateway"
+    # More than Slack delivers (30,000 events an hour), and below the throttle so it can fire.
+    assert requests["Threshold"] == min(30_000 / 60, config.api_throttle_rate * 60 * 0.8)
+    assert requests["Threshold"] < config.api_throttle_rate * 60
+    assert requests["EvaluationPeriods"] == requests["DatapointsToAlarm"] > 1
+    # A single 5xx (a probe's oversized body) does not page; Slack's retries of an outage do.
+    api_5xx = _alarm(synth, "Api5xx")
+    assert api_5xx["Threshold"] >= 1 and api_5xx["Period"] >= 300
+
+
+def test_rejected_requests_cost_little_to_log(synth: Synthesized) -> None:
+    """Anyone can send requests: a rejected one leaves no Lambda log line (no START/END/REPORT,
+    its own line at DEBUG), and the access log keeps one short line per request without headers
+    or bodies. Accepted requests keep their INFO "enqueued" line for `charla trace`."""
+    function = synth.template_json["Resources"][_logical_id(synth, synth.stack.ingress.function)]["Properties"]
+    assert function["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+    assert function["LoggingConfig"]["SystemLogLevel"] == "WARN"
+    main = (ROOT / "lambda_handler" / "main.py").read_text()
+    assert 'logger.debug("rejected status=' in main
+    assert 'logger.info("rejected' not in main
+
+
+def test_without_alarm_email_the_synth_says_no_alarm_reaches_a_person(synth: Synthesized) -> None:
+    assert synth.stack.config.env_name == "dev" and synth.stack.config.alarm_subscriber is None
+    warnings = Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp(".*AlarmsReachNobody.*"))
+    assert warnings and "no alarm reaches a person" in json.dumps([w.entry.data for w in warnings])
+    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+    synth.template.resource_count_is("AWS::Budgets::Budget", 0)
 
 
 def test_outputs_give_the_slack_url_dashboard_secret_cluster_and_service_names(synth: Synthesized) -> None:
     outputs = synth.template_json["Outputs"]
-    assert {"SlackRequestUrl", "DashboardUrl", "SlackSecretName", "ResourceEnvironment"} <= set(outputs)
+    secret_outputs = {"SlackSigningSecretName", "SlackBotTokenSecretName"}
+    assert {"SlackRequestUrl", "DashboardUrl", "ResourceEnvironment"} | secret_outputs <= set(outputs)
     # What `aws ecs update-service --force-new-deployment` needs after a secret change.
     assert outputs["ClusterName"]["Value"] == {"Ref": _logical_id(synth, synth.stack.cluster)}
     for queue_name, worker in synth.stack.workers.items():
         service_output = outputs[f"{queue_name.name.title()}ServiceName"]["Value"]
         assert service_output == {"Fn::GetAtt": [_logical_id(synth, worker.service), "Name"]}
     assert json.dumps(outputs["SlackRequestUrl"]["Value"]).endswith('/slack/events"]]}')
-    assert outputs["SlackSecretName"]["Value"] == f"charla/{synth.stack.config.env_name}/slack"
+    env_name = synth.stack.config.env_name
+    assert outputs["SlackSigningSecretName"]["Value"] == f"charla/{env_name}/slack-signing-secret"
+    assert outputs["SlackBotTokenSecretName"]["Value"] == f"charla/{env_name}/slack-bot-token"
 
 
 def test_no_custom_resources_or_nat_in_the_template(synth: Synthesized) -> None:
@@ -464,6 +664,7 @@ def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         "welcome_texts": '{"C0EVENTS": "Welcome to #events, {user}"}',
         "slack_team_ids": ["T0ONE", "E0ORG"],
         "slack_app_id": "A0CHARLA",
+        "dashboard": "false",
     }
     return synthesize(tmp_path_factory.mktemp("cdk-out-options"), context)
 
@@ -481,6 +682,18 @@ def test_context_options_reach_the_template(options_synth: Synthesized) -> None:
         assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
         (container,) = task["Properties"]["ContainerDefinitions"]
         assert container["Image"] == "public.ecr.aws/example/charla-worker:1.0"
+    # alarm_email: the topic mails a person, and a monthly budget mails the same address.
+    (budget,) = synth.resources("AWS::Budgets::Budget").values()
+    limit = budget["Properties"]["Budget"]["BudgetLimit"]
+    assert limit == {"Amount": synth.stack.config.monthly_budget_usd, "Unit": "USD"}
+    notified = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {n["Notification"]["NotificationType"] for n in notified} == {"ACTUAL", "FORECASTED"}
+    assert all(n["Subscribers"] == [{"Address": "ops@example.com", "SubscriptionType": "EMAIL"}] for n in notified)
+    unheard = Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp(".*AlarmsReachNobody.*"))
+    assert unheard == []
+    # dashboard=false: no dashboard (beyond an account's three free ones it is $3/month), alarms stay.
+    synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 0)
+    assert "DashboardUrl" not in synth.template_json["Outputs"] and synth.stack.monitoring.alarms
     function = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]
     assert "SnapStart" not in function
     assert function["ReservedConcurrentExecutions"] == 15
@@ -519,6 +732,44 @@ def test_an_s3_agenda_source_is_readable_by_the_agenda_worker_only(options_synth
         assert variables["CHARLA_ARCHIVE_RETENTION_DAYS"] == "30"
         assert variables["CHARLA_WELCOME_TEXT"] == "¡Hola, {user}!"
         assert json.loads(variables["CHARLA_WELCOME_TEXTS"]) == {"C0EVENTS": "Welcome to #events, {user}"}
+
+
+@pytest.fixture(scope="module")
+def asleep_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The replies service allowed to sleep at zero tasks (no Lambda executor)."""
+    context = {**cdk_json_context(), "scaling": '{"replies": {"min_tasks": 0}}'}
+    return synthesize(tmp_path_factory.mktemp("cdk-out-asleep"), context)
+
+
+@pytest.mark.slow
+def test_a_sleeping_replies_service_wakes_on_the_apis_requests_not_only_on_sqs_metrics(
+    asleep_synth: Synthesized,
+) -> None:
+    """SQS stops publishing metrics for a queue idle six hours and resumes minutes after the next
+    message: the first mention after a quiet night must not wait for them. The wake alarm also
+    reads the HTTP API's request count (published whenever requests arrive), with no worker beating."""
+    synth = asleep_synth
+    wake_policy = next(
+        logical_id
+        for logical_id, policy in synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if "WakeOnWaitingWork" in logical_id and logical_id.startswith("RepliesWorkers")
+    )
+    (alarm,) = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if {"Ref": wake_policy} in a["Properties"].get("AlarmActions", [])
+    ]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    requests = metrics["requests_replies"]["MetricStat"]["Metric"]
+    assert (requests["Namespace"], requests["MetricName"]) == ("AWS/ApiGateway", "Count")
+    assert metrics["beats_replies"]["MetricStat"]["Metric"]["MetricName"] == task_metrics.HEARTBEAT
+    expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
+    assert "FILL(requests_replies, 0) >= 1" in expression and "FILL(beats_replies, 0) == 0" in expression
+    # Its oldest-message alarm allows a wake-up, and nothing expects a live replies worker.
+    alarms = synth.stack.monitoring.alarms
+    oldest = synth.template_json["Resources"][_logical_id(synth, alarms["RepliesOldestMessage"])]["Properties"]
+    assert oldest["Threshold"] == QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + WAKE_ALLOWANCE_S
+    assert "RepliesNoLiveWorker" not in alarms
 
 
 def test_ingress_bundle_carries_unchecked_bytecode_for_the_runtime_and_imports_with_it(

@@ -292,7 +292,9 @@ def test_an_unreachable_secrets_manager_answers_503_and_queues_nothing(
     from scripts.processes import free_port
 
     with configured_like_the_lambda(door) as stack:
-        monkeypatch.setenv("CHARLA_SLACK_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf")
+        monkeypatch.setenv(
+            "CHARLA_SLACK_SIGNING_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf"
+        )
         monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{free_port()}")
         body = json.dumps(event_callback(app_mention("ping", channel="C0NOSECRET"))).encode()
 

@@ -1,4 +1,5 @@
-"""Rehearsal of Slack setup and of a rotation, with the Slack secret in (moto's) Secrets Manager.
+"""Rehearsal of Slack setup and of a rotation, with the Slack secrets in (moto's) Secrets Manager:
+the signing secret in one (the ingress's), the bot token in another (the workers'), as deployed.
 
 Creating the Slack app from the manifest makes Slack send ``url_verification`` before the operator
 has stored the real signing secret; the ingress answers 401 with the placeholder it holds. After
@@ -28,24 +29,39 @@ RETRY_FOR_S = 60.0
 
 
 class RotatingSecretStack:
-    """A whole stack whose ingress and workers read the Slack secret from Secrets Manager."""
+    """A whole stack whose ingress and workers read their Slack secret from Secrets Manager."""
 
-    def __init__(self, stack: DevStack, arn: str, client: Any) -> None:
-        self.stack, self.arn, self.client = stack, arn, client
+    def __init__(self, stack: DevStack, arns: dict[str, str], client: Any) -> None:
+        self.stack, self.arns, self.client = stack, arns, client
 
-    def put_secret(self, *, signing_secret: str, bot_token: str) -> None:
-        """What ``aws secretsmanager put-secret-value`` does in docs/DEPLOY.md."""
-        value = {env.SECRET_KEY_SIGNING_SECRET: signing_secret, env.SECRET_KEY_BOT_TOKEN: bot_token}
-        self.client.put_secret_value(SecretId=self.arn, SecretString=json.dumps(value))
+    def put_signing_secret(self, value: str) -> None:
+        """What ``aws secretsmanager put-secret-value`` does in docs/DEPLOY.md, step 5."""
+        self.client.put_secret_value(
+            SecretId=self.arns[env.SLACK_SIGNING_SECRET_ARN],
+            SecretString=json.dumps({env.SECRET_KEY_SIGNING_SECRET: value}),
+        )
+
+    def put_bot_token(self, value: str) -> None:
+        self.client.put_secret_value(
+            SecretId=self.arns[env.SLACK_BOT_TOKEN_SECRET_ARN],
+            SecretString=json.dumps({env.SECRET_KEY_BOT_TOKEN: value}),
+        )
 
 
 @pytest.fixture(scope="module")
 def rotating(moto_url: str) -> Iterator[RotatingSecretStack]:
     client = boto3.client("secretsmanager", **aws_client_kwargs(moto_url))
-    placeholder = {env.SECRET_KEY_SIGNING_SECRET: secrets.token_hex(16), env.SECRET_KEY_BOT_TOKEN: "set-me"}
-    arn = client.create_secret(Name=f"charla/{secrets.token_hex(3)}/slack", SecretString=json.dumps(placeholder))["ARN"]
-    with DevStack(moto_url=moto_url, extra_env={env.SLACK_SECRET_ARN: arn}) as stack:
-        yield RotatingSecretStack(stack, arn, client)
+    prefix = f"charla/{secrets.token_hex(3)}"
+    placeholders = {
+        env.SLACK_SIGNING_SECRET_ARN: ("slack-signing-secret", {env.SECRET_KEY_SIGNING_SECRET: secrets.token_hex(16)}),
+        env.SLACK_BOT_TOKEN_SECRET_ARN: ("slack-bot-token", {env.SECRET_KEY_BOT_TOKEN: "set-me"}),
+    }
+    arns = {
+        variable: client.create_secret(Name=f"{prefix}/{name}", SecretString=json.dumps(value))["ARN"]
+        for variable, (name, value) in placeholders.items()
+    }
+    with DevStack(moto_url=moto_url, extra_env=arns) as stack:
+        yield RotatingSecretStack(stack, arns, client)
 
 
 def _retry_until_accepted(send: Any) -> HttpResult:
@@ -65,7 +81,8 @@ def test_url_verification_succeeds_after_the_real_secret_is_stored_without_a_res
     ingress_pid = stack.processes["ingress"].pid
 
     before = stack.post(signed_url_verification("challenge-before", stack.signing_secret))
-    rotating.put_secret(signing_secret=stack.signing_secret, bot_token=stack.bot_token)
+    rotating.put_signing_secret(stack.signing_secret)
+    rotating.put_bot_token(stack.bot_token)
     after = _retry_until_accepted(lambda: stack.post(signed_url_verification("challenge-2", stack.signing_secret)))
 
     assert before.status == 401
@@ -77,7 +94,7 @@ def test_a_worker_picks_up_a_rotated_bot_token_without_a_restart(rotating: Rotat
     stack = rotating.stack
     worker_pid = stack.processes["worker"].pid
     new_token = f"xoxb-rotated-{secrets.token_hex(8)}"
-    rotating.put_secret(signing_secret=stack.signing_secret, bot_token=new_token)
+    rotating.put_bot_token(new_token)
     http(
         "POST",
         stack.slack_url + "/_faults",

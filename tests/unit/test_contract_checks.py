@@ -12,7 +12,16 @@ from pydantic import TypeAdapter, ValidationError
 from contract.checks import PayloadInvalid, check_payload
 from contract.registry import TASK_PAYLOADS
 from contract.results import HealthCheck
-from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, MessageKind, SearchPage
+from contract.tasks import (
+    AgendaRefresh,
+    ArchivedMessage,
+    CommandRequest,
+    FailureNotice,
+    HomeOpened,
+    MemberJoined,
+    MessageKind,
+    SearchPage,
+)
 from contract.wire import encode_task_message
 
 VALID: dict[type[Any], dict[str, Any]] = {
@@ -45,6 +54,16 @@ VALID: dict[type[Any], dict[str, Any]] = {
     MemberJoined: {"correlation_id": "Ev2", "team_id": "T1", "channel": "C1", "user": "U1", "requested_at": 4.0},
     AgendaRefresh: {"correlation_id": "Ev1", "requested_at": 2},
     HealthCheck: {"correlation_id": "h1", "requested_at": 5.0},
+    HomeOpened: {"correlation_id": "Ev3", "team_id": "T1", "user": "U1", "requested_at": 6.0},
+    FailureNotice: {
+        "correlation_id": "Ev4",
+        "failed_task_id": "t1",
+        "team_id": "T1",
+        "channel": "C1",
+        "user": "U1",
+        "command": "siguiente",
+        "requested_at": 7.0,
+    },
 }
 
 odd_values = st.one_of(

@@ -39,3 +39,15 @@ def test_a_button_value_we_did_not_write_is_refused(value: str) -> None:
     body, action = _press(value)
     with pytest.raises(RequestRejected):
         search_page(body, action)  # type: ignore[arg-type]
+
+
+def test_a_press_on_an_ephemeral_page_pages_in_place_and_share_shares_in_the_searchs_thread() -> None:
+    from contract.commands import SEARCH_SHARE_ACTION
+
+    body, action = _press(more_button_value("python", 5, "es", "100.000001"), ephemeral=True)  # type: ignore[arg-type]
+    page, _ = search_page(body, action)  # type: ignore[arg-type]
+    assert page.in_place and not page.share
+    assert page.thread_ts == "100.000001"  # Slack's payload for an ephemeral page names no thread: the value does
+    action["action_id"] = SEARCH_SHARE_ACTION
+    shared, _ = search_page(body, action)  # type: ignore[arg-type]
+    assert shared.share

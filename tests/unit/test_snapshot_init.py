@@ -42,7 +42,9 @@ def test_import_builds_the_bolt_app_and_aws_clients_and_reads_no_secret() -> Non
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": nowhere,
-        "CHARLA_SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:charla/dev/slack-AbCdEf",
+        "CHARLA_SLACK_SIGNING_SECRET_ARN": (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:charla/dev/slack-signing-secret-AbCdEf"
+        ),
         "CHARLA_QUEUE_URL_REPLIES": f"{nowhere}/123456789012/replies",
         "CHARLA_QUEUE_URL_BULK": f"{nowhere}/123456789012/bulk",
     }

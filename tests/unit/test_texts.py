@@ -21,6 +21,6 @@ def test_an_unknown_language_falls_back_to_the_default() -> None:
 
 def test_the_original_bots_voice_in_spanish() -> None:
     assert text("es", "ping.pong", worker="w", delay_ms="3").startswith("Por lo pronto vas bien")
-    assert text("es", "next.item", item="X") == "El siguiente curso es X"
-    assert text("es", "search.none", query="x").startswith("Lo siento: no hay ningún curso con")
+    assert text("es", "next.item", item="X") == "El siguiente evento es X"
+    assert text("es", "search.none", query="x").startswith("Lo siento: no hay ningún evento con")
     assert text("es", "help.unknown", word="x").startswith("No te entiendo")

@@ -99,7 +99,9 @@ def test_emf_lines_follow_the_embedded_metric_format(monkeypatch: pytest.MonkeyP
     task_line, beat_line = (json.loads(line) for line in out.getvalue().splitlines())
     directive = task_line["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "charla/test"
-    assert directive["Dimensions"] == [["Task"]]
+    # The task name is a property, not a dimension: one metric per queue, not one per task name.
+    assert directive["Dimensions"] == [["Queue"]]
+    assert task_line["Queue"] == "replies"
     assert {m["Name"] for m in directive["Metrics"]} == {"TaskFailed", "TaskRunTime"}
     assert (task_line["Task"], task_line["TaskFailed"], task_line["TaskRunTime"]) == ("charla.ping", 1, 250.0)
     assert isinstance(task_line["_aws"]["Timestamp"], int)

@@ -502,7 +502,10 @@ def _post_ephemeral(request: CommandRequest, answer: Answer, webhook_for: Callab
     assert request.response_url
     try:
         response = webhook_for(request.response_url).send(
-            text=answer.text, blocks=answer.blocks, response_type="ephemeral", replace_original=False
+            text=answer.text,
+            blocks=answer.blocks,
+            response_type="ephemeral",
+            replace_original=answer.replace_original,
         )
     except Exception as error:  # as for chat.postMessage: it may have landed
         raise _Uncertain(f"response_url: {type(error).__name__}") from error
