@@ -17,7 +17,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install install-python demo chat stop test lint synth deploy-local deploy-local-down faults schemas queues bench bench-quick clean
+.PHONY: help venv lambda-python install install-python demo chat stop test lint synth deploy-local deploy-local-down faults schemas queues bench bench-quick clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -91,18 +91,27 @@ bench-quick: install ## The benchmarks with small samples (< 2 min; writes to a 
 	$(PY) -m bench --quick
 
 
+# The Lambda bundles carry bytecode for the runtime's Python (3.12; infra/bundling.py), which only
+# a Python 3.12 can compile. The development machines ship one (pyenv); elsewhere uv installs one.
+UV_VERSION := 0.13.8
+lambda-python: install-python ## Find (or install with uv) the Python 3.12 that compiles the Lambda bundles' bytecode
+	@$(PY) -m infra.bundling 2>/dev/null || { \
+	  echo "==> no Python 3.12 found: installing one with uv $(UV_VERSION)"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) && \
+	  $(VENV)/bin/uv python install 3.12 && $(PY) -m infra.bundling; }
+
 $(NPM_STAMP): package.json package-lock.json
 	@echo "==> the pinned CDK CLI (node_modules)"
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-synth: install $(NPM_STAMP) ## CDK: synth via the pinned CLI (cdk-nag on), template assertions, cfn-lint
+synth: install $(NPM_STAMP) lambda-python ## CDK: synth via the pinned CLI (cdk-nag on), template assertions, cfn-lint
 	$(CDK) synth --quiet
 	@rc=0; $(VENV)/bin/cfn-lint cdk.out/*.template.json || rc=$$?; \
 	  if (( rc & 3 )); then echo "cfn-lint found errors"; exit 1; fi  # 4/8 = warnings/info only
 	$(PY) -m pytest tests/infra -q -m "not slow"
 
-deploy-local: install $(NPM_STAMP) ## Deploy cdk.out into a local moto CloudFormation, answer one mention; stays up for chat
+deploy-local: install $(NPM_STAMP) lambda-python ## Deploy cdk.out into a local moto CloudFormation, answer one mention; stays up for chat
 	$(CDK) synth --quiet
 	$(PY) -m scripts.deploy_local up
 

@@ -24,6 +24,7 @@ SLACK_API_URL = "CHARLA_SLACK_API_URL"
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it natively; set locally to moto
 WORKER_QUEUES = "CHARLA_WORKER_QUEUES"
 WORKER_CONCURRENCY = "CHARLA_WORKER_CONCURRENCY"  # read by workers/docker-entrypoint.sh
+WORKER_POOL = "CHARLA_WORKER_POOL"  # read by workers/docker-entrypoint.sh (default prefork)
 AGENDA_SOURCE = "CHARLA_AGENDA_SOURCE"  # https:// URL or s3://bucket/key; unset: the sample agenda
 ARCHIVE_RETENTION_DAYS = "CHARLA_ARCHIVE_RETENTION_DAYS"  # archived messages expire (TTL) after this
 WELCOME_TEXT = "CHARLA_WELCOME_TEXT"  # greeting for newcomers in any channel; unset: no welcome

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from contract.checks import PayloadInvalid, check_payload
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message, task_id_for
+from lambda_handler import aws
 from lambda_handler.errors import QueueUnavailable, RequestRejected
 from lambda_handler.settings import get_settings
 
@@ -20,14 +21,14 @@ logger = logging.getLogger(__name__)
 @cache
 def sqs_client() -> "SQSClient":
     """The SQS client, built at init (so a SnapStart snapshot holds it) and kept."""
-    import boto3
     from botocore.config import Config
 
     # Fail fast and let Slack retry rather than hold its 3 s window on a sick endpoint: two
     # attempts of at most 0.5 s to connect and 1 s to answer. A send that outlives the window
     # is harmless: Slack's retry sends the same task id again, and workers settle the copies.
     config = Config(connect_timeout=0.5, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client("sqs", config=config)
+    built: SQSClient = aws.client("sqs", config)
+    return built
 
 
 def enqueue(task: TaskName, payload: Any, *, idempotency_key: str) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from slack_sdk.signature import SignatureVerifier
 
 from contract import environment as env
+from lambda_handler import aws
 from lambda_handler.errors import MissingSettingError, SecretUnavailable
 from lambda_handler.settings import IngressSettings, get_settings
 
@@ -45,11 +46,11 @@ def secrets_client() -> "SecretsManagerClient":
     times over; here one retry, a second each for connect and read. A read that still fails is a
     503, and Slack retries.
     """
-    import boto3
     from botocore.config import Config
 
     config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 2, "mode": "standard"})
-    return boto3.client("secretsmanager", config=config)
+    built: SecretsManagerClient = aws.client("secretsmanager", config)
+    return built
 
 
 def read_signing_secret(settings: IngressSettings) -> str:

@@ -38,8 +38,9 @@ def build_app(settings: WorkerSettings) -> Celery:
     celery = Celery("charla", include=["workers.celery_tasks"], task_cls="workers.consumer:ContractTask")
     celery.conf.update(
         broker_url=settings.broker_url,
-        # kombu's SQS transport with a fix for endpoint outages (workers/sqs_transport.py).
-        broker_transport="workers.sqs_transport:ResilientTransport",
+        # kombu's SQS transport with a fix for endpoint outages (workers/sqs_transport.py) and
+        # finished tasks deleted in batches of up to 10 (workers/sqs_batch_ack.py).
+        broker_transport="workers.sqs_batch_ack:Transport",
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue=QueueName.REPLIES.value,

@@ -2,7 +2,8 @@
 
 Names and routes are the contract's, the base class is ``ContractTask`` (``workers/consumer.py``
 settles every way a run ends) and the time limits are those of the task's queue. The Celery
-request becomes the executor-neutral ``TaskContext`` the task function takes.
+request becomes the executor-neutral ``TaskContext`` the task function takes, and the payload model
+the consumer validated is handed on to it (``workers/payloads.py``): validated once per run.
 """
 
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from celery import Task
 from contract.queues import QUEUE_SPECS, QueueName
 from workers import redelivery
 from workers.app import app
+from workers.payloads import VALIDATED_PAYLOAD_HEADER, handed_on
 from workers.registry import TaskContext, TaskEntry, load
 
 
@@ -33,7 +35,9 @@ def _celery_task(entry: TaskEntry) -> Task:
     function: Callable[..., Any] = entry.function
 
     def run(self: Task, **payload: Any) -> Any:
-        return function(context_of(self.request), **payload)
+        # The model the consumer validated (workers/consumer.py): the task parses nothing again.
+        with handed_on(getattr(self.request, VALIDATED_PAYLOAD_HEADER, None)):
+            return function(context_of(self.request), **payload)
 
     run.__name__ = run.__qualname__ = function.__name__
     run.__doc__ = function.__doc__

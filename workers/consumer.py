@@ -20,6 +20,9 @@ Refused before any task code runs (``ContractConsumer``):
 - positional arguments, or kwargs that do not validate against the task's payload dataclass
   in ``contract.registry.TASK_PAYLOADS`` (unknown fields, missing fields, wrong types).
 
+The model the check produced is handed to the task in the request (``VALIDATED_PAYLOAD_HEADER``),
+so each payload is validated once per run (``workers/payloads.py``).
+
 And as a second line (``ContractTask``): a task whose payload fails ``parse_payload`` sends it
 to the dead-letter queue at once (``PayloadRefused``), so it is not retried in a loop nor dropped.
 Any other error inside a task is a failure to retry (``workers/outcomes.py``).
@@ -46,7 +49,14 @@ from workers.outcomes import Defer, Later, outcome_of
 # The check itself is Celery-free (workers/payloads.py), shared with the Lambda executor;
 # re-exported here for the callers that import it from the consumer.
 from workers.payloads import PAYLOADS as _PAYLOADS
-from workers.payloads import PayloadRefused, parse_payload, payload_problem, validation_summary
+from workers.payloads import (
+    VALIDATED_PAYLOAD_HEADER,
+    PayloadRefused,
+    parse_payload,
+    payload_problem,
+    validated_payload,
+    validation_summary,
+)
 
 logger = logging.getLogger("charla.refused")
 __all__ = [
@@ -139,10 +149,13 @@ class ContractConsumer(Consumer):  # type: ignore[misc]  # celery ships no type 
                     body = message.decode()
                 except Exception:
                     return handle(message)  # Celery meets the same error: on_invalid_task / on_decode_error
-                problem = payload_problem(task, body)
+                model, problem = validated_payload(task, body)
                 if problem is not None:
                     self._record_failure(message, PayloadRefused(problem))
                     return self._refuse(message, problem)
+                # Validated once, here: the model rides in the request (pickled to a prefork
+                # child with it) and the task takes it instead of validating the dict again.
+                headers[VALIDATED_PAYLOAD_HEADER] = model
             if task is not None and task not in _WAITABLE:
                 headers["ignore_result"] = True  # hot path: store nothing, whatever the sender asked
             return handle(message)

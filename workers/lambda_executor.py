@@ -46,7 +46,7 @@ from contract.results import FAILURE, RESULT_TTL_S, RESULT_VALUE_ATTRIBUTE, SUCC
 from contract.wire import DecodedTask, decode_task_message
 from workers import metrics, redelivery
 from workers.outcomes import Defer, Later, describe, outcome_of
-from workers.payloads import PayloadRefused, payload_problem
+from workers.payloads import PayloadRefused, handed_on, validated_payload
 from workers.registry import TaskContext, TaskEntry, load
 from workers.settings import get_settings
 
@@ -166,7 +166,7 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
     entry = tasks.get(message.task)
     if entry is None:
         return _refuse(queue, body, where, "no worker runs this task name")
-    problem = payload_problem(message.task, [message.args, message.kwargs, {}])
+    model, problem = validated_payload(message.task, [message.args, message.kwargs, {}])
     if problem is not None:
         _store_result(message, FAILURE, _exception_meta(PayloadRefused(problem)))
         return _refuse(queue, body, where, problem)
@@ -176,7 +176,8 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
         task_id=message.task_id, queue=queue, retries=message.retries, worker=worker, observed=observed
     )
     try:
-        result = entry.function(context, **message.kwargs)
+        with handed_on(model):  # validated once, above: the task parses nothing again
+            result = entry.function(context, **message.kwargs)
     except Exception as error:  # every way a run can fail is settled in one place
         return _settle(message, queue, error)
     _store_result(message, SUCCESS, result)

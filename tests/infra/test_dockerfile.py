@@ -84,6 +84,49 @@ def test_runs_as_a_non_root_user_and_celery_gets_sigterm() -> None:
     assert os.access(ENTRYPOINT, os.X_OK)
 
 
+def _entrypoint_argv(tmp_path: Path, environment: dict[str, str], *args: str) -> list[str]:
+    """The celery command line the entrypoint runs, caught by a ``celery`` on PATH that prints it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "celery"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    fake.chmod(0o755)
+    completed = subprocess.run(
+        ["/bin/sh", str(ENTRYPOINT), *args],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", env.WORKER_QUEUES: "replies", **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return completed.stdout.splitlines()
+
+
+def _option(argv: list[str], name: str) -> str:
+    return argv[len(argv) - 1 - argv[::-1].index(name) + 1]  # the last one given wins, as in Celery
+
+
+def test_the_entrypoint_passes_the_pool_kind_and_size_from_the_environment(tmp_path: Path) -> None:
+    default = _entrypoint_argv(tmp_path, {})
+    assert (_option(default, "--pool"), _option(default, "--concurrency")) == ("prefork", "2")
+    chosen = _entrypoint_argv(tmp_path, {env.WORKER_POOL: "threads", env.WORKER_CONCURRENCY: "16"})
+    assert (_option(chosen, "--pool"), _option(chosen, "--concurrency")) == ("threads", "16")
+    assert _option(chosen, "--queues") == "replies"
+    # Arguments to the container (ECS command) still win: they come after the environment's.
+    overridden = _entrypoint_argv(tmp_path, {env.WORKER_POOL: "threads"}, "--pool", "solo")
+    assert _option(overridden, "--pool") == "solo"
+
+
+def test_the_health_check_counts_pool_processes_only_for_prefork(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers import healthcheck
+
+    monkeypatch.setenv(env.WORKER_CONCURRENCY, "64")  # more children than this test process has
+    monkeypatch.setenv(env.WORKER_POOL, "prefork")
+    assert healthcheck.main(["--pid", str(os.getpid())]) == 1
+    monkeypatch.setenv(env.WORKER_POOL, "threads")
+    assert healthcheck.main(["--pid", str(os.getpid())]) == 0
+
+
 def test_dockerignore_sends_only_what_the_image_copies() -> None:
     lines = [
         line.strip()

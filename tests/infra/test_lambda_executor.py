@@ -15,6 +15,7 @@ from infra.config import CharlaConfig
 from infra.constructs import lambda_executor
 from infra.constructs.lambda_executor import function_timeout_s
 from infra.profiles import PROFILES, executors
+from tests.infra.bytecode import compiled_from_source, missing_or_wrong_bytecode, read_only_copy
 from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
 from tests.infra.test_stack import _arn_of, _logical_id, _resources_of, _statements
 
@@ -168,6 +169,17 @@ def test_executor_bundle_holds_the_tasks_and_their_clients_but_not_celery(small:
     assert not any((asset / name).exists() for name in ("celery", "kombu", "pycurl.py", "lambda_handler"))
     for extension in asset.rglob("*.so"):
         assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
+
+
+@pytest.mark.slow
+def test_executor_bundle_carries_unchecked_bytecode_for_the_runtime(small: Synthesized, tmp_path: Path) -> None:
+    asset = small.outdir / f"asset.{_executor_function(small)['Code']['S3Key'].removesuffix('.zip')}"
+    assert missing_or_wrong_bytecode(asset) == []
+    # The bundle's compiled extensions are for Linux arm64, so this machine imports only its pure
+    # Python clients from it; those load from bytecode, read-only and with nothing written.
+    code = read_only_copy(asset, tmp_path / "task")
+    compiled, report = compiled_from_source(code, ["botocore.session", "slack_sdk.web", "workers.outcomes"])
+    assert compiled == 0, report
 
 
 @pytest.mark.slow

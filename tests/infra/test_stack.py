@@ -7,6 +7,7 @@ move the visibility timeout and the stop timeout with it.
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from infra.constructs.monitoring import OLDEST_MESSAGE_MINUTES, WAKE_ALLOWANCE_S
 from infra.constructs.task_queues import LONG_POLL_S
 from infra.constructs.worker_service import BEATS_PER_TASK_MINUTE, FARGATE_MAX_STOP_TIMEOUT_S
 from infra.stacks.charla_stack import AGENDA_SOURCE_VARIABLE
+from tests.infra.bytecode import compiled_from_source, missing_or_wrong_bytecode, read_only_copy
 from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
 
 pytestmark = [pytest.mark.infra]
@@ -246,6 +248,7 @@ def test_ingress_bundle_holds_handler_contract_and_linux_arm64_dependencies(synt
     assert (asset / "contract" / "queues.py").is_file()
     assert (asset / "slack_bolt").is_dir() and (asset / "mangum").is_dir()
     assert not (asset / "workers").exists() and not (asset / "celery").exists()
+    assert not (asset / "boto3").exists() and not (asset / "s3transfer").exists()  # botocore does
     # Any compiled extension must be built for the Lambda (aarch64, CPython 3.12).
     for extension in asset.rglob("*.so"):
         assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
@@ -767,3 +770,16 @@ def test_a_sleeping_replies_service_wakes_on_the_apis_requests_not_only_on_sqs_m
     oldest = synth.template_json["Resources"][_logical_id(synth, alarms["RepliesOldestMessage"])]["Properties"]
     assert oldest["Threshold"] == QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + WAKE_ALLOWANCE_S
     assert "RepliesNoLiveWorker" not in alarms
+
+
+def test_ingress_bundle_carries_unchecked_bytecode_for_the_runtime_and_imports_with_it(
+    synth: Synthesized, tmp_path: Path
+) -> None:
+    function = next(iter(synth.resources("AWS::Lambda::Function").values()))
+    asset = synth.outdir / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    assert missing_or_wrong_bytecode(asset) == []
+    # A cold start: read-only code, nothing written, Python 3.12: no module of the bundle is
+    # compiled from source (without the bytecode, every one is).
+    code = read_only_copy(asset, tmp_path / "task")
+    compiled, report = compiled_from_source(code, ["lambda_handler.main"])
+    assert compiled == 0, report
