@@ -1,12 +1,13 @@
 """Figure 1: ingress cold start (fresh process -> first 200) from the bundle ``cdk.out`` ships.
 
-Every variant runs in a fresh interpreter with ``-S`` (no site-packages): the shipped ingress
-asset alone on the path, as Lambda's ``/var/task``, with no bytecode (the bundle ships none and the
-code directory is read-only; ``bench.bundles`` refuses a run that could write or reuse any).
+Every variant runs in a fresh interpreter of the runtime's Python (3.12) with ``-S`` (no
+site-packages): the shipped ingress asset alone on the path, as Lambda's ``/var/task``, with the
+bytecode it ships and no other (the code directory is read-only; ``bench.bundles`` refuses a run
+that could write or reuse any other).
 Variants, interleaved run by run so that drift on a shared machine hits them alike:
 - charla: ``lambda_handler.main.handler`` with an API Gateway v2 event; the signing secret read
   from Secrets Manager (moto) on the first request, as in AWS; SQS is moto.
-- charla with bytecode: the same bundle compiled (what shipping ``.pyc`` would be worth).
+- charla from source: the same bundle without its bytecode (what shipping ``.pyc`` is worth).
 - physical floor: stdlib ``hmac`` and botocore alone: GetSecretValue, the check, one SendMessage
   (the same AWS calls charla makes; nothing else).
 - libraries floor: slack_sdk ``SignatureVerifier`` + boto3, the secret from the environment
@@ -20,14 +21,20 @@ and the clients are in the snapshot), so its figure is that part of charla's run
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from bench import alternative, floor
-from bench.bundles import bundle_env, check_runnable_as_shipped, compiled_copy, shipped_ingress_bundle
+from bench.bundles import (
+    bundle_env,
+    check_runnable_as_shipped,
+    package_overlay,
+    runtime_python,
+    shipped_ingress_bundle,
+    source_copy,
+)
 from bench.common import (
     VMHWM_SNIPPET,
     WORKER_LOG_LEVEL,
@@ -84,9 +91,9 @@ print(json.dumps({"status": response["statusCode"], "in_process_s": elapsed, "im
                   "heavy": sorted(m for m in ("celery", "kombu", "pydantic", "workers") if m in sys.modules)}))
 """
 
-VARIANTS = ("charla", "charla_bytecode", "physical_floor", "libraries_floor", "alternative")
-# Which bundle each variant runs from: the shipped one, or its compiled copy.
-COMPILED = frozenset({"charla_bytecode"})
+VARIANTS = ("charla", "charla_source", "physical_floor", "libraries_floor", "alternative")
+# Which bundle each variant runs from: the shipped one, or its copy without bytecode.
+SOURCE_ONLY = frozenset({"charla_source"})
 
 
 def _stdin_for(variant: str, stack: DevStack) -> str:
@@ -107,7 +114,7 @@ def _stdin_for(variant: str, stack: DevStack) -> str:
 def _code_for(variant: str) -> str:
     return {
         "charla": CHARLA_CODE,
-        "charla_bytecode": CHARLA_CODE,
+        "charla_source": CHARLA_CODE,
         "physical_floor": PHYSICAL_FLOOR_CODE,
         "libraries_floor": floor.COLD_START_CODE,
         "alternative": alternative.COLD_START_CODE,
@@ -115,13 +122,17 @@ def _code_for(variant: str) -> str:
 
 
 class BundleRuns:
-    """Fresh runs of each variant from the shipped bundle (or its compiled copy), refused if a run
-    could write bytecode; the environment holds the secret the way each design reads it."""
+    """Fresh runs of each variant from the shipped bundle (or its copy without bytecode) by the
+    runtime's Python, refused if a run could write bytecode; the environment holds the secret the
+    way each design reads it."""
 
-    def __init__(self, stack: DevStack, bundle: Path, compiled: Path, secret_arn: str) -> None:
+    def __init__(self, stack: DevStack, bundle: Path, source: Path, secret_arn: str) -> None:
         self.stack = stack
         self.bundle = bundle
-        self.compiled = compiled
+        self.source = source
+        self.python = runtime_python()
+        # The ingress ships botocore alone; the libraries floor and Bolt's adapter are built on boto3.
+        self.boto3_overlay = package_overlay(("boto3", "s3transfer"))
         aws_like = {k: v for k, v in stack.env.items() if k != env.SLACK_SIGNING_SECRET}
         self.env_aws = {**aws_like, env.SLACK_SIGNING_SECRET_ARN: secret_arn}  # charla, physical floor: as in AWS
         self.env_plain = dict(stack.env)  # the libraries floor and Bolt read it from the environment
@@ -130,18 +141,25 @@ class BundleRuns:
         base = self.env_plain if variant in ("libraries_floor", "alternative") else self.env_aws
         if endpoint:
             base = {**base, env.AWS_ENDPOINT_URL: endpoint}
-        return bundle_env(base, self.compiled if variant in COMPILED else self.bundle)
+        overlay = self.boto3_overlay if variant in ("libraries_floor", "alternative") else None
+        return bundle_env(base, self.where(variant), overlay=overlay)
+
+    def where(self, variant: str) -> Path:
+        return self.source if variant in SOURCE_ONLY else self.bundle
 
     def run(self, variant: str, *, endpoint: str | None = None) -> dict[str, Any]:
-        where = self.compiled if variant in COMPILED else self.bundle
+        where = self.where(variant)
         environ = self.environ(variant, endpoint=endpoint)
-        if variant not in COMPILED:
-            check_runnable_as_shipped(where, environ)
+        check_runnable_as_shipped(where, environ)
         result = run_fresh(
-            _code_for(variant), env=environ, stdin=_stdin_for(variant, self.stack), python_args=["-S"], cwd=where
+            _code_for(variant),
+            env=environ,
+            stdin=_stdin_for(variant, self.stack),
+            python_args=["-S"],
+            cwd=where,
+            python=self.python,
         )
-        if variant not in COMPILED:
-            check_runnable_as_shipped(where, environ)  # and it wrote none
+        check_runnable_as_shipped(where, environ)  # and it wrote none
         return result
 
 
@@ -155,7 +173,7 @@ def _median_phases(runs: list[dict[str, Any]]) -> dict[str, float]:
 def import_offenders(runs: BundleRuns, *, top: int = 12) -> list[dict[str, Any]]:
     """``python -X importtime`` over a cold start from the bundle: top-level packages by cumulative time."""
     completed = subprocess.run(
-        [sys.executable, "-S", "-X", "importtime", "-c", VMHWM_SNIPPET + CHARLA_CODE],
+        [runs.python, "-S", "-X", "importtime", "-c", VMHWM_SNIPPET + CHARLA_CODE],
         input=_stdin_for("charla", runs.stack),
         env=runs.environ("charla"),
         cwd=runs.bundle,
@@ -197,14 +215,14 @@ def run(ctx: BenchContext) -> Figure:
     runs_each = 4 if ctx.quick else 15
     results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in VARIANTS}
     bundle = shipped_ingress_bundle()
-    compiled = compiled_copy(bundle)
+    source = source_copy(bundle)
     with DevStack(worker_log_level=WORKER_LOG_LEVEL, worker_queues=[], moto_url=ctx.moto_url) as stack:
         secret_arn = boto3.client("secretsmanager", endpoint_url=ctx.moto_url).create_secret(
             Name=f"charla-bench-{stack.bot_token[-8:]}",
             # The ingress's own secret holds the signing secret alone (the bot token is the workers').
             SecretString=json.dumps({env.SECRET_KEY_SIGNING_SECRET: stack.signing_secret}),
         )["ARN"]
-        runs = BundleRuns(stack, bundle, compiled, secret_arn)
+        runs = BundleRuns(stack, bundle, source, secret_arn)
         for variant in VARIANTS:  # one discarded run each: the page cache, as a Lambda's disk
             runs.run(variant)
         for _ in range(runs_each):
@@ -216,6 +234,12 @@ def run(ctx: BenchContext) -> Figure:
             stack.empty_queues()
         offenders = import_offenders(runs)
         calls = aws_calls_at_cold_start(runs, ctx.moto_url)
+        runs_python_version = subprocess.run(
+            [runs.python, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     table = []
     medians: dict[str, float] = {}
     rss: dict[str, float] = {}
@@ -251,17 +275,16 @@ def run(ctx: BenchContext) -> Figure:
     }
     goal_met = all(checks.values())
     phases = {v: _median_phases(results[v]) for v in VARIANTS}
-    bytecode_saves = medians["charla"] - medians["charla_bytecode"]
+    bytecode_saves = medians["charla_source"] - medians["charla"]
     snapstart = summary([(r["in_process_s"] - r["imported_s"]) * 1000 for r in results["charla"]])
     limits = []
     if not checks["<= 1.2x the physical floor"]:
         limits.append(
             f"{to_floor}x the physical floor ({medians['charla']:.0f} ms vs {physical:.0f} ms): imports "
-            f"{phases['charla']['imports']:.0f} ms vs {phases['physical_floor']['imports']:.0f} ms, all compiled from "
-            f"source because the bundle ships no bytecode (compiled, charla starts in "
-            f"{medians['charla_bytecode']:.0f} ms: {bytecode_saves:.0f} ms of the cold start is compiling); then a "
+            f"{phases['charla']['imports']:.0f} ms vs {phases['physical_floor']['imports']:.0f} ms, with the "
+            f"bytecode the bundle ships (without it charla starts in {medians['charla_source']:.0f} ms); then a "
             f"first request of {phases['charla']['first_request']:.0f} ms vs "
-            f"{phases['physical_floor']['first_request']:.0f} ms (boto3 sessions, the Bolt app, Mangum/Starlette). "
+            f"{phases['physical_floor']['first_request']:.0f} ms (the botocore session, the Bolt app, Mangum/Starlette). "
             f"AWS calls before the first 200: charla {_calls(calls['charla'])}, physical floor "
             f"{_calls(calls['physical_floor'])}"
         )
@@ -298,8 +321,9 @@ def run(ctx: BenchContext) -> Figure:
         notes=[
             f"Every variant runs from the ingress asset as `cdk.out` ships it ({bundle.name[:18]}…): `python -S`, "
             "the bundle alone on the path, PYTHONDONTWRITEBYTECODE=1, and the run refused if the bundle holds "
-            "bytecode it was not shipped with (bench.bundles). `charla_bytecode` is the same bundle compiled: "
-            f"shipping bytecode would save {bytecode_saves:.0f} ms of this cold start.",
+            "bytecode it was not shipped with (bench.bundles), run by the runtime's Python "
+            f"({runs_python_version}). `charla_source` is the same bundle without its bytecode: shipping "
+            f"bytecode saves {bytecode_saves:.0f} ms of this cold start.",
             "Wall time from spawning the interpreter to its exit, after printing the first response: interpreter "
             "start, imports, settings, clients, GetSecretValue and one SendMessage to moto. In-handler time is "
             "from the first import to the response.",

@@ -143,14 +143,15 @@ def run_fresh(
     timeout: float = 60.0,
     python_args: Sequence[str] = (),
     cwd: Path = ROOT,
+    python: str = sys.executable,
 ) -> dict[str, Any]:
-    """Run ``code`` in a fresh interpreter; it prints one JSON line last. Adds ``wall_s``: spawn to exit.
+    """Run ``code`` in a fresh interpreter (``python``); it prints one JSON line last. Adds ``wall_s``: spawn to exit.
 
     ``python_args`` go before ``-c`` (``-S``: no site-packages, the bundle alone on the path).
     """
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, *python_args, "-c", VMHWM_SNIPPET + code],
+        [python, *python_args, "-c", VMHWM_SNIPPET + code],
         input=stdin,
         env=dict(env),
         cwd=cwd,

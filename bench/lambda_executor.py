@@ -42,12 +42,11 @@ print(json.dumps({"import_s": time.perf_counter() - started}))
 def import_without_bytecode(runs: int) -> dict[str, float]:
     """Median ms to import the executor from the venv with its bytecode, and with none at all.
 
-    The shipped executor bundle has no bytecode (``--no-compile``, ``*.pyc`` excluded) and Lambda's
-    code directory is read-only, so without SnapStart every cold start compiles its imports. The
-    bundle's arm64 wheels (pydantic-core) cannot load on this x86_64 machine, so the executor is
-    imported from the venv; ``PYTHONPYCACHEPREFIX`` pointing at an empty directory hides every
-    ``.pyc`` (the standard library's too, which Lambda's runtime does ship: an upper bound).
-    Interleaved run by run.
+    What the bytecode the bundle ships (infra/bundling.py) is worth: Lambda's code directory is
+    read-only, so without it every cold start would compile its imports. The bundle's arm64 wheels
+    (pydantic-core) cannot load on this x86_64 machine, so the executor is imported from the venv;
+    ``PYTHONPYCACHEPREFIX`` pointing at an empty directory hides every ``.pyc`` (the standard
+    library's too, which Lambda's runtime does ship: an upper bound). Interleaved run by run.
     """
     import os
     import tempfile
@@ -125,18 +124,17 @@ def run(ctx: BenchContext) -> Figure:
     small = cost.small_profile_estimate(cost.small_shape())
     bolt = cost.bolt_lambda_estimate()
     compiled = import_without_bytecode(3 if ctx.quick else 7)
-    compiling_ms = max(0.0, compiled["without bytecode"] - compiled["with bytecode"])
-    as_shipped_ms = cold_stats["median"] + compiling_ms
-    # Judged as shipped: the cold start here imports from the venv, with bytecode the bundle lacks.
+    bytecode_saves_ms = max(0.0, compiled["without bytecode"] - compiled["with bytecode"])
+    # The executor bundle ships 3.12 bytecode (infra/bundling.py): the cold start measured here,
+    # importing from the venv with its bytecode, is the shipped one.
+    as_shipped_ms = cold_stats["median"]
     goal_met = as_shipped_ms <= COLD_GOAL_MS
     limits = ""
     if not goal_met:
         limits = (
-            f"as shipped (no bytecode) about {as_shipped_ms:.0f} ms: the {cold_stats['median']:.0f} ms measured "
-            f"here imports the executor from the venv with bytecode; without any, its import takes "
-            f"{compiled['without bytecode']:.0f} ms instead of {compiled['with bytecode']:.0f} ms "
-            f"(+{compiling_ms:.0f} ms, an upper bound: the standard library compiled too). Shipping bytecode in "
-            "the bundle, or SnapStart, removes it"
+            f"cold start {as_shipped_ms:.0f} ms: the executor's import {summary(imports)['median']:.0f} ms and its "
+            f"first invocation {summary(first_runs)['median']:.0f} ms (settings, clients, the run) on this shared "
+            "machine"
         )
 
     def row(variant: str, values: dict[str, float]) -> dict[str, Any]:
@@ -155,7 +153,7 @@ def run(ctx: BenchContext) -> Figure:
         value=round(cold_stats["median"], 1),
         unit="ms",
         samples=len(cold),
-        goal=f"<= {COLD_GOAL_MS:.0f} ms from a cold start as shipped (no bytecode; a chat answer in a second)",
+        goal=f"<= {COLD_GOAL_MS:.0f} ms from a cold start as shipped (with its bytecode; a chat answer in a second)",
         goal_met=goal_met,
         command=ctx.command("lambda_executor"),
         min=round(cold_stats["min"], 1),
@@ -168,10 +166,10 @@ def run(ctx: BenchContext) -> Figure:
             row("celery worker, warm (Fargate's process, long poll 20 s)", celery_stats),
         ],
         notes=[
-            f"As shipped: the bundle has no bytecode; the executor's import without any takes "
-            f"{compiled['without bytecode']:.0f} ms vs {compiled['with bytecode']:.0f} ms with the venv's "
-            f"(interleaved fresh processes), so the cold start as shipped is about {as_shipped_ms:.0f} ms "
-            f"({cold_stats['median']:.0f} ms measured + {compiling_ms:.0f} ms compiling; the goal is judged on it).",
+            f"As shipped: the bundle carries 3.12 bytecode (unchecked-hash, infra/bundling.py), so the import "
+            f"measured here (the venv's, with bytecode) is the shipped one; without any bytecode it would take "
+            f"{compiled['without bytecode']:.0f} ms vs {compiled['with bytecode']:.0f} ms (interleaved fresh "
+            f"processes): shipping it saves about {bytecode_saves_ms:.0f} ms of every cold start.",
             f"Cold start, medians: the executor's import {summary(imports)['median']:.0f} ms (no Celery, kombu "
             "or pycurl: tests/unit/test_lambda_executor_imports.py), its first invocation (settings, boto3 and "
             f"Slack clients, the run) {summary(first_runs)['median']:.0f} ms; the rest is the interpreter start, "
