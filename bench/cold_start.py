@@ -284,7 +284,8 @@ def run(ctx: BenchContext) -> Figure:
             f"{phases['charla']['imports']:.0f} ms vs {phases['physical_floor']['imports']:.0f} ms, with the "
             f"bytecode the bundle ships (without it charla starts in {medians['charla_source']:.0f} ms); then a "
             f"first request of {phases['charla']['first_request']:.0f} ms vs "
-            f"{phases['physical_floor']['first_request']:.0f} ms (the botocore session, the Bolt app, Mangum/Starlette). "
+            f"{phases['physical_floor']['first_request']:.0f} ms (the botocore session, the Bolt app, "
+            "Mangum/Starlette). "
             f"AWS calls before the first 200: charla {_calls(calls['charla'])}, physical floor "
             f"{_calls(calls['physical_floor'])}"
         )
