@@ -206,8 +206,8 @@ def run(ctx: BenchContext) -> Figure:
             f"settings {ratio(best_row['tasks_per_cpu_s'], same_row['tasks_per_cpu_s'])}x): the framework's tax. "
             "Per task Celery adds its consumer loop, a message object and an ack of its own (batched, up to 10 "
             "per DeleteMessageBatch: workers/sqs_batch_ack.py, counted in figure 5), and each of the worker's "
-            "AWS and Slack calls goes through botocore's or slack_sdk's request building, signing and parsing. Against the "
-            f"physical floor: {per_core}x, where the hand-written same-effects loop itself reaches "
+            "AWS and Slack calls goes through botocore's or slack_sdk's request building, signing and parsing. "
+            f"Against the physical floor: {per_core}x, where the hand-written same-effects loop itself reaches "
             f"{design_per_core}x (its 3 DynamoDB calls per task)"
         )
     return Figure(
