@@ -26,6 +26,8 @@ Endpoints (Slack-shaped JSON):
             with "rate_limited_channels": ["C1"] only chat.postMessage to those channels does
         {"failing_channels": ["C1"]}   chat.postMessage and chat.postEphemeral there fail (channel_not_found) until
             the list is emptied again
+        {"refusing_blocks_channels": ["C1"]}   chat.postMessage with blocks there answers
+            invalid_blocks (a message Slack refuses for its content; plain text still goes through)
         {"reset_after_posts": N}   the next N chat.postMessage calls are posted (recorded, visible
             in the history) and then the connection is reset with no HTTP answer: the client
             sees a connection error after Slack acted
@@ -91,6 +93,7 @@ class Recorder:
     pace_violations: int = 0
     unescaped_posts: int = 0
     failing_channels: set[str] = field(default_factory=set)
+    refusing_blocks_channels: set[str] = field(default_factory=set)
     reset_after_posts: int = 0
     posts_reset: int = 0
     delay_posts_s: float = 0.0
@@ -170,6 +173,8 @@ class Recorder:
                 self.rate_limited_channels = set(body.get("rate_limited_channels") or ())
             if "failing_channels" in body:
                 self.failing_channels = set(body["failing_channels"])
+            if "refusing_blocks_channels" in body:
+                self.refusing_blocks_channels = set(body["refusing_blocks_channels"])
             if "reset_after_posts" in body:
                 self.reset_after_posts = int(body["reset_after_posts"])
             if "delay_posts_s" in body:
@@ -221,6 +226,7 @@ class Recorder:
             self.rate_limited_until = 0.0
             self.rate_limited_channels = set()
             self.failing_channels = set()
+            self.refusing_blocks_channels = set()
             self.reset_after_posts = 0
             self.delay_posts_s = 0.0
             self.history_page_size = 0
@@ -383,6 +389,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(delay)  # this request's own thread (ThreadingHTTPServer): others go on
         if channel in recorder.failing_channels:
             self._send(200, {"ok": False, "error": "channel_not_found"})
+            return
+        if channel in recorder.refusing_blocks_channels and body.get("blocks"):
+            self._send(200, {"ok": False, "error": "invalid_blocks"})
             return
         metadata = body.get("metadata")
         if isinstance(metadata, str):  # form posts carry it as JSON text

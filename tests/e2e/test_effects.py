@@ -88,8 +88,10 @@ def test_an_answer_held_up_by_slack_shows_eyes_until_it_is_posted(stack: DevStac
 
 
 def test_an_answer_that_ends_in_the_dead_letter_queue_tells_the_asker_once(stack: DevStack) -> None:
-    channel = "C0GONE"
-    stack.set_slack_faults(failing_channels=[channel])  # chat.postMessage: channel_not_found
+    channel = "C0REFUSES"
+    # Slack refuses the answer for its content (invalid_blocks): a permanent failure, dead-lettered;
+    # the asker's plain-text ephemeral notice still goes through.
+    stack.set_slack_faults(refusing_blocks_channels=[channel])
     try:
         ts = next_ts()
         assert stack.post_event(app_mention("siguiente", channel=channel, user="U0LIAM", ts=ts)).status == 200
@@ -106,5 +108,5 @@ def test_an_answer_that_ends_in_the_dead_letter_queue_tells_the_asker_once(stack
         notices = [r for r in stack.recorded() if r.get("kind") == "chat.postEphemeral" and r.get("channel") == channel]
         assert len(notices) == 2
     finally:
-        stack.set_slack_faults(failing_channels=[])
+        stack.set_slack_faults(refusing_blocks_channels=[])
     assert str(slash(stack, "ve", user="U0LIAM")["text"]).startswith("Por lo pronto")  # the bot still answers
