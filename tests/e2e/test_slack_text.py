@@ -49,9 +49,9 @@ def test_a_search_for_q_and_a_finds_it_and_echoes_it_once(stack: DevStack) -> No
     chat = Conversation(stack, user="U0ALICE", channel="C0SEARCHTEXT")
     (answer,) = chat.send("search Q&A <abierto>")
     header = str(answer["blocks"][0]["text"]["text"])
-    assert header == "1 on the agenda match “Q&amp;A &lt;abierto&gt;”:"  # Slack shows: Q&A <abierto>
-    assert render(answer)[0] == "1 on the agenda match “Q&A <abierto>”:"
+    assert header == "1 item on the agenda matches “Q&amp;A &lt;abierto&gt;”:"  # Slack shows: Q&A <abierto>
+    assert render(answer)[0] == "1 item on the agenda matches “Q&A <abierto>”:"
     assert "Q&amp;A &lt;abierto&gt; con el equipo" in str(answer["blocks"])
     (slashed,) = chat.send("/charla busca Q&A")
-    assert render(slashed)[0] == "1 en la agenda con “Q&A”:"
+    assert render(slashed)[0] == "1 evento de la agenda coincide con “Q&A”:"
     assert unescaped_posts(stack) == 0
