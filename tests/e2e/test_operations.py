@@ -211,7 +211,12 @@ def test_a_poison_message_shows_its_reason_and_comes_back_with_redrive(ops: tupl
     )
     assert counted[0]["last_failure"]["task"] == TaskName.PING.value
     assert counted[0]["last_failure"]["exception"] != "Settled"  # the error's own type
-    assert sum(w["counts"]["refused"] for w in workers_json(home)) >= 1
+    # The refusal may have been counted after the heartbeat that carried the failure: the next one has it.
+    wait_until(
+        lambda: sum(w["counts"]["refused"] for w in workers_json(home)) >= 1,
+        timeout=30,
+        message="the refusal in a heartbeat",
+    )
     shown = charla(home, "dlq", "show")
     assert shown.returncode == 5
     assert "channel_not_found" in shown.stdout
