@@ -47,7 +47,7 @@ from contract.wire import DecodedTask, decode_task_message
 from workers import metrics, redelivery
 from workers.outcomes import Defer, Later, describe, outcome_of
 from workers.payloads import PayloadRefused, handed_on, validated_payload
-from workers.registry import TaskContext, TaskEntry, load
+from workers.registry import TaskContext, TaskEntry, load, started
 from workers.settings import get_settings
 
 logger = logging.getLogger("charla.lambda_executor")
@@ -172,8 +172,15 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
         return _refuse(queue, body, where, problem)
 
     _, observed = redelivery.carried(message.headers.get)
+    # A batch's runs share one function timeout, so none of them is killed at its own time limit:
+    # each gets its deadline, checked before every post (workers/services/replies.py).
     context = TaskContext(
-        task_id=message.task_id, queue=queue, retries=message.retries, worker=worker, observed=observed
+        task_id=message.task_id,
+        queue=queue,
+        retries=message.retries,
+        worker=worker,
+        observed=observed,
+        deadline=started(queue),
     )
     try:
         with handed_on(model):  # validated once, above: the task parses nothing again

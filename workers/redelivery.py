@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message, task_id_for
+from workers.connection_pools import max_pool_connections
 from workers.outcomes import Observed
 from workers.settings import get_settings
 
@@ -60,7 +61,12 @@ class RedeliveryError(RuntimeError):
 @cache
 def sqs_client() -> "SQSClient":
     settings = get_settings()
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=max_pool_connections(),  # pool threads send their copies at once
+    )
     return boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.sqs_endpoint_url, config=config)
 
 

@@ -46,6 +46,7 @@ def _run(running: TaskContext, effect_id: str | None = None) -> replies.Run:
         lease_s=running.spec.lease_s,
         continuation=running.continuation,
         observed=running.observed,
+        deadline=running.deadline,
     )
 
 

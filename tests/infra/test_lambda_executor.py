@@ -13,7 +13,7 @@ from contract import environment as env
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from infra.config import CharlaConfig
 from infra.constructs import lambda_executor
-from infra.constructs.lambda_executor import function_timeout_s
+from infra.constructs.lambda_executor import LAMBDA_RUNS_PER_TASK, function_timeout_s
 from infra.profiles import PROFILES, executors
 from tests.infra.bytecode import compiled_from_source, missing_or_wrong_bytecode, read_only_copy
 from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
@@ -78,7 +78,8 @@ def test_event_source_mapping_batch_window_partial_failures_and_concurrency(smal
     assert props.get("MaximumBatchingWindowInSeconds", 0) == 0  # nor for a window to fill
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     scaling = small.stack.config.scaling_for(QueueName.REPLIES)
-    assert props["ScalingConfig"] == {"MaximumConcurrency": scaling.max_tasks * small.stack.config.worker_concurrency}
+    # Not the thread pool's size: a waiting thread is free in a Fargate task, a waiting Lambda is billed.
+    assert props["ScalingConfig"] == {"MaximumConcurrency": scaling.max_tasks * LAMBDA_RUNS_PER_TASK}
     # A new account may have 10 concurrent executions in all: the executor leaves 8 to the ingress.
     assert props["ScalingConfig"]["MaximumConcurrency"] == 2
     # Concurrency is bounded by the mapping, not by a reservation that would throttle (and count receives).
