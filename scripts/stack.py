@@ -252,6 +252,7 @@ class DevStack:
         concurrency: int | None = None,
         extra_args: Sequence[str] = (),
         env_overrides: Mapping[str, str] | None = None,
+        *,
         pool: str | None = None,
     ) -> ManagedProcess:
         """Start a real ``celery worker`` and wait until it is consuming (``env_overrides``: this

@@ -25,20 +25,20 @@ BOTOCORE_DEFAULT_POOL = 10  # botocore.endpoint.MAX_POOL_CONNECTIONS
 # consumer's own blocking calls share the SQS client; a rejection or a late ack may overlap them.
 EXTRA_CONNECTIONS = 2
 
-_recorded: int | None = None
+# The worker's concurrency once ``record_concurrency`` saw it (one worker per process).
+_worker: dict[str, int] = {}
 
 
 def record_concurrency(concurrency: object) -> None:
     """The worker's resolved concurrency (``WorkController.concurrency``); ignored if not a number."""
-    global _recorded
     if isinstance(concurrency, int) and concurrency > 0:
-        _recorded = concurrency
+        _worker["concurrency"] = concurrency
 
 
 def concurrency() -> int:
     """Tasks this process may run at once: as recorded, else ``CHARLA_WORKER_CONCURRENCY``, else the default."""
-    if _recorded is not None:
-        return _recorded
+    if "concurrency" in _worker:
+        return _worker["concurrency"]
     try:
         return max(1, int(os.environ.get(env.WORKER_CONCURRENCY, env.DEFAULT_WORKER_CONCURRENCY)))
     except ValueError:

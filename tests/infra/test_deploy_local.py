@@ -203,7 +203,7 @@ def test_the_worker_health_check_passes_on_a_running_worker_and_fails_on_a_proce
         # A process without pool children (the ingress) is what a dead prefork pool looks like.
         failed = check(stack.processes["ingress"].pid, prefork)
         assert failed.returncode == 1 and "0 of 2 pool processes" in failed.stderr
-        as_deployed = {env.WORKER_POOL: deployed[env.WORKER_POOL], env.WORKER_CONCURRENCY: deployed[env.WORKER_CONCURRENCY]}
+        as_deployed = {name: deployed[name] for name in (env.WORKER_POOL, env.WORKER_CONCURRENCY)}
         assert as_deployed == {env.WORKER_POOL: env.DEFAULT_WORKER_POOL, env.WORKER_CONCURRENCY: "16"}
         assert check(stack.processes["ingress"].pid, as_deployed).returncode == 0
 

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from contract.queues import QUEUE_SPECS, QueueName
+from scripts.provision import dynamodb
 from scripts.stack import DevStack
 from tests.integration.test_reply_holes import (
     LEASE_S,
@@ -23,10 +24,7 @@ from tests.integration.test_reply_holes import (
     copy_of,
     new_channel,
     run_copies_until_settled,
-    store,  # noqa: F401 - fixtures shared with the holes' tests
-    web,  # noqa: F401
 )
-from tests.integration.test_reply_holes import stack as stack  # noqa: F401
 from workers.outcomes import Defer
 from workers.services import replies
 from workers.services.replies import Delivery, Run
@@ -35,6 +33,22 @@ from workers.store import StateStore
 
 pytestmark = pytest.mark.slow
 DEADLINE_S = QUEUE_SPECS[QueueName.REPLIES].run_deadline_s
+
+
+@pytest.fixture(scope="module")
+def stack(stack_without_worker: DevStack) -> DevStack:
+    return stack_without_worker
+
+
+@pytest.fixture
+def store(stack: DevStack) -> StateStore:
+    assert stack.moto_url
+    return StateStore(dynamodb(stack.moto_url), stack.env["CHARLA_TABLE_STATE"])
+
+
+@pytest.fixture
+def web(stack: DevStack) -> WebClient:
+    return WebClient(token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[])
 
 
 @dataclass

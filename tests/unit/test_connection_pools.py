@@ -38,7 +38,7 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in WORKER_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(env.WORKER_CONCURRENCY, raising=False)
-    monkeypatch.setattr(connection_pools, "_recorded", None)
+    monkeypatch.setattr(connection_pools, "_worker", {})
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
