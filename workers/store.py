@@ -23,9 +23,9 @@ its command counter and its channel's post slot are that one transaction
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
 
+from workers import aws
 from workers.connection_pools import max_pool_connections
 from workers.settings import get_settings
 from workers.state.agenda import AgendaRecords
@@ -77,7 +77,8 @@ def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":
         retries={"max_attempts": 3, "mode": "standard"},
         max_pool_connections=max_pool_connections(),  # one per pool thread (workers/connection_pools.py)
     )
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
+    client: DynamoDBClient = aws.client("dynamodb", region=region, endpoint_url=endpoint_url, config=config)
+    return client
 
 
 @cache

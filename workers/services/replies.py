@@ -33,10 +33,13 @@ Transitions (each one conditional DynamoDB write)
                         copy's headers), never another machine's timestamp. A live holder
                         writes (fence, release, done) well within a lease, changing ``v``.
     HELD(r,v) -> HELD(r,v') the FENCE, right before every Slack post or ``response_url`` call:
-                        owner is r and the version is still ``v`` (nobody took over), stamps
-                        ``posting_at``. If it fails, r lost the answer: it never posts.
+                        the run is within its deadline (``Run.deadline``), owner is r and the
+                        version is still ``v`` (nobody took over), stamps ``posting_at``. If it
+                        fails, r lost the answer: it never posts.
     HELD(r) -> DONE     r, after Slack answered ok, or after r found the post in Slack
     HELD(r) -> FREE     r, keeping ``posting_at`` unless its own attempt was proven absent
+                        (also a run past its deadline at the fence: it sent nothing, so its own
+                        stamp is cleared, and its copy comes back in ``OVERDUE_DEFER_S``)
 
 Reading it
     DONE                          ack, stop.
@@ -59,13 +62,34 @@ A crash at each point (the message in hand is acked only when the run ends)
                                   ``posting_at``: finds it -> DONE, or proves it absent and posts.
     after DONE                    the redelivered copy sees DONE and acks.
     a pause (VM, container) anywhere   a frozen run that wakes after a takeover fails its fence
-                                  and never posts. Only a pause between the fence and the
-                                  request leaving the process (microseconds, no I/O between)
-                                  for longer than a lease could still post late.
+                                  and never posts; one that wakes past its deadline, before
+                                  any takeover, is refused by its deadline at the fence. Only
+                                  a pause between the last deadline check and the request
+                                  leaving the process (microseconds, no I/O between) for
+                                  longer than a lease could still post late.
+    a run that overruns on a thread   (no time limit kills it) refused at the fence once past
+                                  its deadline; it releases and defers; its copy posts.
     two runs at once              one transaction wins; the other meets HELD and defers.
 
 Every wait is bounded: a copy's deferrals add up (``workers/outcomes.py``); past the queue's
 ``max_deferral_s`` the task goes to its dead-letter queue saying why.
+
+Why the lease is long enough, on any pool
+    A copy takes over a hold only after seeing one version unchanged for ``lease_s`` (the SQS
+    delays of its copies). The holder wrote that version during its run, so after the run
+    started. Each run has a deadline, ``QueueSpec.run_deadline_s`` (the queue's hard time limit)
+    after it started, on its own monotonic clock (``TaskContext.deadline``, set by both executors
+    as the task function is entered): the deadline is checked before the fence's write and again
+    right before the Slack call, with no I/O between that check and the request leaving. So a
+    post leaves at most ``run_deadline_s`` after the last version its run wrote, and ``lease_s``
+    = ``run_deadline_s`` + 30 s leaves it 30 s to reach Slack (the posting client gives up after
+    ``POST_TIMEOUT_S``) before any copy can take over and search. Two clocks measure durations
+    here (SQS's delays, the run's monotonic clock); no timestamp crosses machines.
+    Celery's prefork pool also kills a run at ``time_limit_s``; its thread pool (the ECS
+    worker's default) kills nothing, and the Lambda executor runs a batch under one function
+    timeout. None of that matters to the argument: a run past its deadline may go on running
+    (a stalled read, a wait), but its fence refuses, it releases the answer (it sent nothing)
+    and defers; its copy takes the answer over and posts it once.
 
 Pace
     All workers keep each channel to Slack's pace (about one post a second) through the
