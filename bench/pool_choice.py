@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", help="labels (prefixes) of the candidates to run")
     args = parser.parse_args(argv)
     os.environ.update({**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION})  # as `python -m bench` does
-    sustained._send_and_drain = _with_slack_latency(args.slack_ms / 1000)  # type: ignore[assignment]
+    sustained._send_and_drain = _with_slack_latency(args.slack_ms / 1000)
     rows = []
     for settings in CANDIDATES:
         if args.only and not any(settings.label.startswith(prefix) for prefix in args.only):

@@ -37,7 +37,6 @@ def client_config() -> dict[str, object]:
     return {**SYNC_CLIENT_CONFIG, "max_pool_connections": max_pool_connections()}
 
 
-@signals.worker_init.connect
 def _size_connection_pools(sender: Any = None, **_: Any) -> None:
     """The worker knows its concurrency now (``--concurrency`` resolved), before any client is built.
 
@@ -49,6 +48,9 @@ def _size_connection_pools(sender: Any = None, **_: Any) -> None:
     if app is not None:
         options = dict(app.conf.broker_transport_options or {})
         app.conf.broker_transport_options = {**options, "client-config": client_config()}
+
+
+signals.worker_init.connect(_size_connection_pools)
 
 
 def build_app(settings: WorkerSettings) -> Celery:
