@@ -10,7 +10,7 @@ prefork process spends blocked). Prints one line per pool: p50/p95 reply latency
 backlog, lost and duplicated, and the worker's CPU per event. The default in
 ``contract/environment.py`` (``DEFAULT_WORKER_POOL``/``DEFAULT_WORKER_CONCURRENCY``) is the
 candidate that met the goal (0 lost, 0 duplicated, p95 < 1 s) with the lowest p95; the figures
-are in docs/OPERATIONS.md ("Which pool").
+are in docs/OPERATIONS.md ("Which pool the worker runs").
 """
 
 import argparse

@@ -125,7 +125,7 @@ class CharlaConfig:
     worker_memory_mb: int = 512
     # The Celery pool of each worker task and its size: a thread pool sized for I/O by default
     # (a reply waits on DynamoDB, Slack and the channel's turn, and uses ~11 ms of CPU). Measured
-    # on a 0.25 vCPU quota: docs/OPERATIONS.md, "Which pool". Reaches the container as
+    # on a 0.25 vCPU quota: docs/OPERATIONS.md, "Which pool the worker runs". Reaches the container as
     # CHARLA_WORKER_POOL / CHARLA_WORKER_CONCURRENCY (workers/docker-entrypoint.sh).
     worker_pool: str = DEFAULT_WORKER_POOL
     worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
