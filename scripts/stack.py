@@ -68,6 +68,8 @@ class DevStack:
     Args:
         worker_queues: Queues the single worker consumes (``[]`` starts no worker).
         worker_concurrency: Pool processes (or threads) in the worker.
+        moto_module: The moto server to start (``scripts.moto_serial``: DynamoDB serialized, for
+            many concurrent runs, as a thread pool makes them).
         worker_pool: The worker's Celery pool (``--pool``). Prefork here unless a test asks for
             another; the deployed default is ``contract.environment.DEFAULT_WORKER_POOL``.
         sqs_wait_time_seconds: Long-poll wait of the worker (short in tests, see FINDINGS).
@@ -95,6 +97,7 @@ class DevStack:
         worker_queues: Sequence[QueueName] = tuple(QueueName),
         worker_concurrency: int = 2,
         worker_pool: str = "prefork",
+        moto_module: str = "moto.server",
         sqs_wait_time_seconds: int = 5,
         resources: Mapping[str, str] | None = None,
         moto_url: str | None = None,
@@ -114,6 +117,7 @@ class DevStack:
         self.worker_queues = [queue for queue in worker_queues if queue not in self.lambda_queues]
         self.worker_concurrency = worker_concurrency
         self.worker_pool = worker_pool
+        self.moto_module = moto_module
         self.sqs_wait_time_seconds = sqs_wait_time_seconds
         self._resources = dict(resources or {})
         self.moto_url = moto_url
@@ -154,7 +158,9 @@ class DevStack:
         base.update(LOCAL_CREDENTIALS)
         base.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"})
         if not self.moto_url:
-            self.processes["moto"], self.moto_url = start_moto_server(env=base, log_dir=self.log_dir)
+            self.processes["moto"], self.moto_url = start_moto_server(
+                env=base, log_dir=self.log_dir, module=self.moto_module
+            )
         resources = self._resources or provision(
             self.moto_url, prefix=f"charla-{secrets.token_hex(3)}", **self._queue_overrides
         )

@@ -233,6 +233,7 @@ def fault_stack() -> Iterator[DevStack]:
         worker_queues=[],
         sqs_wait_time_seconds=1,
         queue_overrides={"visibility_timeout_s": VISIBILITY_S, "max_receive_count": MAX_RECEIVES},
+        moto_module="scripts.moto_serial",  # 16 threads' concurrent transactions (scripts/moto_serial.py)
     ) as stack:
         yield stack
 

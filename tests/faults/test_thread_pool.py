@@ -55,7 +55,10 @@ _QUEUED_MS = re.compile(r"(\d+) ms in the queue")
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStack]:
     """No worker at first: each scenario starts the thread-pool workers it needs."""
-    with DevStack(worker_queues=[], sqs_wait_time_seconds=1, worker_pool="threads") as running:
+    # moto's DynamoDB serialized: its transaction rollback erases concurrent writes (scripts/moto_serial.py).
+    with DevStack(
+        worker_queues=[], sqs_wait_time_seconds=1, worker_pool="threads", moto_module="scripts.moto_serial"
+    ) as running:
         yield running
 
 
