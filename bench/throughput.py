@@ -18,6 +18,7 @@ from typing import Any
 from bench import floor
 from bench.common import WORKER_LOG_LEVEL, Figure, group_cpu_seconds, ratio
 from bench.context import BenchContext
+from contract.environment import DEFAULT_WORKER_CONCURRENCY, DEFAULT_WORKER_POOL
 from contract.queues import WORKER_PREFETCH_MULTIPLIER, QueueName
 from contract.tasks import CommandRequest, TaskName
 from contract.wire import encode_task_message
@@ -45,8 +46,15 @@ class WorkerSettings:
         return ["--prefetch-multiplier", str(self.prefetch), "--pool", self.pool]
 
 
-DEFAULT = WorkerSettings("default (prefork -c 2, prefetch 4)")
+# The deploy's default (contract/environment.py, chosen by bench/pool_choice.py); the old
+# default, prefork -c 2, is a candidate beside it.
+DEFAULT = WorkerSettings(
+    f"default ({DEFAULT_WORKER_POOL} -c {DEFAULT_WORKER_CONCURRENCY}, prefetch {WORKER_PREFETCH_MULTIPLIER})",
+    concurrency=DEFAULT_WORKER_CONCURRENCY,
+    pool=DEFAULT_WORKER_POOL,
+)
 CANDIDATES = (
+    WorkerSettings("prefork -c 2, prefetch 4", concurrency=2),
     WorkerSettings("prefork -c 4, prefetch 10", concurrency=4, prefetch=10),
     WorkerSettings("threads -c 8, prefetch 4", concurrency=8, pool="threads"),
     WorkerSettings("threads -c 16, prefetch 10", concurrency=16, prefetch=10, pool="threads"),

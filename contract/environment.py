@@ -24,7 +24,12 @@ SLACK_API_URL = "CHARLA_SLACK_API_URL"
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it natively; set locally to moto
 WORKER_QUEUES = "CHARLA_WORKER_QUEUES"
 WORKER_CONCURRENCY = "CHARLA_WORKER_CONCURRENCY"  # read by workers/docker-entrypoint.sh
-WORKER_POOL = "CHARLA_WORKER_POOL"  # read by workers/docker-entrypoint.sh (default prefork)
+WORKER_POOL = "CHARLA_WORKER_POOL"  # read by workers/docker-entrypoint.sh
+# What the worker's entrypoint runs when neither is set, and the deploy's defaults (infra/config.py):
+# a thread pool sized for I/O. A reply holds its slot for DynamoDB round trips, a Slack post and
+# the channel's turn while using ~11 ms of CPU; measured on a 0.25 vCPU quota in docs/OPERATIONS.md.
+DEFAULT_WORKER_POOL = "threads"
+DEFAULT_WORKER_CONCURRENCY = 16
 AGENDA_SOURCE = "CHARLA_AGENDA_SOURCE"  # https:// URL or s3://bucket/key; unset: the sample agenda
 ARCHIVE_RETENTION_DAYS = "CHARLA_ARCHIVE_RETENTION_DAYS"  # archived messages expire (TTL) after this
 WELCOME_TEXT = "CHARLA_WELCOME_TEXT"  # greeting for newcomers in any channel; unset: no welcome

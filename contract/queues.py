@@ -26,13 +26,25 @@ class QueueSpec:
     max_receive_count: int
 
     @property
+    def run_deadline_s(self) -> int:
+        """How long after its start a run may still send a Slack call that can post.
+
+        Checked by the run itself, on its own monotonic clock, at the fence before every post
+        (``workers/services/replies.py``): a run past it never posts, whatever pool runs it.
+        Celery's prefork pool also kills a task at ``time_limit_s``; its thread pool enforces no
+        time limit at all, so this deadline, not the kill, is what the lease relies on.
+        """
+        return self.time_limit_s
+
+    @property
     def lease_s(self) -> int:
         """How long a run's claim on an effect is trusted (``workers/services/replies.py``).
 
-        Celery kills a task at ``time_limit_s``; the extra 30 s lets a request the killed run had
-        already sent reach Slack before another run looks there for it.
+        A run sends no post later than ``run_deadline_s`` after it started, and every version it
+        wrote was written after it started; the extra 30 s lets a request it had already sent
+        reach Slack before another run looks there for it.
         """
-        return self.time_limit_s + 30
+        return self.run_deadline_s + 30
 
     @property
     def max_deferral_s(self) -> int:

@@ -9,12 +9,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
+from contract.environment import DEFAULT_WORKER_CONCURRENCY, DEFAULT_WORKER_POOL
 from contract.queues import QueueName
 from infra.profiles import DEFAULT_EXECUTOR, EXECUTORS, PROFILES, Executor, executors, with_profile
 
 # The one environment allowed to deploy alarms that reach nobody (a developer's own stack).
 DEV_ENV_NAME = "dev"
 NO_SUBSCRIBER = "none"  # alarm_email=none: no subscriber, on purpose
+# Celery pools the worker image can run (gevent and eventlet are not installed in it).
+WORKER_POOLS = ("threads", "prefork", "solo")
+# More threads than this only wait on each other (and on one vCPU's GIL); more prefork processes
+# than this do not fit any Fargate task's memory.
+MAX_WORKER_CONCURRENCY = 64
 
 # Context keys read by from_context (a typo in cdk.json is an error, not a silent default).
 CONTEXT_KEYS = (
@@ -28,6 +34,7 @@ CONTEXT_KEYS = (
     "worker_cpu",
     "worker_memory_mb",
     "worker_concurrency",
+    "worker_pool",
     "worker_arm64",
     "fargate_spot",
     "container_insights",
@@ -116,7 +123,12 @@ class CharlaConfig:
     api_throttle_burst: int = 50
     worker_cpu: int = 256  # Fargate CPU units (256 = 0.25 vCPU)
     worker_memory_mb: int = 512
-    worker_concurrency: int = 2  # Celery prefork processes per task
+    # The Celery pool of each worker task and its size: a thread pool sized for I/O by default
+    # (a reply waits on DynamoDB, Slack and the channel's turn, and uses ~11 ms of CPU). Measured
+    # on a 0.25 vCPU quota: docs/OPERATIONS.md, "Which pool the worker runs". Reaches the container as
+    # CHARLA_WORKER_POOL / CHARLA_WORKER_CONCURRENCY (workers/docker-entrypoint.sh).
+    worker_pool: str = DEFAULT_WORKER_POOL
+    worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
     # Graviton (~20% cheaper), on demand or on Spot: Fargate Spot runs Linux ARM64 tasks on
     # platform 1.4.0+ (ECS API reference, CapacityProviderStrategyItem). None means arm64.
     worker_arm64: bool | None = None
@@ -167,6 +179,10 @@ class CharlaConfig:
                 "that reach nobody",
                 f"env_name={self.env_name} is not {DEV_ENV_NAME}: its alarms would page nobody",
             )
+        if self.worker_pool not in WORKER_POOLS:
+            raise SettingError("worker_pool", self.worker_pool, _expected("worker_pool"))
+        if not 1 <= self.worker_concurrency <= MAX_WORKER_CONCURRENCY:
+            raise SettingError("worker_concurrency", str(self.worker_concurrency), _expected("worker_concurrency"))
         if self.default_language not in ("en", "es"):
             raise ValueError(
                 f"default_language must be 'en' or 'es' (a catalogue the bot has), got {self.default_language!r}"
@@ -318,6 +334,8 @@ EXPECTED_BY_TYPE: dict[Any, str] = {
 }
 EXPECTED_BY_KEY: dict[str, str] = {
     "lambda_memory_mb": "a whole number of MB from 128 to 10240",
+    "worker_pool": f"one of {', '.join(WORKER_POOLS)} (the Celery pool; threads unless measured otherwise)",
+    "worker_concurrency": f"a whole number from 1 to {MAX_WORKER_CONCURRENCY} (threads or processes per worker task)",
     "profile": f"one of {', '.join(PROFILES)} (or unset for the default deploy)",
     "slack_team_ids": "team or org ids, comma-separated (T0123,T0456) or a JSON list",
 }

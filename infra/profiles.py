@@ -35,7 +35,7 @@ PROFILES: Mapping[str, Mapping[str, Any]] = {
         # that hour): hourly that is most of the bill at rest. A small team's agenda can wait a day
         # (an immediate refresh is one `charla send charla.refresh_agenda` away).
         "agenda_refresh_minutes": 1440,
-        # The executor's mapping runs at most max_tasks x worker_concurrency = 2 (AWS's floor) at
+        # The executor's mapping runs at most max_tasks x LAMBDA_RUNS_PER_TASK = 2 (AWS's floor) at
         # once: a new account may have 10 concurrent executions in all, and the ingress needs them.
         "scaling": {QueueName.BULK.value: {"min_tasks": 0}, QueueName.REPLIES.value: {"max_tasks": 1}},
     },

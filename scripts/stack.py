@@ -67,7 +67,11 @@ class DevStack:
 
     Args:
         worker_queues: Queues the single worker consumes (``[]`` starts no worker).
-        worker_concurrency: Prefork processes in the worker.
+        worker_concurrency: Pool processes (or threads) in the worker.
+        moto_module: The moto server to start (``scripts.moto_serial``: DynamoDB serialized, for
+            many concurrent runs, as a thread pool makes them).
+        worker_pool: The worker's Celery pool (``--pool``). Prefork here unless a test asks for
+            another; the deployed default is ``contract.environment.DEFAULT_WORKER_POOL``.
         sqs_wait_time_seconds: Long-poll wait of the worker (short in tests, see FINDINGS).
         resources: Existing queue/table variables (e.g. from a CloudFormation deploy into moto);
             when given with ``moto_url``, nothing is provisioned.
@@ -92,6 +96,8 @@ class DevStack:
         *,
         worker_queues: Sequence[QueueName] = tuple(QueueName),
         worker_concurrency: int = 2,
+        worker_pool: str = "prefork",
+        moto_module: str = "moto.server",
         sqs_wait_time_seconds: int = 5,
         resources: Mapping[str, str] | None = None,
         moto_url: str | None = None,
@@ -110,6 +116,8 @@ class DevStack:
         self.worker_log_level = worker_log_level
         self.worker_queues = [queue for queue in worker_queues if queue not in self.lambda_queues]
         self.worker_concurrency = worker_concurrency
+        self.worker_pool = worker_pool
+        self.moto_module = moto_module
         self.sqs_wait_time_seconds = sqs_wait_time_seconds
         self._resources = dict(resources or {})
         self.moto_url = moto_url
@@ -150,7 +158,9 @@ class DevStack:
         base.update(LOCAL_CREDENTIALS)
         base.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"})
         if not self.moto_url:
-            self.processes["moto"], self.moto_url = start_moto_server(env=base, log_dir=self.log_dir)
+            self.processes["moto"], self.moto_url = start_moto_server(
+                env=base, log_dir=self.log_dir, module=self.moto_module
+            )
         resources = self._resources or provision(
             self.moto_url, prefix=f"charla-{secrets.token_hex(3)}", **self._queue_overrides
         )
@@ -248,9 +258,12 @@ class DevStack:
         concurrency: int | None = None,
         extra_args: Sequence[str] = (),
         env_overrides: Mapping[str, str] | None = None,
+        *,
+        pool: str | None = None,
     ) -> ManagedProcess:
         """Start a real ``celery worker`` and wait until it is consuming (``env_overrides``: this
-        worker's own additions, e.g. a skewed clock for a fault scenario)."""
+        worker's own additions, e.g. a skewed clock for a fault scenario; ``pool``: its
+        ``--pool``, else the stack's ``worker_pool``)."""
         queues = list(queues) if queues is not None else self.worker_queues
         argv = python_module(
             "celery",
@@ -264,7 +277,7 @@ class DevStack:
             "-c",
             str(concurrency or self.worker_concurrency),
             "--pool",
-            "prefork",
+            pool or self.worker_pool,
             "-l",
             self.worker_log_level,
             "--without-gossip",

@@ -1,11 +1,14 @@
 """The Celery app: SQS transport, queues and routes from the contract, at-least-once delivery."""
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 
 from contract.celery_settings import MESSAGE_SETTINGS
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from contract.registry import RESULT_TASKS
 from contract.tasks import TASK_QUEUES
+from workers.connection_pools import max_pool_connections, record_concurrency
 from workers.heartbeat import Heartbeat
 from workers.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
 from workers.settings import WorkerSettings, get_settings
@@ -25,8 +28,29 @@ def transport_options(settings: WorkerSettings) -> dict[str, object]:
         "fetch_message_attributes": {"MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"]},
         # Acks and other blocking calls run on the worker's event loop: seconds, not botocore's
         # 60 s, before a stuck one is retried (workers/sqs_transport.py).
-        "client-config": SYNC_CLIENT_CONFIG,
+        "client-config": client_config(),
     }
+
+
+def client_config() -> dict[str, object]:
+    """botocore settings of kombu's SQS client: short timeouts, a connection per pool thread."""
+    return {**SYNC_CLIENT_CONFIG, "max_pool_connections": max_pool_connections()}
+
+
+def _size_connection_pools(sender: Any = None, **_: Any) -> None:
+    """The worker knows its concurrency now (``--concurrency`` resolved), before any client is built.
+
+    Every AWS client the pool's threads share is sized to it (``workers/connection_pools.py``);
+    kombu builds its SQS client when the consumer connects, after this.
+    """
+    record_concurrency(getattr(sender, "concurrency", None))
+    app = getattr(sender, "app", None)
+    if app is not None:
+        options = dict(app.conf.broker_transport_options or {})
+        app.conf.broker_transport_options = {**options, "client-config": client_config()}
+
+
+signals.worker_init.connect(_size_connection_pools)
 
 
 def build_app(settings: WorkerSettings) -> Celery:

@@ -15,7 +15,7 @@ from contract.queues import QUEUE_SPECS, QueueName
 from workers import redelivery
 from workers.app import app
 from workers.payloads import VALIDATED_PAYLOAD_HEADER, handed_on
-from workers.registry import TaskContext, TaskEntry, load
+from workers.registry import TaskContext, TaskEntry, load, started
 
 
 def context_of(request: Any) -> TaskContext:
@@ -28,6 +28,7 @@ def context_of(request: Any) -> TaskContext:
         retries=int(request.retries or 0),
         worker=str(request.hostname),
         observed=observed,
+        deadline=started(queue),  # the thread pool enforces no time limit: the reply fence does
     )
 
 

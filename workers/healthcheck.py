@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pid", type=int, default=1, help="the Celery main process (PID 1 in the container)")
     args = parser.parse_args(argv)
-    if os.environ.get(env.WORKER_POOL, "prefork") != "prefork":
+    if os.environ.get(env.WORKER_POOL, env.DEFAULT_WORKER_POOL) != "prefork":
         return 0  # other pools run in PID 1 itself: no pool processes to count
     expected = int(os.environ.get(env.WORKER_CONCURRENCY, "1"))
     running = len(children_of(args.pid))

@@ -37,17 +37,15 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import boto3
-
 from contract import environment as env
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS
 from contract.results import FAILURE, RESULT_TTL_S, RESULT_VALUE_ATTRIBUTE, SUCCESS, result_key
 from contract.wire import DecodedTask, decode_task_message
-from workers import metrics, redelivery
+from workers import aws, metrics, redelivery
 from workers.outcomes import Defer, Later, describe, outcome_of
 from workers.payloads import PayloadRefused, handed_on, validated_payload
-from workers.registry import TaskContext, TaskEntry, load
+from workers.registry import TaskContext, TaskEntry, load, started
 from workers.settings import get_settings
 
 logger = logging.getLogger("charla.lambda_executor")
@@ -76,7 +74,7 @@ def _prepare() -> None:
     """
     if os.environ.get(env.SLACK_BOT_TOKEN) or not os.environ.get(env.SLACK_BOT_TOKEN_SECRET_ARN):
         return
-    client = boto3.client("secretsmanager")
+    client = aws.client("secretsmanager")
     value = client.get_secret_value(SecretId=os.environ[env.SLACK_BOT_TOKEN_SECRET_ARN])["SecretString"]
     token = json.loads(value).get(env.SECRET_KEY_BOT_TOKEN)
     if not token:
@@ -172,8 +170,15 @@ def _run_record(record: Mapping[str, Any], *, tasks: Mapping[str, TaskEntry], wo
         return _refuse(queue, body, where, problem)
 
     _, observed = redelivery.carried(message.headers.get)
+    # A batch's runs share one function timeout, so none of them is killed at its own time limit:
+    # each gets its deadline, checked before every post (workers/services/replies.py).
     context = TaskContext(
-        task_id=message.task_id, queue=queue, retries=message.retries, worker=worker, observed=observed
+        task_id=message.task_id,
+        queue=queue,
+        retries=message.retries,
+        worker=worker,
+        observed=observed,
+        deadline=started(queue),
     )
     try:
         with handed_on(model):  # validated once, above: the task parses nothing again
@@ -244,7 +249,7 @@ def _exception_meta(error: BaseException) -> dict[str, Any]:
 @cache
 def _dynamodb() -> Any:
     settings = get_settings()
-    return boto3.client("dynamodb", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    return aws.client("dynamodb", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
 
 
 def _store_result(message: DecodedTask, status: str, result: Any) -> None:

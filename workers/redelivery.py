@@ -11,13 +11,14 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message, task_id_for
+from workers import aws
+from workers.connection_pools import max_pool_connections
 from workers.outcomes import Observed
 from workers.settings import get_settings
 
@@ -60,8 +61,16 @@ class RedeliveryError(RuntimeError):
 @cache
 def sqs_client() -> "SQSClient":
     settings = get_settings()
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.sqs_endpoint_url, config=config)
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=max_pool_connections(),  # pool threads send their copies at once
+    )
+    client: SQSClient = aws.client(
+        "sqs", region=settings.aws_region, endpoint_url=settings.sqs_endpoint_url, config=config
+    )
+    return client
 
 
 @cache

@@ -12,6 +12,7 @@ Both check the payload against ``contract.registry.TASK_PAYLOADS`` first; regist
 the contract does not know is an error at import.
 """
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +38,8 @@ class TaskContext:
         worker: Who runs it, for answers such as ``ping``'s (``celery@host``, ``lambda:<function>``).
         observed: The effect record version an earlier run saw before deferring this copy, and
             for how long it has been seen unchanged (``workers/services/replies.py``).
+        deadline: ``time.monotonic()`` after which this run must not send a Slack call that can
+            post (``QueueSpec.run_deadline_s`` after it started; ``started``). ``None``: no deadline.
     """
 
     task_id: str
@@ -44,6 +47,7 @@ class TaskContext:
     retries: int = 0
     worker: str = ""
     observed: Observed | None = None
+    deadline: float | None = None
 
     @property
     def continuation(self) -> bool:
@@ -73,6 +77,15 @@ class TaskEntry:
 
 
 TASKS: dict[str, TaskEntry] = {}
+
+
+def started(queue: QueueName, *, now: Callable[[], float] = time.monotonic) -> float:
+    """The deadline of a run of ``queue`` that starts now (``TaskContext.deadline``).
+
+    Both executors call it as the task function is entered: every write the run makes to an
+    effect record comes after it, which is what the lease argument needs (``contract/queues.py``).
+    """
+    return now() + QUEUE_SPECS[queue].run_deadline_s
 
 
 def task(name: TaskName) -> Callable[[F], F]:

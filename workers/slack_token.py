@@ -34,13 +34,14 @@ def read_bot_token(settings: WorkerSettings) -> str | None:
     """The bot token in Secrets Manager now, or ``None`` if there is no secret to read or it failed."""
     if not settings.slack_secret_arn:
         return None
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client(
+    from workers import aws
+
+    client = aws.client(
         "secretsmanager",
-        region_name=settings.aws_region,
+        region=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
         config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}),
     )

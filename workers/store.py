@@ -23,9 +23,10 @@ its command counter and its channel's post slot are that one transaction
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
 
+from workers import aws
+from workers.connection_pools import max_pool_connections
 from workers.settings import get_settings
 from workers.state.agenda import AgendaRecords
 from workers.state.archive import ArchiveRecords
@@ -70,8 +71,14 @@ class StateStore(ArchiveRecords, WelcomeRecords, AgendaRecords, ChannelCounts, P
 
 
 def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=max_pool_connections(),  # one per pool thread (workers/connection_pools.py)
+    )
+    client: DynamoDBClient = aws.client("dynamodb", region=region, endpoint_url=endpoint_url, config=config)
+    return client
 
 
 @cache

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import boto3
 from pydantic import TypeAdapter
 from slack_sdk.errors import SlackApiError
 
 from contract.commands import COMMAND_NAMES, is_known_command, means_the_asker, mentioned_users, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
+from workers import aws
 from workers.clock import wall_clock
 from workers.outcomes import Defer
 from workers.payloads import parse_payload
@@ -46,6 +46,7 @@ def _run(running: TaskContext, effect_id: str | None = None) -> replies.Run:
         lease_s=running.spec.lease_s,
         continuation=running.continuation,
         observed=running.observed,
+        deadline=running.deadline,
     )
 
 
@@ -117,7 +118,7 @@ def _parse(payload: dict[str, Any]) -> CommandRequest:
 @cache
 def _s3_client() -> Any:
     settings = get_settings()
-    return boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    return aws.client("s3", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
 
 
 @task(TaskName.PING)

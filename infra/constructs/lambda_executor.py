@@ -16,8 +16,9 @@ The numbers that must agree are derived from the contract (``contract/queues.py`
 - concurrency: the mapping's ``max_concurrency`` (at least 2, AWS's floor), not a reserved
   concurrency: when reserved concurrency throttles an SQS invocation, the message returns to the
   queue and the receive counts toward ``maxReceiveCount``, so a burst could dead-letter valid
-  messages; ``max_concurrency`` makes the poller hold back instead. It equals the Fargate
-  service's ceiling (``max_tasks x worker_concurrency``), so Slack sees the same parallelism.
+  messages; ``max_concurrency`` makes the poller hold back instead. It is ``max_tasks x
+  LAMBDA_RUNS_PER_TASK`` (2): what the Fargate service ran at the old prefork default, not the
+  thread pool's size (16 threads waiting on I/O cost one Fargate task; 16 Lambdas bill 16).
 """
 
 from collections.abc import Mapping
@@ -39,6 +40,11 @@ PACKAGES = ("workers", "contract")
 REQUIREMENTS = ROOT / "requirements-executor.txt"
 MEMORY_MB = 512  # CPU scales with memory: the cold start's imports (pydantic, boto3) take half as long as at 256
 MIN_MAX_CONCURRENCY = 2  # the least AWS accepts for an SQS event source's maximum concurrency
+# Concurrent executions per ``max_tasks`` of the queue's scaling: a Fargate task of the old
+# prefork default (two processes). Not the thread pool's size: its threads wait on I/O for free
+# in one task, where a Lambda bills every waiting millisecond and a new account has 10
+# concurrent executions in all.
+LAMBDA_RUNS_PER_TASK = 2
 
 BATCH_SIZE: Mapping[QueueName, int] = {QueueName.REPLIES: 1, QueueName.BULK: WORKER_PREFETCH_MULTIPLIER + 1}
 BATCH_WINDOW_S: Mapping[QueueName, int] = {QueueName.REPLIES: 0, QueueName.BULK: 5}

@@ -86,6 +86,7 @@ class WorkerService(Construct):
         cpu: int,
         memory_mb: int,
         concurrency: int,
+        pool: str,
         arm64: bool,
         spot: bool,
         scaling: QueueScaling,
@@ -111,6 +112,7 @@ class WorkerService(Construct):
             environment={
                 **environment,
                 env.WORKER_QUEUES: queue_name.value,
+                env.WORKER_POOL: pool,
                 env.WORKER_CONCURRENCY: str(concurrency),
             },
             secrets=dict(secrets),

@@ -26,7 +26,7 @@ from infra.bundling import ROOT
 from infra.config import CharlaConfig
 from infra.constructs.agenda_schedule import AgendaSchedule
 from infra.constructs.bot_secrets import BotSecrets, bot_token_secret_name, signing_secret_name
-from infra.constructs.lambda_executor import LambdaExecutor
+from infra.constructs.lambda_executor import LAMBDA_RUNS_PER_TASK, LambdaExecutor
 from infra.constructs.monitoring import Monitoring, request_alarm_per_minute
 from infra.constructs.slack_ingress import SlackIngress
 from infra.constructs.state_tables import StateTables
@@ -249,7 +249,7 @@ class CharlaStack(Stack):
             queue_name=name,
             queue=queue,
             environment=environment,
-            max_concurrency=scaling.max_tasks * self.config.worker_concurrency,
+            max_concurrency=scaling.max_tasks * LAMBDA_RUNS_PER_TASK,
             log_retention=retention,
         )
         self._grant_task_work(executor.role, name, result_tables)
@@ -287,6 +287,7 @@ class CharlaStack(Stack):
             cpu=config.worker_cpu,
             memory_mb=config.worker_memory_mb,
             concurrency=config.worker_concurrency,
+            pool=config.worker_pool,
             arm64=config.arm64,
             spot=config.fargate_spot,
             scaling=config.scaling_for(name),

@@ -76,17 +76,19 @@ def test_16_an_expired_response_url_answer_reset_after_slack_posted_is_answered_
     assert settled, stack.logs()
 
 
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_17_a_worker_frozen_past_its_lease_while_waiting_for_its_turn_does_not_post_after_a_takeover(
-    stack: DevStack, report: ScenarioReport
+    stack: DevStack, report: ScenarioReport, pool: str
 ) -> None:
+    """On threads nothing kills the frozen run when it wakes (no time limit): its fence alone stops it."""
     assert stack.moto_url
     table, client = stack.env["CHARLA_TABLE_STATE"], dynamodb(stack.moto_url)
-    for name in ("worker", "second"):
+    for name in ("worker", "first", "second"):
         if name in stack.processes and stack.processes[name].alive():
             stack.processes[name].stop()
-    first = stack.start_worker("first", queues=[QueueName.REPLIES], concurrency=1)
-    channel = "C0FROZEN"
-    task = ping_task(channel, event_id="EvFROZEN1", thread_ts=None)
+    first = stack.start_worker("first", queues=[QueueName.REPLIES], concurrency=1, pool=pool)
+    channel = f"C0FROZEN{pool.upper()}"
+    task = ping_task(channel, event_id=f"EvFROZEN-{pool}", thread_ts=None)
     # The channel's line is busy for the next 2.9 s: the run waits for its turn in the worker.
     client.put_item(
         TableName=table,
@@ -106,7 +108,7 @@ def test_17_a_worker_frozen_past_its_lease_while_waiting_for_its_turn_does_not_p
     try:
         assert answers(slack_state(stack), {channel}) == [], "froze too late: the scenario did not happen"
         # Slack re-sends the event (or SQS delivers it again): another worker gets the copy.
-        stack.start_worker("second", queues=[QueueName.REPLIES], concurrency=1)
+        stack.start_worker("second", queues=[QueueName.REPLIES], concurrency=1, pool=pool)
         send_bodies(stack, stack.queue_url(QueueName.REPLIES), [task.body])
         wait_until(
             lambda: bool(answers(slack_state(stack), {channel})),
@@ -131,6 +133,7 @@ def test_17_a_worker_frozen_past_its_lease_while_waiting_for_its_turn_does_not_p
     settled = settle(stack, lambda: True, timeout=5, settle_timeout=120)
     found = answers(slack_state(stack), {channel})
 
+    report["pool"] = pool
     report["took_over_after_s"] = round(took_over_after_s)
     report["lease_s"] = LEASE_S
     _figures(report, stack, found, expected=1)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from contract.environment import DEFAULT_WORKER_CONCURRENCY
 from contract.queues import QueueName
 from lambda_handler.guard import MAX_BODY_BYTES
 from scripts.slack_requests import SignedRequest, app_mention, next_ts, sign, signed_event
@@ -232,6 +233,7 @@ def fault_stack() -> Iterator[DevStack]:
         worker_queues=[],
         sqs_wait_time_seconds=1,
         queue_overrides={"visibility_timeout_s": VISIBILITY_S, "max_receive_count": MAX_RECEIVES},
+        moto_module="scripts.moto_serial",  # 16 threads' concurrent transactions (scripts/moto_serial.py)
     ) as stack:
         yield stack
 
@@ -248,13 +250,17 @@ class Interruption:
 
 
 def interrupt_worker_mid_batch(
-    stack: DevStack, *, prefix: str, tasks: int, signum: int, stop_timeout_s: float
+    stack: DevStack, *, prefix: str, tasks: int, signum: int, stop_timeout_s: float, pool: str = "prefork"
 ) -> Interruption:
-    """Queue ``tasks`` pings, stop the worker with ``signum`` after a quarter, let a new one finish."""
+    """Queue ``tasks`` pings, stop the worker with ``signum`` after a quarter, let a new one finish
+    (both on ``pool``: prefork with 2 processes, or threads with the deployed default's 16)."""
     from scripts.processes import wait_until
 
+    concurrency = 2 if pool == "prefork" else DEFAULT_WORKER_CONCURRENCY
     channels = inject_pings(stack, tasks, prefix=prefix)
-    worker = stack.start_worker(f"{prefix.lower()}-first", queues=[QueueName.REPLIES], concurrency=2)
+    worker = stack.start_worker(
+        f"{prefix.lower()}-first", queues=[QueueName.REPLIES], concurrency=concurrency, pool=pool
+    )
     wait_until(
         lambda: sum(replies_per_channel(stack, prefix).values()) >= tasks // 4,
         timeout=120,
@@ -266,7 +272,7 @@ def interrupt_worker_mid_batch(
     exit_code = worker.popen.wait(timeout=stop_timeout_s)
     stopped_at = time.monotonic()
     replied_before = sum(replies_per_channel(stack, prefix).values())
-    stack.start_worker(f"{prefix.lower()}-second", queues=[QueueName.REPLIES], concurrency=2)
+    stack.start_worker(f"{prefix.lower()}-second", queues=[QueueName.REPLIES], concurrency=concurrency, pool=pool)
     wait_until(
         lambda: len(replies_per_channel(stack, prefix)) >= tasks,
         timeout=180,
@@ -282,11 +288,15 @@ def interrupt_worker_mid_batch(
     )
 
 
-def test_2_worker_killed_mid_batch_loses_and_doubles_nothing(fault_stack: DevStack, report: ScenarioReport) -> None:
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_2_worker_killed_mid_batch_loses_and_doubles_nothing(
+    fault_stack: DevStack, report: ScenarioReport, pool: str
+) -> None:
+    """Some runs die between their post and DONE: the copies find those posts (crash after post)."""
     import signal
 
     outcome = interrupt_worker_mid_batch(
-        fault_stack, prefix="KILL", tasks=500, signum=signal.SIGKILL, stop_timeout_s=10
+        fault_stack, prefix="KILL", tasks=500, signum=signal.SIGKILL, stop_timeout_s=10, pool=pool
     )
 
     report["tasks"] = len(outcome.channels)
@@ -295,14 +305,22 @@ def test_2_worker_killed_mid_batch_loses_and_doubles_nothing(fault_stack: DevSta
     assert_exactly_once(report, outcome.channels, replies_per_channel(fault_stack, "KILL"))
 
 
-def test_3_sigterm_during_a_burst_drains_or_returns_work(fault_stack: DevStack, report: ScenarioReport) -> None:
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_3_sigterm_during_a_burst_drains_or_returns_work(
+    fault_stack: DevStack, report: ScenarioReport, pool: str
+) -> None:
     import signal
 
     from contract.queues import MAX_SOFT_TIME_LIMIT_S
 
     # ECS sends SIGKILL after the task's stopTimeout, derived from the longest soft time limit.
     outcome = interrupt_worker_mid_batch(
-        fault_stack, prefix="TERM", tasks=200, signum=signal.SIGTERM, stop_timeout_s=MAX_SOFT_TIME_LIMIT_S + 10
+        fault_stack,
+        prefix="TERM",
+        tasks=200,
+        signum=signal.SIGTERM,
+        stop_timeout_s=MAX_SOFT_TIME_LIMIT_S + 10,
+        pool=pool,
     )
 
     report["tasks"] = len(outcome.channels)

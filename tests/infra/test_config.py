@@ -127,6 +127,9 @@ def test_spot_runs_arm64_the_cheapest_combination() -> None:
         ({"profile": "tiny"}, ["profile=tiny", "small"]),
         ({"worker_cpu": "lots"}, ["worker_cpu=lots", "whole number"]),
         ({"scaling": "[1]"}, ["scaling=[1]", "min_tasks"]),
+        ({"worker_pool": "gevent"}, ["worker_pool=gevent", "threads, prefork, solo"]),
+        ({"worker_concurrency": "0"}, ["worker_concurrency=0", "1 to 64"]),
+        ({"worker_concurrency": "many"}, ["worker_concurrency=many", "1 to 64"]),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_and_what_it_accepts(given: dict[str, str], names: list[str]) -> None:

@@ -181,24 +181,31 @@ def test_the_worker_health_check_passes_on_a_running_worker_and_fails_on_a_proce
     (container,) = task["ContainerDefinitions"]
     command = container["HealthCheck"]["Command"]
     assert command[0] == "CMD" and command[1] == "python"  # the image's venv python, cwd /app
-    concurrency = {e["Name"]: e["Value"] for e in container["Environment"]}[env.WORKER_CONCURRENCY]
+    deployed = {e["Name"]: e["Value"] for e in container["Environment"]}
+    # The deployed pool (threads) runs in PID 1 itself; the check counts children only for
+    # prefork, which is what this test runs to see it count them.
+    prefork = {env.WORKER_POOL: "prefork", env.WORKER_CONCURRENCY: "2"}
 
-    def check(pid: int) -> subprocess.CompletedProcess[str]:
+    def check(pid: int, pool: dict[str, str]) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, *command[2:], "--pid", str(pid)]
-        environment = {**os.environ, env.WORKER_CONCURRENCY: concurrency}
+        environment = {**os.environ, **pool}
         return subprocess.run(argv, check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30)
 
     with DevStack(
         moto_url=moto_url,
         resources=deployment.resources,
         sqs_wait_time_seconds=1,
-        worker_concurrency=int(concurrency),
+        worker_concurrency=2,
+        worker_pool="prefork",
     ) as stack:
         worker = stack.processes["worker"]
-        assert wait_until(lambda: check(worker.pid).returncode == 0, timeout=30, message="a healthy pool")
-        # A process without pool children (the ingress) is what a dead pool looks like.
-        failed = check(stack.processes["ingress"].pid)
-        assert failed.returncode == 1 and f"0 of {concurrency} pool processes" in failed.stderr
+        assert wait_until(lambda: check(worker.pid, prefork).returncode == 0, timeout=30, message="a healthy pool")
+        # A process without pool children (the ingress) is what a dead prefork pool looks like.
+        failed = check(stack.processes["ingress"].pid, prefork)
+        assert failed.returncode == 1 and "0 of 2 pool processes" in failed.stderr
+        as_deployed = {name: deployed[name] for name in (env.WORKER_POOL, env.WORKER_CONCURRENCY)}
+        assert as_deployed == {env.WORKER_POOL: env.DEFAULT_WORKER_POOL, env.WORKER_CONCURRENCY: "16"}
+        assert check(stack.processes["ingress"].pid, as_deployed).returncode == 0
 
 
 def test_a_worker_reads_a_rotated_bot_token_from_the_deployed_secret_without_a_restart(

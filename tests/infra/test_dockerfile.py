@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from contract import environment as env
+from infra.config import CharlaConfig
 from tests.infra.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,9 +109,14 @@ def _option(argv: list[str], name: str) -> str:
 
 def test_the_entrypoint_passes_the_pool_kind_and_size_from_the_environment(tmp_path: Path) -> None:
     default = _entrypoint_argv(tmp_path, {})
-    assert (_option(default, "--pool"), _option(default, "--concurrency")) == ("prefork", "2")
-    chosen = _entrypoint_argv(tmp_path, {env.WORKER_POOL: "threads", env.WORKER_CONCURRENCY: "16"})
-    assert (_option(chosen, "--pool"), _option(chosen, "--concurrency")) == ("threads", "16")
+    # The contract's defaults (the measured thread pool), the deploy's and cdk.json's agree with it.
+    defaults = (env.DEFAULT_WORKER_POOL, str(env.DEFAULT_WORKER_CONCURRENCY))
+    assert (_option(default, "--pool"), _option(default, "--concurrency")) == defaults == ("threads", "16")
+    assert (CharlaConfig().worker_pool, str(CharlaConfig().worker_concurrency)) == defaults
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    assert (context["worker_pool"], str(context["worker_concurrency"])) == defaults
+    chosen = _entrypoint_argv(tmp_path, {env.WORKER_POOL: "prefork", env.WORKER_CONCURRENCY: "2"})
+    assert (_option(chosen, "--pool"), _option(chosen, "--concurrency")) == ("prefork", "2")
     assert _option(chosen, "--queues") == "replies"
     # Arguments to the container (ECS command) still win: they come after the environment's.
     overridden = _entrypoint_argv(tmp_path, {env.WORKER_POOL: "threads"}, "--pool", "solo")

@@ -13,7 +13,7 @@ from contract import environment as env
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from infra.config import CharlaConfig
 from infra.constructs import lambda_executor
-from infra.constructs.lambda_executor import function_timeout_s
+from infra.constructs.lambda_executor import LAMBDA_RUNS_PER_TASK, function_timeout_s
 from infra.profiles import PROFILES, executors
 from tests.infra.bytecode import compiled_from_source, missing_or_wrong_bytecode, read_only_copy
 from tests.infra.conftest import ROOT, Synthesized, cdk_json_context, synthesize
@@ -78,7 +78,8 @@ def test_event_source_mapping_batch_window_partial_failures_and_concurrency(smal
     assert props.get("MaximumBatchingWindowInSeconds", 0) == 0  # nor for a window to fill
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     scaling = small.stack.config.scaling_for(QueueName.REPLIES)
-    assert props["ScalingConfig"] == {"MaximumConcurrency": scaling.max_tasks * small.stack.config.worker_concurrency}
+    # Not the thread pool's size: a waiting thread is free in a Fargate task, a waiting Lambda is billed.
+    assert props["ScalingConfig"] == {"MaximumConcurrency": scaling.max_tasks * LAMBDA_RUNS_PER_TASK}
     # A new account may have 10 concurrent executions in all: the executor leaves 8 to the ingress.
     assert props["ScalingConfig"]["MaximumConcurrency"] == 2
     # Concurrency is bounded by the mapping, not by a reservation that would throttle (and count receives).
@@ -165,8 +166,9 @@ def test_executor_bundle_holds_the_tasks_and_their_clients_but_not_celery(small:
     asset = small.outdir / f"asset.{asset_hash}"
     for module in ("workers/lambda_executor.py", "workers/tasks.py", "workers/registry.py", "contract/wire.py"):
         assert (asset / module).is_file(), module
-    assert (asset / "slack_sdk").is_dir() and (asset / "boto3").is_dir() and (asset / "pydantic").is_dir()
-    assert not any((asset / name).exists() for name in ("celery", "kombu", "pycurl.py", "lambda_handler"))
+    assert (asset / "slack_sdk").is_dir() and (asset / "botocore").is_dir() and (asset / "pydantic").is_dir()
+    not_carried = ("celery", "kombu", "pycurl.py", "lambda_handler", "boto3", "s3transfer")  # botocore does
+    assert not any((asset / name).exists() for name in not_carried)
     for extension in asset.rglob("*.so"):
         assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
 
@@ -223,7 +225,8 @@ def _requirements(path: Path) -> set[str]:
 def test_executor_requirements_are_the_workers_minus_celery() -> None:
     worker = _requirements(ROOT / "requirements-worker.txt")
     executor = _requirements(ROOT / "requirements-executor.txt")
-    celery_only = {r for r in worker if r.split("==")[0].split("[")[0] in {"celery", "kombu", "pycurl"}}
+    # boto3 only for kombu's SQS transport: the task code's clients are botocore's (workers/aws.py).
+    celery_only = {r for r in worker if r.split("==")[0].split("[")[0] in {"celery", "kombu", "pycurl", "boto3"}}
     assert executor == worker - celery_only
 
 

@@ -357,6 +357,8 @@ def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(sy
         assert (TABLE_SPECS[TableName.RESULTS].variable in variables) == waitable
         assert variables[env.WORKER_QUEUES] == queue_name.value
         assert variables[env.DEFAULT_LANGUAGE] == "en"  # cdk.json's default_language
+        # cdk.json's worker_pool and worker_concurrency: the measured thread pool (docs/OPERATIONS.md)
+        assert (variables[env.WORKER_POOL], variables[env.WORKER_CONCURRENCY]) == ("threads", "16")
         assert [s["Name"] for s in container["Secrets"]] == [env.SLACK_BOT_TOKEN]
         assert container["Secrets"][0]["ValueFrom"] == {
             "Fn::Join": ["", [{"Ref": _logical_id(synth, stack.secrets.bot_token)}, f":{env.SECRET_KEY_BOT_TOKEN}::"]]

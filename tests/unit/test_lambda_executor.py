@@ -7,13 +7,15 @@ header, until ``MAX_TASK_FAILURES`` sends it to the dead-letter queue; the recor
 in each case, and handed back to SQS only when the copy could not be sent.
 """
 
+import dataclasses
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from contract.queues import MAX_TASK_FAILURES, QueueName
+from contract.queues import MAX_TASK_FAILURES, QUEUE_SPECS, QueueName
 from contract.tasks import TaskName
 from contract.wire import encode_task_message
 from workers import lambda_executor, redelivery
@@ -117,10 +119,19 @@ def test_a_failure_is_retried_with_its_count_until_the_last_one_dead_letters(sen
 
 def test_the_task_gets_the_message_as_its_context(sent: Sent) -> None:
     seen: list[TaskContext] = []
+    before = time.monotonic()
     outcome = lambda_executor.run_record(record(retries=1), tasks=registry_raising(None, seen), worker="lambda:fn")
+    after = time.monotonic()
     assert outcome == lambda_executor.DONE
-    assert seen == [TaskContext(task_id="task-1", queue=QueueName.REPLIES, retries=1, worker="lambda:fn")]
-    assert seen[0].continuation
+    (context,) = seen
+    assert dataclasses.replace(context, deadline=None) == TaskContext(
+        task_id="task-1", queue=QueueName.REPLIES, retries=1, worker="lambda:fn"
+    )
+    assert context.continuation
+    # Its deadline: the queue's run_deadline_s from the moment the task function was entered. A
+    # batch shares one function timeout, so nothing else would stop a run from posting late.
+    deadline_s = QUEUE_SPECS[QueueName.REPLIES].run_deadline_s
+    assert context.deadline is not None and before + deadline_s <= context.deadline <= after + deadline_s
 
 
 def test_a_copy_that_cannot_be_sent_is_a_batch_item_failure(sent: Sent, monkeypatch: pytest.MonkeyPatch) -> None:

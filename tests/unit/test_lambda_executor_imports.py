@@ -9,9 +9,23 @@ import pytest
 
 from tests.unit.test_import_graph import _fresh_import, _importer_of
 
-FORBIDDEN = ("celery", "kombu", "billiard", "vine", "amqp", "pycurl", "lambda_handler", "moto", "pytest")
+# boto3 and s3transfer too: the task code builds its clients with botocore alone (workers/aws.py),
+# and the bundle no longer carries boto3 (requirements-executor.txt).
+FORBIDDEN = (
+    "celery",
+    "kombu",
+    "billiard",
+    "vine",
+    "amqp",
+    "pycurl",
+    "boto3",
+    "s3transfer",
+    "lambda_handler",
+    "moto",
+    "pytest",
+)
 # What it must carry: without these the tasks cannot run.
-REQUIRED = ("workers.tasks", "workers.tasks_results", "slack_sdk", "boto3", "pydantic")
+REQUIRED = ("workers.tasks", "workers.tasks_results", "slack_sdk", "botocore", "pydantic")
 
 _LOAD = "workers.lambda_executor; workers.registry.load()"
 

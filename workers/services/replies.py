@@ -33,10 +33,13 @@ Transitions (each one conditional DynamoDB write)
                         copy's headers), never another machine's timestamp. A live holder
                         writes (fence, release, done) well within a lease, changing ``v``.
     HELD(r,v) -> HELD(r,v') the FENCE, right before every Slack post or ``response_url`` call:
-                        owner is r and the version is still ``v`` (nobody took over), stamps
-                        ``posting_at``. If it fails, r lost the answer: it never posts.
+                        the run is within its deadline (``Run.deadline``), owner is r and the
+                        version is still ``v`` (nobody took over), stamps ``posting_at``. If it
+                        fails, r lost the answer: it never posts.
     HELD(r) -> DONE     r, after Slack answered ok, or after r found the post in Slack
     HELD(r) -> FREE     r, keeping ``posting_at`` unless its own attempt was proven absent
+                        (also a run past its deadline at the fence: it sent nothing, so its own
+                        stamp is cleared, and its copy comes back in ``OVERDUE_DEFER_S``)
 
 Reading it
     DONE                          ack, stop.
@@ -59,13 +62,34 @@ A crash at each point (the message in hand is acked only when the run ends)
                                   ``posting_at``: finds it -> DONE, or proves it absent and posts.
     after DONE                    the redelivered copy sees DONE and acks.
     a pause (VM, container) anywhere   a frozen run that wakes after a takeover fails its fence
-                                  and never posts. Only a pause between the fence and the
-                                  request leaving the process (microseconds, no I/O between)
-                                  for longer than a lease could still post late.
+                                  and never posts; one that wakes past its deadline, before
+                                  any takeover, is refused by its deadline at the fence. Only
+                                  a pause between the last deadline check and the request
+                                  leaving the process (microseconds, no I/O between) for
+                                  longer than a lease could still post late.
+    a run that overruns on a thread   (no time limit kills it) refused at the fence once past
+                                  its deadline; it releases and defers; its copy posts.
     two runs at once              one transaction wins; the other meets HELD and defers.
 
 Every wait is bounded: a copy's deferrals add up (``workers/outcomes.py``); past the queue's
 ``max_deferral_s`` the task goes to its dead-letter queue saying why.
+
+Why the lease is long enough, on any pool
+    A copy takes over a hold only after seeing one version unchanged for ``lease_s`` (the SQS
+    delays of its copies). The holder wrote that version during its run, so after the run
+    started. Each run has a deadline, ``QueueSpec.run_deadline_s`` (the queue's hard time limit)
+    after it started, on its own monotonic clock (``TaskContext.deadline``, set by both executors
+    as the task function is entered): the deadline is checked before the fence's write and again
+    right before the Slack call, with no I/O between that check and the request leaving. So a
+    post leaves at most ``run_deadline_s`` after the last version its run wrote, and ``lease_s``
+    = ``run_deadline_s`` + 30 s leaves it 30 s to reach Slack (the posting client gives up after
+    ``POST_TIMEOUT_S``) before any copy can take over and search. Two clocks measure durations
+    here (SQS's delays, the run's monotonic clock); no timestamp crosses machines.
+    Celery's prefork pool also kills a run at ``time_limit_s``; its thread pool (the ECS
+    worker's default) kills nothing, and the Lambda executor runs a batch under one function
+    timeout. None of that matters to the argument: a run past its deadline may go on running
+    (a stalled read, a wait), but its fence refuses, it releases the answer (it sent nothing)
+    and defers; its copy takes the answer over and posts it once.
 
 Pace
     All workers keep each channel to Slack's pace (about one post a second) through the
@@ -134,6 +158,8 @@ _EXPIRED_RESPONSE_URL = frozenset({404, 410})
 # A TransactionConflict on the channel item is retried this often in the run before it defers.
 CONTENTION_RETRIES = 3
 CONTENTION_DEFER_S = 1.0
+# A run past its deadline releases the answer; its copy comes back this soon and takes it over.
+OVERDUE_DEFER_S = 1.0
 
 
 class SlackUnavailable(RuntimeError):
@@ -163,6 +189,9 @@ class Run:
         continuation: The message is a copy a run sent again: look at the record before claiming.
         owner: Unique to this execution (two copies running at once never share it).
         observed: What the runs before this copy saw of the record (``Defer.observed``).
+        deadline: The run's ``time.monotonic()`` after which it must not send a call that may
+            post (``TaskContext.deadline``: ``QueueSpec.run_deadline_s`` after it started);
+            ``None``: none (a caller outside the executors).
     """
 
     task_id: str
@@ -170,6 +199,7 @@ class Run:
     continuation: bool = False
     owner: str = ""
     observed: Observed | None = None
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         if not self.owner:
@@ -219,6 +249,10 @@ class _NotPosted(Exception):
 
 class _Released(Defer):
     """A deferral raised after the run already released the effect."""
+
+
+class _Overdue(Defer):
+    """The run is past its deadline: it must not post. Its exit releases the effect for its copy."""
 
 
 class _SearchPaused(Defer):
@@ -480,12 +514,31 @@ def _hold(
     raise StoreContended(f"channel {request.channel}: too much contention for a slot")
 
 
-def _fence(store: StateStore, run: Run, hold: _Hold, *, now: float) -> None:
+def _in_time(run: Run, monotonic: Callable[[], float]) -> None:
+    """Refuse a Slack call that may post once the run is past its deadline (``Run.deadline``).
+
+    Checked before the fence's write and again right before the call, with no I/O between that
+    check and the request leaving: a post leaves no later than ``run_deadline_s`` after the run
+    started, on any pool (Celery's thread pool kills nothing at ``time_limit_s``).
+
+    Raises:
+        _Overdue: Past the deadline; nothing was sent by this attempt (``deliver`` releases).
+    """
+    if run.deadline is not None and monotonic() >= run.deadline:
+        logger.warning("past its deadline, not posting task_id=%s", run.task_id)
+        raise _Overdue(OVERDUE_DEFER_S, "the run went past its deadline before posting")
+
+
+def _fence(
+    store: StateStore, run: Run, hold: _Hold, *, now: float, monotonic: Callable[[], float] = time.monotonic
+) -> None:
     """Right before a Slack call that may post: prove this run still holds the answer, stamp ``posting_at``.
 
     Raises:
         _Released: Another run took the answer over: this one must not post (it writes nothing).
+        _Overdue: The run is past its deadline: it must not post (the caller's exit releases).
     """
+    _in_time(run, monotonic)
     if hold.fenced:
         return
     version = store.effects.fence(run.task_id, owner=run.owner, version=hold.version, now=now)
@@ -528,6 +581,7 @@ def deliver(
     store: StateStore,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Delivery:
     """Post ``answer`` to ``request`` once per task id, in the channel's turn.
 
@@ -538,10 +592,12 @@ def deliver(
         count_as: The command to count one use of (with the claim), or ``None`` to count nothing.
         web: Posts; must not retry (a retried post can post twice).
         reader: Reads history; may retry.
+        monotonic: The clock ``run.deadline`` is on (``time.monotonic``).
 
     Raises:
         Defer: Not now (another run holds the answer, the channel's turn is far off, Slack said
-            429, the channel item is contended); ``observed`` is for the copy.
+            429, the channel item is contended, the run went past its deadline before posting);
+            ``observed`` is for the copy.
         SlackUnavailable: Slack failed; retry later.
         ReplyRefused: Slack will never take this answer.
         workers.state.table.StoreUnavailableError: DynamoDB failed; retry later.
@@ -566,6 +622,7 @@ def deliver(
             store=store,
             clock=clock,
             sleep=sleep,
+            monotonic=monotonic,
         )
     except Exception as error:  # the soft time limit too (an Exception): every exit settles the record
         _settle_exit(store, run, hold, error, now=clock())
@@ -615,6 +672,7 @@ def _post_held(
     store: StateStore,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
 ) -> Delivery:
     if hold.posting_at is not None:
         posted_ts = find_posted(reader, request, run.task_id, posting_at=hold.posting_at, searched=hold.searched)
@@ -624,7 +682,8 @@ def _post_held(
             return Delivery.FOUND_POSTED
         hold.posting_at = None  # proven absent: the fence below replaces it with this run's
     if request.response_url:
-        _fence(store, run, hold, now=clock())
+        _fence(store, run, hold, now=clock(), monotonic=monotonic)
+        _in_time(run, monotonic)  # nothing between this check and the request leaving
         hold.stage = _Stage.SENDING
         if _post_ephemeral(request, answer, webhook_for):
             hold.stage = _Stage.ANSWERED
@@ -640,7 +699,8 @@ def _post_held(
     if hold.slot_at is None:
         raise StoreUnavailableError(f"effect {run.task_id} holds no channel slot")
     _wait_for_turn(request, hold, run=run, store=store, clock=clock, sleep=sleep)
-    _fence(store, run, hold, now=clock())
+    _fence(store, run, hold, now=clock(), monotonic=monotonic)
+    _in_time(run, monotonic)  # nothing between this check and the request leaving
     hold.stage = _Stage.SENDING
     try:
         ts = _post_to_channel(web, request, answer, run.task_id)

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 
 from contract.heartbeats import (
@@ -21,6 +20,7 @@ from contract.heartbeats import (
     failure_note_key,
     heartbeat_key,
 )
+from workers import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -83,4 +83,5 @@ class HeartbeatStore:
 def heartbeat_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":
     # One attempt, short timeouts: the write runs on the worker's event loop and must not stall it.
     config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1, "mode": "standard"})
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)
+    client: DynamoDBClient = aws.client("dynamodb", region=region, endpoint_url=endpoint_url, config=config)
+    return client
