@@ -18,14 +18,17 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from contract.tasks import CommandRequest
-from scripts.provision import dynamodb
 from scripts.stack import DevStack
+from tests.integration import reply_stack
 from workers.outcomes import Defer, Observed
 from workers.services import replies
 from workers.services.replies import Delivery, Run
 from workers.state.effects import EffectState
 from workers.state.pace import SlotClaim
 from workers.store import StateStore
+
+# The shared fixtures (tests/integration/reply_stack.py), under the names the tests take.
+stack, store, web = reply_stack.stack, reply_stack.store, reply_stack.web
 
 pytestmark = pytest.mark.slow
 LEASE_S = 60.0
@@ -48,22 +51,6 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.offset += seconds
-
-
-@pytest.fixture(scope="module")
-def stack(stack_without_worker: DevStack) -> DevStack:
-    return stack_without_worker
-
-
-@pytest.fixture
-def store(stack: DevStack) -> StateStore:
-    assert stack.moto_url
-    return StateStore(dynamodb(stack.moto_url), stack.env["CHARLA_TABLE_STATE"])
-
-
-@pytest.fixture
-def web(stack: DevStack) -> WebClient:
-    return WebClient(token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[])
 
 
 @pytest.fixture(autouse=True)

@@ -22,10 +22,14 @@ from contract.tasks import CommandRequest
 from scripts.provision import dynamodb
 from scripts.stack import DevStack
 from tests.faults.effects import slack_state
+from tests.integration import reply_stack
 from workers.outcomes import DeadLetter, Defer, outcome_of
 from workers.services import replies
 from workers.services.replies import Delivery, Run
 from workers.store import StateStore
+
+# The shared fixtures (tests/integration/reply_stack.py), under the names the tests take.
+stack, store, web = reply_stack.stack, reply_stack.store, reply_stack.web
 
 pytestmark = pytest.mark.slow
 LEASE_S = 60.0
@@ -54,22 +58,6 @@ class Clock:
             hook, self.on_sleep = self.on_sleep, None
             hook()
         time.sleep(max(0.0, seconds))  # the turn is real: the stand-in's pace uses real time
-
-
-@pytest.fixture(scope="module")
-def stack(stack_without_worker: DevStack) -> DevStack:
-    return stack_without_worker
-
-
-@pytest.fixture
-def store(stack: DevStack) -> StateStore:
-    assert stack.moto_url
-    return StateStore(dynamodb(stack.moto_url), stack.env["CHARLA_TABLE_STATE"])
-
-
-@pytest.fixture
-def web(stack: DevStack) -> WebClient:
-    return WebClient(token=stack.bot_token, base_url=f"{stack.slack_url}/api/", retry_handlers=[])
 
 
 @pytest.fixture(autouse=True)
