@@ -66,14 +66,20 @@ def test_16_an_expired_response_url_answer_reset_after_slack_posted_is_answered_
         assert stack.post(request).status == 200
         # The first post is reset (Slack took it); the retry must find it, not post again.
         wait_until(lambda: slack_state(stack)["posts_reset"] >= 1, timeout=60, message="the reset post")
-    settled = settle(stack, lambda: bool(answers(slack_state(stack), {channel})), timeout=60)
+    # A copy that could not be sent (SQS slow under load) leaves the message to reappear after its
+    # visibility timeout: still bounded, so the wait covers it.
+    settled = settle(
+        stack,
+        lambda: bool(answers(slack_state(stack), {channel})),
+        timeout=60,
+        settle_timeout=QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + 60,
+    )
     found = answers(slack_state(stack), {channel})
 
     _figures(report, stack, found, expected=1)
     assert report.figures["duplicates"] == 0, found
     assert report.figures["lost"] == 0
-    assert report.figures["unbounded"] == 0
-    assert settled, stack.logs()
+    assert settled and report.figures["unbounded"] == 0, stack.logs()
 
 
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
