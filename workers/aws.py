@@ -8,7 +8,8 @@ session", botocore#2985), and on the thread pool (the ECS worker's default) the 
 the process's cached clients from several threads at once. A built client is thread-safe.
 Region, credentials and ``AWS_ENDPOINT_URL[_SERVICE]`` come from the environment exactly as
 ``boto3.client`` would read them (botocore does that reading); ``region``/``endpoint_url`` given
-here win, as boto3's arguments do.
+here win, as boto3's arguments do. Every client's answers set the process's clock to AWS's time
+(``workers/clock.py``: the reply search must not trust a machine's clock).
 """
 
 import threading
@@ -35,4 +36,24 @@ def client(
             from botocore.session import get_session
 
             _sessions.append(get_session())
-        return _sessions[0].create_client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        built = _sessions[0].create_client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+    _learn_aws_time(built)
+    return built
+
+
+def _learn_aws_time(built: Any) -> None:
+    """Every answer of ``built`` tells the process's clock what time AWS has (workers/clock.py)."""
+    from workers.clock import aws_time
+
+    clock = aws_time()
+
+    def before(context: dict[str, Any], **_: Any) -> None:
+        context["charla_sent_at"] = clock.local()
+
+    def after(http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        date = http_response.headers.get("Date") if http_response is not None else None
+        if date and "charla_sent_at" in context:
+            clock.observe(context["charla_sent_at"], clock.local(), date)
+
+    built.meta.events.register("before-call", before)
+    built.meta.events.register("after-call", after)

@@ -189,3 +189,41 @@ def test_18_a_worker_ten_minutes_fast_does_not_hold_up_a_channel_for_the_correct
     assert report.figures["duplicates"] == 0
     assert report.figures["unbounded"] == 0
     assert answered, stack.logs()
+
+
+@pytest.mark.parametrize(("skew_s", "door"), [(120, "slash"), (-120, "slash"), (120, "mention")])
+def test_25_a_worker_two_minutes_off_whose_post_slack_took_and_reset_is_answered_once(
+    own_stack: DevStack, report: ScenarioReport, skew_s: int, door: str
+) -> None:
+    """The search for an attempted post looks in a window around ``posting_at``, which Slack's
+    clock must agree with. A worker whose clock is off stamps it off unless it takes AWS's time
+    (the Date of every AWS answer) first: then its copy finds the post. The slash command's
+    answer goes to the channel after its response_url expired; the mention's to the channel."""
+    from workers.clock import TEST_CLOCK_OFFSET
+
+    stack = own_stack
+    stack.start_worker("off", queues=[QueueName.REPLIES], concurrency=1, env_overrides={TEST_CLOCK_OFFSET: str(skew_s)})
+    channel = f"C0OFF{door.upper()}{'FAST' if skew_s > 0 else 'SLOW'}"
+    with slack_faults(stack, reset_after_posts=1):
+        if door == "slash":
+            expired = stack.response_url(f"expired-{next_ts()}")
+            request = signed_slash_command("ping", stack.signing_secret, response_url=expired, channel=channel)
+            assert stack.post(request).status == 200
+        else:
+            task = ping_task(channel, event_id=f"EvOFF{skew_s}", thread_ts=None)
+            send_bodies(stack, stack.queue_url(QueueName.REPLIES), [task.body])
+        wait_until(lambda: slack_state(stack)["posts_reset"] >= 1, timeout=60, message="the reset post")
+    settled = settle(
+        stack,
+        lambda: bool(answers(slack_state(stack), {channel})),
+        timeout=60,
+        settle_timeout=QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + 60,
+    )
+    found = answers(slack_state(stack), {channel})
+
+    report["skew_s"] = skew_s
+    report["door"] = door
+    _figures(report, stack, found, expected=1)
+    assert report.figures["duplicates"] == 0, found
+    assert report.figures["lost"] == 0
+    assert settled and report.figures["unbounded"] == 0, stack.logs()

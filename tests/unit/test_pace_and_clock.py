@@ -41,14 +41,50 @@ def worker_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 
 def test_the_test_clock_offset_applies_on_a_local_stack(worker_env: pytest.MonkeyPatch) -> None:
-    from workers.clock import wall_clock
+    from workers.clock import local_clock
 
     worker_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
-    assert wall_clock()() - time.time() > 590
+    assert local_clock()() - time.time() > 590
 
 
 def test_a_deployed_worker_ignores_the_test_clock_offset(worker_env: pytest.MonkeyPatch) -> None:
-    from workers.clock import wall_clock
+    from workers.clock import local_clock
 
     worker_env.delenv("AWS_ENDPOINT_URL", raising=False)
-    assert wall_clock() is time.time
+    assert local_clock() is time.time
+
+
+def _date(seconds: float) -> str:
+    from email.utils import formatdate
+
+    return formatdate(seconds, usegmt=True)
+
+
+def test_a_clock_two_minutes_fast_takes_aws_time_from_one_answer() -> None:
+    from workers.clock import AwsTime
+
+    fast = AwsTime(lambda: time.time() + 120)
+    assert abs(fast.now() - time.time() - 120) < 1  # nothing learned yet: its own clock
+    sent = fast.local()
+    fast.observe(sent, fast.local(), _date(time.time()))
+    assert abs(fast.now() - time.time()) < 1.5
+
+
+def test_a_clock_within_what_the_date_header_can_tell_is_left_alone() -> None:
+    from workers.clock import AwsTime
+
+    close = AwsTime(lambda: time.time() + 1.2)
+    close.observe(close.local(), close.local(), _date(time.time()))
+    assert close.offset() == 0.0
+
+
+def test_a_slow_answer_does_not_teach_a_wrong_offset_over_a_fast_one() -> None:
+    from workers.clock import AwsTime
+
+    clock = AwsTime(time.time)
+    now = time.time()
+    clock.observe(now - 0.01, now, _date(now + 300))  # a quick answer: AWS is 5 minutes ahead
+    clock.observe(now - 40, now, _date(now + 250))  # a 40 s answer says less precisely otherwise
+    assert 298 < clock.offset() < 302
+    clock.observe(now, now, "not a date")
+    assert 298 < clock.offset() < 302
