@@ -253,11 +253,16 @@ class CountingProxy:
     The worker's and the ingress's ``AWS_ENDPOINT_URL`` point here; boto3 (JSON protocol, action in
     ``X-Amz-Target``) and query-protocol clients (``Action=`` in the form) are both understood.
     With ``keep_dynamodb`` it also keeps every DynamoDB request (time, action, body), from which
-    the bench counts transactions and write units per event (``write_units``).
+    the bench counts transactions and write units per event (``write_units``). ``latency_s``
+    holds each call of an action that long before forwarding it (keys as counted, e.g.
+    ``DynamoDB.GetItem``, ``AmazonSQS.SendMessage``); kept calls are timed after that hold.
     """
 
-    def __init__(self, upstream: str, *, keep_dynamodb: bool = False) -> None:
+    def __init__(
+        self, upstream: str, *, keep_dynamodb: bool = False, latency_s: Mapping[str, float] | None = None
+    ) -> None:
         target = urlsplit(upstream)
+        added = dict(latency_s or {})
         self.upstream_host = target.hostname or "127.0.0.1"
         self.upstream_port = target.port or 80
         self.counts: Counter[str] = Counter()
@@ -280,6 +285,8 @@ class CountingProxy:
                     action = f"AmazonSQS.{name}" if name else ""
                 with proxy.lock:
                     proxy.counts[action or f"{self.command} {self.path.split('?')[0]}"] += 1
+                if added.get(action):
+                    time.sleep(added[action])  # the network and service time AWS adds (bench/aws_latency.py)
                 arrived = time.time()
                 connection = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
                 try:

@@ -4,9 +4,9 @@
 
 Each candidate runs figure 6 (``bench/sustained.py``) as it is, with the worker held to a Fargate
 task's 0.25 vCPU by a cgroup v1 CPU quota (``bench/cpu_quota.py``), at one fixed rate for all of
-them, with Slack's ``chat.postMessage`` answered ``--slack-ms`` late by the stand-in (about what it
-takes in AWS; moto and the stand-in answer in a millisecond or two, which would hide the time a
-prefork process spends blocked). Prints one line per pool: p50/p95 reply latency, the deepest
+them, with figure 6's AWS-like latencies (``bench/aws_latency.py``; Slack's ``chat.postMessage``
+answered ``--slack-ms`` late: moto and the stand-in answer in a millisecond or two, which would
+hide the time a prefork process spends blocked). Prints one line per pool: p50/p95 reply latency, the deepest
 backlog, lost and duplicated, and the worker's CPU per event. The default in
 ``contract/environment.py`` (``DEFAULT_WORKER_POOL``/``DEFAULT_WORKER_CONCURRENCY``) is the
 candidate that met the goal (0 lost, 0 duplicated, p95 < 1 s) with the lowest p95; the figures
@@ -17,14 +17,12 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
 
-from bench import sustained
+from bench import aws_latency, sustained
 from bench.context import BenchContext
-from bench.sustained import FARGATE_CPUS, HEADROOM
+from bench.sustained import FARGATE_CPUS
 from bench.throughput import WorkerSettings
 from scripts.provision import LOCAL_CREDENTIALS, REGION
-from scripts.stack import DevStack
 
 CANDIDATES = (
     WorkerSettings("prefork -c 2 (the old default)", concurrency=2),
@@ -32,18 +30,6 @@ CANDIDATES = (
     WorkerSettings("threads -c 16", concurrency=16, pool="threads"),
     WorkerSettings("threads -c 32", concurrency=32, pool="threads"),
 )
-
-
-def _with_slack_latency(seconds: float) -> Any:
-    """Figure 6's load, with the stand-in answering every post ``seconds`` late."""
-    original = sustained._send_and_drain
-
-    def send_and_drain(stack: DevStack, **kwargs: Any) -> dict[str, Any]:
-        if seconds > 0:
-            stack.set_slack_faults(delay_posts_s=seconds)
-        return original(stack, **kwargs)
-
-    return send_and_drain
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", help="labels (prefixes) of the candidates to run")
     args = parser.parse_args(argv)
     os.environ.update({**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION})  # as `python -m bench` does
-    sustained._send_and_drain = _with_slack_latency(args.slack_ms / 1000)
+    aws_latency.SLACK_POST_S = args.slack_ms / 1000  # figure 6 reads it when it starts its stack
     rows = []
     for settings in CANDIDATES:
         if args.only and not any(settings.label.startswith(prefix) for prefix in args.only):
@@ -62,10 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = BenchContext(quick=args.quick)
         ctx.start_moto()
         try:
-            # carry_rate() turns a tasks-per-CPU-second figure into the rate held: ask for --rate.
-            ctx.results.update(
-                best_worker_settings=settings, worker_tasks_per_cpu_s=args.rate / (FARGATE_CPUS * HEADROOM)
-            )
+            ctx.results.update(best_worker_settings=settings, sustained_rate=args.rate)
             figure = sustained.run(ctx)
         finally:
             ctx.stop()
