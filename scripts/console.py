@@ -13,6 +13,7 @@ from typing import Any
 
 from charla_cli.endpoints import STACK_FILE, STACK_FILE_VARIABLE
 from contract.commands import fold
+from contract.environment import DEFAULT_WORKER_CONCURRENCY, DEFAULT_WORKER_POOL
 from scripts.processes import Timeout, wait_until
 from scripts.slack_requests import (
     app_home_opened,
@@ -68,13 +69,21 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
     endpoints, logs = endpoints_file(), log_dir()
     shutil.rmtree(logs, ignore_errors=True)  # the logs of the last run only
     logs.mkdir(parents=True)
+    # The worker a deploy runs (its pool and size), over moto with DynamoDB's isolation kept
+    # (scripts/moto_serial.py: unserialized moto loses writes under a thread pool's concurrency).
+    options.setdefault("worker_pool", DEFAULT_WORKER_POOL)
+    options.setdefault("worker_concurrency", DEFAULT_WORKER_CONCURRENCY)
+    options.setdefault("moto_module", "scripts.moto_serial")
     stack = DevStack(endpoints_file=endpoints, log_dir=logs, **options)
     try:
         stack.start()
         say(f"  ingress        {stack.ingress_url}/slack/events")
         say(f"  moto server    {stack.moto_url}")
         say(f"  Slack stand-in {stack.slack_url}")
-        say(f"  worker         {', '.join(q.value for q in stack.worker_queues)} queues")
+        say(
+            f"  worker         {', '.join(q.value for q in stack.worker_queues)} queues"
+            f" ({stack.worker_pool} pool of {stack.worker_concurrency}, as deployed)"
+        )
         say(f"  endpoints      {_shown(endpoints)} (queue URLs, table names: `charla env`)")
         say(f"  logs           {_shown(logs)}/ (one file per process, kept after stop)")
         say("  operate it     in another shell: source .venv/bin/activate; charla status; charla workers")
