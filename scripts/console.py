@@ -69,11 +69,9 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
     endpoints, logs = endpoints_file(), log_dir()
     shutil.rmtree(logs, ignore_errors=True)  # the logs of the last run only
     logs.mkdir(parents=True)
-    # The worker a deploy runs (its pool and size), over moto with DynamoDB's isolation kept
-    # (scripts/moto_serial.py: unserialized moto loses writes under a thread pool's concurrency).
+    # The worker a deploy runs: its pool and size.
     options.setdefault("worker_pool", DEFAULT_WORKER_POOL)
     options.setdefault("worker_concurrency", DEFAULT_WORKER_CONCURRENCY)
-    options.setdefault("moto_module", "scripts.moto_serial")
     stack = DevStack(endpoints_file=endpoints, log_dir=logs, **options)
     try:
         stack.start()

@@ -68,11 +68,13 @@ class DevStack:
     Args:
         worker_queues: Queues the single worker consumes (``[]`` starts no worker).
         worker_concurrency: Pool processes (or threads) in the worker.
-        moto_module: The moto server to start (``scripts.moto_serial``: DynamoDB serialized, for
-            many concurrent runs, as a thread pool makes them).
+        moto_module: The moto server to start. By default ``scripts.moto_serial``: DynamoDB
+            serialized, so two concurrent runs keep each other's writes as DynamoDB's isolation
+            promises (plain moto's cancelled transactions put back a stale table copy).
         worker_pool: The worker's Celery pool (``--pool``). Prefork here unless a test asks for
             another; the deployed default is ``contract.environment.DEFAULT_WORKER_POOL``.
-        sqs_wait_time_seconds: Long-poll wait of the worker (short in tests, see FINDINGS).
+        sqs_wait_time_seconds: Long-poll wait of the worker (short in tests: a stopped worker's
+            last long poll can hold a message that long).
         resources: Existing queue/table variables (e.g. from a CloudFormation deploy into moto);
             when given with ``moto_url``, nothing is provisioned.
         moto_url: Use this running moto server instead of starting one.
@@ -97,7 +99,7 @@ class DevStack:
         worker_queues: Sequence[QueueName] = tuple(QueueName),
         worker_concurrency: int = 2,
         worker_pool: str = "prefork",
-        moto_module: str = "moto.server",
+        moto_module: str = "scripts.moto_serial",
         sqs_wait_time_seconds: int = 5,
         resources: Mapping[str, str] | None = None,
         moto_url: str | None = None,

@@ -3,7 +3,7 @@
 Bodies cover Events API envelopes, any JSON, slash command forms (``/charla`` with fields
 missing, empty, repeated or holding the word "payload") and interactive payloads.
 
-Bolt answers 500 to several malformed-but-signed bodies (shared FINDINGS); the guard and the
+Bolt answers 500 to several malformed-but-signed bodies (measured with Bolt 1.x); the guard and the
 listeners must turn every such body into a 4xx or an ignored 200. Runs in process through
 ``handler(event, context)`` against the moto server, so hypothesis can try hundreds of bodies.
 """
