@@ -76,6 +76,9 @@ class AnswerContext(Protocol):
     def text(self, key: str, **fields: object) -> str:
         """This command's text ``key`` (or a shared one, by its full key) in ``lang``, filled in."""
 
+    def quote(self, typed: str) -> str:
+        """What the person typed, safe to echo: one line, cut short, no mention or link it could become."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Command:

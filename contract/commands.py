@@ -23,6 +23,8 @@ for _command in COMMANDS:
                 raise ValueError(f"the word {_word!r} names two commands: {COMMAND_WORDS[_folded]}, {_command.task}")
             WORD_LANGUAGES.setdefault(_folded, _lang)
 
+# Every language the commands speak (each command's words name theirs).
+LANGUAGES: frozenset[str] = frozenset(WORD_LANGUAGES.values())
 # Command words that are Spanish.
 SPANISH_WORDS: frozenset[str] = frozenset(word for word, lang in WORD_LANGUAGES.items() if lang == "es")
 # The English name of each command task (usage counters store it).
@@ -82,7 +84,7 @@ def read_more_button_value(value: str) -> tuple[str, int, str]:
     if not isinstance(data, dict):
         raise ValueError("button value is not an object")
     query, offset, lang = data.get("q"), data.get("o"), data.get("l")
-    if not isinstance(query, str) or not isinstance(offset, int) or offset < 0 or lang not in ("en", "es"):
+    if not isinstance(query, str) or not isinstance(offset, int) or offset < 0 or lang not in LANGUAGES:
         raise ValueError("button value has the wrong shape")
     return query, offset, lang
 

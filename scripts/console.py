@@ -75,6 +75,8 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
         say(f"  moto server    {stack.moto_url}")
         say(f"  Slack stand-in {stack.slack_url}")
         say(f"  worker         {', '.join(q.value for q in stack.worker_queues)} queues")
+        if stack.lambda_queues:
+            say(f"  Lambda         {', '.join(q.value for q in stack.lambda_queues)} queue (local event source)")
         say(f"  endpoints      {_shown(endpoints)} (queue URLs, table names: `charla env`)")
         say(f"  logs           {_shown(logs)}/ (one file per process, kept after stop)")
         say("  operate it     in another shell: source .venv/bin/activate; charla status; charla workers")

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from workers.services.answers import quote
 from workers.services.texts import CATALOGUES, language
 from workers.services.texts import text as catalogue_text
 
@@ -34,3 +35,7 @@ class CommandContext:
         """
         own = f"{self.command_name}.{key}"
         return catalogue_text(self.lang, own if own in CATALOGUES[language(self.lang)] else key, **fields)
+
+    def quote(self, typed: str) -> str:
+        """``typed`` as an answer may echo it (``workers.services.answers.quote``)."""
+        return quote(typed)
