@@ -7,6 +7,7 @@ payloads, schemas), help and both executors read this tuple; docs/EXTENDING.md s
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 
 from contract.command_spec import BASE_LANGUAGE, Command
 
@@ -22,18 +23,18 @@ def _check(module: str, command: Command) -> None:
         raise CommandDeclarationError(f"{module}: COMMAND.help needs a {BASE_LANGUAGE!r} HelpLine")
 
 
-def discover() -> tuple[Command, ...]:
-    """Import every module of this package and return the commands they define, in help order.
+def discover(path: Iterable[str] = __path__, package: str = __name__) -> tuple[Command, ...]:
+    """Import every module of ``package`` (this one) and return the commands they define, in help order.
 
     Raises:
         CommandDeclarationError: A module's ``COMMAND`` lacks its base-language words or help,
             or two modules name the same task.
     """
     found: dict[str, Command] = {}
-    for module in pkgutil.iter_modules(__path__):
+    for module in pkgutil.iter_modules(path):
         if module.name.startswith("_"):
             continue
-        name = f"{__name__}.{module.name}"
+        name = f"{package}.{module.name}"
         command = getattr(importlib.import_module(name), "COMMAND", None)
         if not isinstance(command, Command):
             continue

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from string import Formatter
 
 from commands import COMMANDS
+from contract.command_spec import BASE_LANGUAGE
 from workers.services.texts import en, es
 
 DEFAULT_LANGUAGE = "en"
@@ -18,14 +19,17 @@ SHARED: Mapping[str, Mapping[str, str]] = {"en": en.TEXTS, "es": es.TEXTS}
 
 
 def _catalogue(lang: str) -> dict[str, str]:
-    """The shared texts of ``lang`` and every command's own, keyed ``<command name>.<key>``.
+    """The shared texts of ``lang`` and every command's own (its base language's where it has none
+    in ``lang``), keyed ``<command name>.<key>``.
 
     Raises:
         ValueError: A command's text has the key of a shared one.
     """
     catalogue = dict(SHARED[lang])
     for command in COMMANDS:
-        for key, template in command.texts.get(lang, {}).items():
+        # A command not yet translated into ``lang`` answers in its base language there.
+        own = {**command.texts.get(BASE_LANGUAGE, {}), **command.texts.get(lang, {})}
+        for key, template in own.items():
             full = f"{command.name}.{key}"
             if full in SHARED[lang]:
                 raise ValueError(f"{command.task}: text {full!r} is also a shared text")
