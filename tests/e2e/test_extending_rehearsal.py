@@ -1,10 +1,14 @@
-"""docs/EXTENDING.md's "Add a command", followed literally in a copy of the repository.
+"""docs/EXTENDING.md's "Add a command" and "Add a language", followed literally in copies of the repository.
 
 The page's module is written where the page says, the page's commands run as a reader types them
 (``make schemas``, then ``make chat`` and ``make chat EXECUTOR=lambda`` with the page's lines at
 the prompt). This is also the proof that a command is one file: after ``make schemas`` the copy
 differs from the original by the module and the generated files only, and the new command answers
 in both languages, in help, in the schemas and in CONTRACT.md, on both executors.
+
+"Add a language" is followed the same way in a copy of its own: the page's ``cp``, its edits (each
+line of an "in `file`:" block replaces the one line of the file that starts with the same name), then
+the bot is asked in the new language on both executors.
 
 The copy runs on this checkout's ``.venv`` (``make VENV=...``) with its own packages first on the
 path (``PYTHONPATH``, and the working directory of every process the stack starts).
@@ -28,12 +32,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "EXTENDING.md"
-NOT_COPIED = (".venv", "node_modules", "cdk.out", ".git", ".stack", "__pycache__", ".mypy_cache", ".ruff_cache")
-NOT_COPIED += (".pytest_cache", ".hypothesis")
+NOT_COPIED: tuple[str, ...] = (".venv", "node_modules", "cdk.out", ".git", ".stack", "__pycache__")
+NOT_COPIED += (".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")
 MAKE_TIMEOUT_S = 120.0
 CHAT_TIMEOUT_S = 300.0
 _MODULE_BLOCK = re.compile(r"Save this as `([^`]+)`:\n\n```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _BLOCK = re.compile(r"^```(sh|text)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_EDIT = re.compile(r"in\s+`([^`]+)`[^`\n]*:\n\n(?:<!-- fmt: off -->\n)?```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_EDITED_NAME = re.compile(r"\s*(from \S+ import|\w+)")
+EXECUTORS = ["make chat", "make chat EXECUTOR=lambda"]
+
+
+def section(markdown: str, title: str) -> str:
+    return markdown.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class Steps:
 
 
 def page_steps(markdown: str) -> Steps:
-    body = markdown.split("\n## Add a command\n", 1)[1].split("\n## ", 1)[0]
+    body = section(markdown, "Add a command")
     (module,) = _MODULE_BLOCK.findall(body)
     commands: list[str] = []
     typed: list[str] = []
@@ -157,7 +168,7 @@ def test_the_new_command_is_in_the_schemas_contract_md_and_readme(rehearsal: Reh
     assert "| `weather <city>` | `tiempo <ciudad>` | the forecast for a city |" in readme
 
 
-@pytest.mark.parametrize("chat", ["make chat", "make chat EXECUTOR=lambda"])
+@pytest.mark.parametrize("chat", EXECUTORS)
 def test_the_new_command_answers_in_both_languages_and_in_help(rehearsal: Rehearsal, chat: str) -> None:
     assert chat in rehearsal.steps.commands, f"the page no longer says `{chat}`"
 
@@ -170,3 +181,47 @@ def test_the_new_command_answers_in_both_languages_and_in_help(rehearsal: Rehear
     assert "`weather <city>` (`tiempo <ciudad>`): the forecast for a city" in output, output
     assert "`tiempo <ciudad>` (`weather <city>`): te dice el tiempo que se espera hoy" in output, output
     assert "Stopped." in output
+
+
+def apply_edit(path: Path, block: str) -> None:
+    """Each line of ``block`` replaces the one line of ``path`` that starts with the same name."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for edit in filter(str.strip, block.splitlines()):
+        name = _EDITED_NAME.match(edit)
+        assert name, f"the page's edit {edit!r} names nothing"
+        found = [i for i, line in enumerate(lines) if line.startswith(name[0]) and line[len(name[0])] in " =:("]
+        assert len(found) == 1, f"{path.name}: {len(found)} lines start with {name[0]!r}, the page means one"
+        lines[found[0]] = edit
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def new_language(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A copy of the repository after the page's "Add a language" steps (``cp`` and the edits)."""
+    body = section(PAGE.read_text(encoding="utf-8"), "Add a language")
+    clone = tmp_path_factory.mktemp("linguist") / "charla"
+    shutil.copytree(ROOT, clone, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    for kind, block in _BLOCK.findall(body):
+        for line in filter(str.strip, block.splitlines()) if kind == "sh" else []:
+            words = shlex.split(line)
+            if words[0] == "cp":
+                shutil.copyfile(clone / words[1], clone / words[2])
+            else:
+                assert line in EXECUTORS, f"the rehearsal cannot run {line!r}"
+    edits = _EDIT.findall(body)
+    assert [path for path, _ in edits] == ["workers/services/texts/__init__.py", "commands/help.py"]
+    for path, block in edits:
+        apply_edit(clone / path, block)
+    yield clone, body
+
+
+@pytest.mark.parametrize("chat", EXECUTORS)
+def test_a_new_language_s_word_is_answered_from_its_catalogue(new_language: tuple[Path, str], chat: str) -> None:
+    clone, body = new_language
+    assert f"`{chat}`" in body or f"```sh\n{chat}\n```" in body, f"the page no longer says `{chat}`"
+
+    output = run_make(clone, chat, typed=["aide", "/quit"], timeout=CHAT_TIMEOUT_S)
+
+    asked = output.split("you     aide", 1)[1]
+    assert "Commands (mention me, DM me, or use `/charla <command>`):" in asked, output  # fr.py, as copied
+    assert "I don't know" not in asked, output  # what ``aide`` got before the language had words

@@ -83,8 +83,10 @@ def pong(*, worker: str, queue_delay_ms: float, lang: str = "en") -> Answer:
 
 def usage(command: Command, lang: str) -> str:
     """How to type ``command`` in ``lang``, then in its other languages (``ve`` then ``ping``)."""
-    others = [f"`{command.help_in(other).usage}`" for other in command.help if other != lang]
     own = f"`{command.help_in(lang).usage}`"
+    # A language without its own help line shows the base language's: not twice.
+    shown = dict.fromkeys(f"`{line.usage}`" for line in command.help.values())
+    others = [typed for typed in shown if typed != own]
     return f"{own} ({', '.join(others)})" if others else own
 
 
