@@ -94,6 +94,8 @@ class Command:
         texts: Per language, this command's own texts (``ctx.text("sunny")``).
         queue: The queue it runs on (answers wait on ``replies``).
         payload: Its payload dataclass (``CommandRequest``: what the ingress sends for a command).
+            The framework answers through the request's ``CommandRequest`` fields (who asked,
+            where, in which thread), so a payload of your own must carry them all.
         counts_as_use: Counted in ``stats`` when answered.
         waitable: A caller may wait on its result (``Answer.result``).
         order: Where help lists it (then by name).

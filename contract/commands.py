@@ -1,4 +1,4 @@
-"""Turning what a user typed into a task name: English names, Spanish aliases, any case/accents."""
+"""Turning what a user typed into a task name: each command's words in every language, any case/accents."""
 
 import json
 import re

@@ -1,5 +1,7 @@
 """The tasks: parse the payload, call a service, done. Plain functions in the registry
-(``workers/registry.py``); the Celery worker and the Lambda executor both run them.
+(``workers/registry.py``); the Celery worker and the Lambda executor both run them. Each command
+module (``commands/``) is one task here, run by ``_command_task``: its answer function returns,
+this module posts.
 
 How a run ends is settled by the executor with the rules of ``workers/outcomes.py``: a
 deferral or a failure sends the message again with an SQS delay (a bounded number of failures),
@@ -36,7 +38,6 @@ from workers.state.archive import is_counted
 from workers.store import get_store
 
 logger = logging.getLogger(__name__)
-_command_request = TypeAdapter(CommandRequest)
 _archived_message = TypeAdapter(ArchivedMessage)
 _agenda_refresh = TypeAdapter(AgendaRefresh)
 _search_page = TypeAdapter(SearchPage)
@@ -115,10 +116,6 @@ def _answer(
     logger.info("answer %s task_id=%s correlation_id=%s", outcome, running.task_id, request.correlation_id)
     if running.continuation:
         progress.answered(request, task_id=run.task_id, store=get_store(), slack=reader_client(), lease_s=run.lease_s)
-
-
-def _parse(payload: dict[str, Any]) -> CommandRequest:
-    return parse_payload(_command_request, payload)
 
 
 @cache
