@@ -174,8 +174,11 @@ def test_the_new_command_answers_in_both_languages_and_in_help(rehearsal: Rehear
 
     output = run_make(rehearsal.clone, chat, typed=[*rehearsal.steps.typed, "/quit"], timeout=CHAT_TIMEOUT_S)
 
-    if "EXECUTOR=lambda" in chat:
-        assert "Lambda         replies queue" in output, output
+    # Who ran the new task: the chat keeps each process's log of its last run in .stack/logs/.
+    runner = "lambda-replies" if "EXECUTOR=lambda" in chat else "worker"
+    logs = {log.stem: log.read_text(errors="replace") for log in (rehearsal.clone / ".stack" / "logs").glob("*.log")}
+    assert "Task charla.weather[" in logs[runner], sorted(logs)
+    assert [name for name, text in logs.items() if "Task charla.weather[" in text] == [runner]
     assert "Sunny all day in Madrid." in output, output
     assert "Sol todo el día en Sevilla." in output, output
     assert "`weather <city>` (`tiempo <ciudad>`): the forecast for a city" in output, output
