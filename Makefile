@@ -57,8 +57,8 @@ install: $(STAMP) $(NODE_CLIENT_STAMP) $(VENV)/bin/charla-send $(NPM_STAMP) ## C
 demo: install-python ## Run the bot locally end to end: one signed "ping" mention, print the reply, stop
 	$(PY) -m scripts.demo
 
-chat: install-python ## Start the local stack and talk to the bot at a prompt
-	$(PY) -m scripts.chat
+chat: install-python ## Start the local stack and talk to the bot at a prompt (EXECUTOR=lambda: answers on the Lambda executor)
+	$(PY) -m scripts.chat $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 stop: ## Stop what a local stack left running (a killed `make chat`) and remove .stack/endpoints.json
 	@if [ -x $(PY) ]; then $(PY) -m scripts.stop; else echo "nothing was running (no $(VENV))"; fi
@@ -82,7 +82,7 @@ queues: install-python ## Queues, dead letters and live workers of the running s
 lint: install-python ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy contract lambda_handler workers scripts infra bench charla_cli
+	$(PY) -m mypy contract commands lambda_handler workers scripts infra bench charla_cli
 
 bench: install ## Measure the nine figures against both floors and Bolt; rewrite docs/BENCHMARKS.md, benchmarks.json, README figures (~20 min)
 	$(PY) -m bench

@@ -36,7 +36,7 @@ class WritablePycache(RuntimeError):
 
 
 # What the ingress asset copies from the repository (infra/constructs/slack_ingress.py).
-INGRESS_PACKAGES = ("lambda_handler", "contract")
+INGRESS_PACKAGES = ("lambda_handler", "contract", "commands")
 
 
 def _is_ingress(asset: Path) -> bool:

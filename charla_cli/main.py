@@ -140,7 +140,7 @@ def run_send(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> 
     task = resolve_task(options.task)
     if options.wait is not None and not is_waitable(task):
         waitable = ", ".join(sorted(RESULT_TASKS))
-        raise CliError(f"{task.value} stores no result, so --wait cannot work (waitable: {waitable})", EXIT_USAGE)
+        raise CliError(f"{task} stores no result, so --wait cannot work (waitable: {waitable})", EXIT_USAGE)
     payload = build_payload(task, options.json)
     task_id = send(task, payload, wait=options.wait is not None, endpoints=endpoints)
     if options.wait is None:
@@ -332,7 +332,7 @@ def run_dlq_show(options: argparse.Namespace, endpoints: Endpoints, out: TextIO)
 
 
 def run_dlq_redrive(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
-    task = resolve_task(options.task).value if options.task else None
+    task = resolve_task(options.task) if options.task else None
     matches = queues.matcher(task=task, ids=set(options.id))
     moved: list[queues.DeadLetter] = []
     kept: list[queues.DeadLetter] = []

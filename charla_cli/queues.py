@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
-from contract.registry import TASK_PAYLOADS
-from contract.tasks import TaskName
+from contract.registry import TASK_NAMES, TASK_PAYLOADS
 from contract.wire import decode_task_message
 
 PEEK_VISIBILITY_S = 30  # long enough to page through a DLQ without seeing a message twice
@@ -158,11 +157,11 @@ def _contract_problem(task: str, kwargs: Mapping[str, Any], args: Any) -> str | 
     """Why this task message can never run under this contract (None: it can)."""
     from pydantic import TypeAdapter, ValidationError
 
-    if task not in set(TaskName):
+    if task not in TASK_NAMES:
         return f"no worker runs the task name {task!r}"
     if args:
         return "positional arguments (charla tasks take keyword arguments only)"
-    kind = TASK_PAYLOADS.get(TaskName(task))
+    kind = TASK_PAYLOADS.get(task)
     if kind is None:
         return None
     try:

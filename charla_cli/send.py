@@ -30,31 +30,29 @@ from charla_cli.errors import (
     CliError,
     aws_errors,
 )
-from contract.registry import payload_type
+from contract.registry import TASK_NAMES, payload_type
 from contract.results import READY_STATES, RESULT_VALUE_ATTRIBUTE, SUCCESS, result_key
 from contract.tables import TableName
-from contract.tasks import TaskName, queue_for
+from contract.tasks import queue_for
 from contract.wire import encode_task_message
 
 POLL_INTERVAL_S = 0.2
 
 
-def resolve_task(name: str) -> TaskName:
+def resolve_task(name: str) -> str:
     """``charla.health`` or just ``health``.
 
     Raises:
         CliError: No such task (the message lists the known ones).
     """
     for candidate in (name, f"charla.{name}"):
-        try:
-            return TaskName(candidate)
-        except ValueError:
-            continue
-    known = ", ".join(sorted(task.value for task in TaskName))
+        if candidate in TASK_NAMES:
+            return candidate
+    known = ", ".join(sorted(TASK_NAMES))
     raise CliError(f"unknown task {name!r} (known: {known})", EXIT_USAGE)
 
 
-def build_payload(task: TaskName, raw_json: str, *, now: Callable[[], float] = time.time) -> dict[str, Any]:
+def build_payload(task: str, raw_json: str, *, now: Callable[[], float] = time.time) -> dict[str, Any]:
     """The task's kwargs: ``raw_json`` checked against the contract, defaults filled in.
 
     Raises:
@@ -80,12 +78,12 @@ def build_payload(task: TaskName, raw_json: str, *, now: Callable[[], float] = t
             f"{'.'.join(str(part) for part in item['loc']) or '(payload)'}: {item['msg']}"
             for item in error.errors(include_input=False, include_url=False)
         )
-        raise CliError(f"payload does not match {kind.__name__} for {task.value}: {problems}", EXIT_USAGE) from None
+        raise CliError(f"payload does not match {kind.__name__} for {task}: {problems}", EXIT_USAGE) from None
     dumped: dict[str, Any] = adapter.dump_python(payload, mode="json")
     return dumped
 
 
-def send(task: TaskName, payload: Mapping[str, Any], *, wait: bool, endpoints: Endpoints, sqs: Any = None) -> str:
+def send(task: str, payload: Mapping[str, Any], *, wait: bool, endpoints: Endpoints, sqs: Any = None) -> str:
     """Send one task message; returns its task id.
 
     Raises:
@@ -95,7 +93,7 @@ def send(task: TaskName, payload: Mapping[str, Any], *, wait: bool, endpoints: E
     url = endpoints.queue_url(queue)
     task_id = str(uuid.uuid4())
     body = encode_task_message(
-        task=task.value, kwargs=payload, queue=queue.value, task_id=task_id, origin="charla-cli", ignore_result=not wait
+        task=task, kwargs=payload, queue=queue.value, task_id=task_id, origin="charla-cli", ignore_result=not wait
     )
     with aws_errors(f"could not send to {url}"):
         (sqs or endpoints.client("sqs")).send_message(QueueUrl=url, MessageBody=body)

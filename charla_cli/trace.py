@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from charla_cli import queues
+from contract.registry import TASK_NAMES
 from contract.results import RESULT_KEY_PREFIX, RESULT_VALUE_ATTRIBUTE, result_key
-from contract.tasks import TaskName
 from contract.wire import task_id_for
 
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
@@ -78,7 +78,7 @@ class Trace:
 
 def derived_task_ids(identifier: str) -> dict[str, str]:
     """The task id each task would have if ``identifier`` were the Slack event (or trigger) id it came from."""
-    return {task_id_for(f"{task.value}:{identifier}"): task.value for task in TaskName}
+    return {task_id_for(f"{task}:{identifier}"): task for task in TASK_NAMES}
 
 
 # -- DynamoDB ------------------------------------------------------------------------------------

@@ -1,56 +1,42 @@
-"""Turning what a user typed into a task name: English names, Spanish aliases, any case/accents."""
+"""Turning what a user typed into a task name: each command's words in every language, any case/accents."""
 
 import json
 import re
 from dataclasses import dataclass
 
+from commands import COMMANDS
 from contract.reading import PUNCTUATION, Intent, bare, fold, intent, near_miss, plain, written_language
 from contract.tasks import TaskName
 
 __all__ = ["fold"]  # re-exported: callers fold words with the command table's own rule
 
-# Each command word (accents and case removed) and the task that answers it. The first word
-# listed for a task is its English name (used in help and in the usage counters).
-COMMAND_WORDS: dict[str, TaskName] = {
-    "help": TaskName.HELP,
-    "ayuda": TaskName.HELP,
-    "ping": TaskName.PING,
-    "ve": TaskName.PING,
-    "next": TaskName.NEXT_EVENT,
-    "siguiente": TaskName.NEXT_EVENT,
-    "search": TaskName.SEARCH_AGENDA,
-    "busca": TaskName.SEARCH_AGENDA,
-    "buscar": TaskName.SEARCH_AGENDA,
-    "count": TaskName.COUNT_MESSAGES,
-    "cuenta": TaskName.COUNT_MESSAGES,
-    "contar": TaskName.COUNT_MESSAGES,
-    "stats": TaskName.STATS,
-    "estadisticas": TaskName.STATS,
-}
+# Each command word (accents and case removed) and the task that answers it, from the command
+# modules (``commands/``). A command's first English word is its name (help, usage counters).
+COMMAND_WORDS: dict[str, str] = {}
+# The language of each command word: a command given with it is answered in that language.
+WORD_LANGUAGES: dict[str, str] = {}
+for _command in COMMANDS:
+    for _lang, _words in _command.words.items():
+        for _word in _words:
+            _folded = fold(_word)
+            if COMMAND_WORDS.setdefault(_folded, _command.task) != _command.task:
+                raise ValueError(f"the word {_word!r} names two commands: {COMMAND_WORDS[_folded]}, {_command.task}")
+            WORD_LANGUAGES.setdefault(_folded, _lang)
 
-# Command words that are Spanish: a command given with one of these is answered in Spanish.
-SPANISH_WORDS: frozenset[str] = frozenset(
-    {"ayuda", "ve", "siguiente", "busca", "buscar", "cuenta", "contar", "estadisticas"}
-)
-
-# The English name of each command task: the first word listed for it above.
-COMMAND_NAMES: dict[TaskName, str] = {}
-for _word, _task in COMMAND_WORDS.items():
-    COMMAND_NAMES.setdefault(_task, _word)
+# Every language the commands speak (each command's words name theirs).
+LANGUAGES: frozenset[str] = frozenset(WORD_LANGUAGES.values())
+# Command words that are Spanish.
+SPANISH_WORDS: frozenset[str] = frozenset(word for word, lang in WORD_LANGUAGES.items() if lang == "es")
+# The English name of each command task (usage counters store it).
+COMMAND_NAMES: dict[str, str] = {command.task: command.name for command in COMMANDS}
 # Each command's name in Spanish, as a Spanish answer writes it (with its accent).
-SPANISH_NAMES: dict[TaskName, str] = {
-    TaskName.HELP: "ayuda",
-    TaskName.PING: "ve",
-    TaskName.NEXT_EVENT: "siguiente",
-    TaskName.SEARCH_AGENDA: "busca",
-    TaskName.COUNT_MESSAGES: "cuenta",
-    TaskName.STATS: "estadísticas",
-}
+SPANISH_NAMES: dict[str, str] = {command.task: command.name_in("es") for command in COMMANDS}
+_BY_TASK = {command.task: command for command in COMMANDS}
 
 
-def command_name(task: TaskName, lang: str) -> str:
-    """The word for ``task`` in ``lang`` (``es`` or ``en``), as answers show it."""
-    return SPANISH_NAMES[task] if lang == "es" else COMMAND_NAMES[task]
+def command_name(task: str, lang: str) -> str:
+    """The word for ``task`` in ``lang``, as answers show it (English if it has none in ``lang``)."""
+    return _BY_TASK[task].name_in(lang)
 
 
 def name_in(english_name: str, lang: str) -> str:
@@ -98,7 +84,7 @@ def read_more_button_value(value: str) -> tuple[str, int, str]:
     if not isinstance(data, dict):
         raise ValueError("button value is not an object")
     query, offset, lang = data.get("q"), data.get("o"), data.get("l")
-    if not isinstance(query, str) or not isinstance(offset, int) or offset < 0 or lang not in ("en", "es"):
+    if not isinstance(query, str) or not isinstance(offset, int) or offset < 0 or lang not in LANGUAGES:
         raise ValueError("button value has the wrong shape")
     return query, offset, lang
 
@@ -117,7 +103,7 @@ class ParsedCommand:
     as a command (``¿qué sigue?``), that command's word in the question's language.
     """
 
-    task: TaskName
+    task: str
     command: str
     args: str
 
@@ -173,11 +159,11 @@ def typed_language(command: str, args: str = "") -> str | None:
     to be, then a question's or greeting's words, then everyday words or Spanish marks.
     """
     word = bare(command)
-    if word in COMMAND_WORDS:
-        return "es" if word in SPANISH_WORDS else "en"
+    if word in WORD_LANGUAGES:
+        return WORD_LANGUAGES[word]
     meant = suggestion(command)
     if meant is not None:
-        return "es" if meant in SPANISH_WORDS else "en"
+        return WORD_LANGUAGES[meant]
     read = intent(f"{command} {args}")
     if read is not None and read[1] is not None:
         return read[1]

@@ -1,34 +1,31 @@
-"""Which payload each task takes and whether a caller may wait on its result.
+"""Every task, in one registry: the framework's own (``contract/tasks.py``) and the commands
+(``commands/``, one module each): its queue, its payload and whether a caller may wait on it.
 
 Everything generated for other callers (``contract/schemas/``, ``docs/CONTRACT.md``'s task
-table, the CLI and the Node client's checks) and the worker's payload check before a task runs
-read these two registries; ``tests/integration/test_contract_schemas.py`` fails, naming the task,
-when a ``TaskName`` has no payload here.
+table, README's command table, the CLI and the Node client's checks), routing in both executors
+and the worker's payload check before a task runs read these; ``tests/integration/
+test_contract_schemas.py`` fails, naming the task, when a task has no payload here.
 """
 
 from typing import Any
 
+from commands import COMMANDS
+from contract.command_spec import Command
+from contract.queues import QueueName
 from contract.results import HealthCheck
 from contract.tasks import (
+    BUILT_IN_QUEUES,
     AgendaRefresh,
     ArchivedMessage,
-    CommandRequest,
     FailureNotice,
     HomeOpened,
     MemberJoined,
     SearchPage,
     TaskName,
-    queue_for,
 )
 
-# The dataclass each task's kwargs must validate against (kwargs = the dataclass's fields).
-TASK_PAYLOADS: dict[TaskName, type[Any]] = {
-    TaskName.PING: CommandRequest,
-    TaskName.HELP: CommandRequest,
-    TaskName.NEXT_EVENT: CommandRequest,
-    TaskName.SEARCH_AGENDA: CommandRequest,
-    TaskName.COUNT_MESSAGES: CommandRequest,
-    TaskName.STATS: CommandRequest,
+# The framework's own tasks' payloads (kwargs = the dataclass's fields).
+_BUILT_IN_PAYLOADS: dict[str, type[Any]] = {
     TaskName.ARCHIVE_MESSAGE: ArchivedMessage,
     TaskName.REFRESH_AGENDA: AgendaRefresh,
     TaskName.SEARCH_MORE: SearchPage,
@@ -38,13 +35,26 @@ TASK_PAYLOADS: dict[TaskName, type[Any]] = {
     TaskName.NOTIFY_FAILURE: FailureNotice,
 }
 
+# Each command by its task name, in help order.
+COMMANDS_BY_TASK: dict[str, Command] = {command.task: command for command in COMMANDS}
+# Tasks a user can ask for by a command word (the rest are internal).
+COMMAND_TASKS: frozenset[str] = frozenset(COMMANDS_BY_TASK)
+# Every task name: the enum's order first (generated files stay stable), then the new commands.
+TASK_NAMES: tuple[str, ...] = (
+    *(str(task) for task in TaskName),
+    *(command.task for command in COMMANDS if command.task not in set(TaskName)),
+)
+# Routing by task name, in one place: a new task lands on its queue without touching callers.
+TASK_QUEUES: dict[str, QueueName] = {**BUILT_IN_QUEUES, **{c.task: c.queue for c in COMMANDS}}
+# The dataclass each task's kwargs must validate against.
+TASK_PAYLOADS: dict[str, type[Any]] = {**_BUILT_IN_PAYLOADS, **{c.task: c.payload for c in COMMANDS}}
 # Tasks whose result a caller may wait on: the worker stores their result in the results
 # table when the message asks for it (header ``ignore_result: false``). Every other task is on
 # a hot path (replies, archive) and stores nothing, whatever the message asks.
-RESULT_TASKS: frozenset[TaskName] = frozenset({TaskName.PING, TaskName.HEALTH})
+RESULT_TASKS: frozenset[str] = frozenset({TaskName.HEALTH, *(c.task for c in COMMANDS if c.waitable)})
 
 
-def payload_type(task: TaskName) -> type[Any]:
+def payload_type(task: str) -> type[Any]:
     """The payload dataclass of ``task``.
 
     Raises:
@@ -53,15 +63,15 @@ def payload_type(task: TaskName) -> type[Any]:
     return TASK_PAYLOADS[task]
 
 
-def is_waitable(task: TaskName) -> bool:
+def is_waitable(task: str) -> bool:
     """Whether a caller may ask for (and wait on) the result of ``task``."""
     return task in RESULT_TASKS
 
 
-def describe(task: TaskName) -> dict[str, Any]:
+def describe(task: str) -> dict[str, Any]:
     """The index entry of one task: its queue, payload type and whether it is waitable."""
     return {
-        "queue": queue_for(task).value,
+        "queue": TASK_QUEUES[task].value,
         "payload": payload_type(task).__name__,
         "waitable": is_waitable(task),
     }

@@ -13,7 +13,12 @@ _STRICT: dict[str, Any] = {"extra": "forbid"}
 
 
 class TaskName(StrEnum):
-    """Celery task names. Producers send tasks by these names; workers register them."""
+    """Task names the code itself refers to. Producers send tasks by these names; workers register them.
+
+    The first six are the built-in commands (``commands/``): the ingress routes unknown words to
+    help and questions to next, ``charla send`` waits on ping. A new command names its task in
+    its own module instead; ``contract.registry.TASK_NAMES`` lists every task.
+    """
 
     PING = "charla.ping"
     HELP = "charla.help"
@@ -246,16 +251,10 @@ class AgendaRefresh:
     schema_version: int = SCHEMA_VERSION
 
 
-# Routing by task name, in one place: a new task lands on its queue without touching callers.
-# Answers wait on REPLIES; archive writes and refreshes go to BULK so a burst of channel
-# traffic can never hold a user's answer behind it.
-TASK_QUEUES: dict[TaskName, QueueName] = {
-    TaskName.PING: QueueName.REPLIES,
-    TaskName.HELP: QueueName.REPLIES,
-    TaskName.NEXT_EVENT: QueueName.REPLIES,
-    TaskName.SEARCH_AGENDA: QueueName.REPLIES,
-    TaskName.COUNT_MESSAGES: QueueName.REPLIES,
-    TaskName.STATS: QueueName.REPLIES,
+# Routing of the framework's own tasks. A command's route is in its module (``commands/``);
+# ``contract.registry.TASK_QUEUES`` joins both. Answers wait on REPLIES; archive writes and
+# refreshes go to BULK so a burst of channel traffic can never hold a user's answer behind it.
+BUILT_IN_QUEUES: dict[str, QueueName] = {
     TaskName.ARCHIVE_MESSAGE: QueueName.BULK,
     TaskName.REFRESH_AGENDA: QueueName.BULK,
     TaskName.SEARCH_MORE: QueueName.REPLIES,
@@ -265,23 +264,14 @@ TASK_QUEUES: dict[TaskName, QueueName] = {
     TaskName.NOTIFY_FAILURE: QueueName.REPLIES,
 }
 
-# Tasks a user can ask for by a command word (the rest are internal).
-COMMAND_TASKS: frozenset[TaskName] = frozenset(
-    {
-        TaskName.PING,
-        TaskName.HELP,
-        TaskName.NEXT_EVENT,
-        TaskName.SEARCH_AGENDA,
-        TaskName.COUNT_MESSAGES,
-        TaskName.STATS,
-    }
-)
 
-
-def queue_for(task: TaskName) -> QueueName:
-    """The queue a task is routed to.
+def queue_for(task: str) -> QueueName:
+    """The queue a task (a ``TaskName`` or a command's task name) is routed to.
 
     Raises:
         KeyError: The task has no route (a contract bug, caught by the contract tests).
     """
+    # Imported here: the registry reads the command modules, which import this module.
+    from contract.registry import TASK_QUEUES
+
     return TASK_QUEUES[task]

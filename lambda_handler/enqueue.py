@@ -6,7 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from contract.checks import PayloadInvalid, check_payload
-from contract.tasks import TaskName, queue_for
+from contract.tasks import queue_for
 from contract.wire import encode_task_message, task_id_for
 from lambda_handler import aws
 from lambda_handler.errors import QueueUnavailable, RequestRejected
@@ -31,7 +31,7 @@ def sqs_client() -> "SQSClient":
     return built
 
 
-def enqueue(task: TaskName, payload: Any, *, idempotency_key: str) -> str:
+def enqueue(task: str, payload: Any, *, idempotency_key: str) -> str:
     """Queue ``task(**payload)`` on the task's queue and return the task id.
 
     Args:

@@ -82,6 +82,8 @@ def running_stack(**options: Any) -> Iterator[DevStack]:
             f"  worker         {', '.join(q.value for q in stack.worker_queues)} queues"
             f" ({stack.worker_pool} pool of {stack.worker_concurrency}, as deployed)"
         )
+        if stack.lambda_queues:
+            say(f"  Lambda         {', '.join(q.value for q in stack.lambda_queues)} queue (local event source)")
         say(f"  endpoints      {_shown(endpoints)} (queue URLs, table names: `charla env`)")
         say(f"  logs           {_shown(logs)}/ (one file per process, kept after stop)")
         say("  operate it     in another shell: source .venv/bin/activate; charla status; charla workers")

@@ -6,8 +6,7 @@ from celery import Celery, signals
 
 from contract.celery_settings import MESSAGE_SETTINGS
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
-from contract.registry import RESULT_TASKS
-from contract.tasks import TASK_QUEUES
+from contract.registry import RESULT_TASKS, TASK_QUEUES
 from workers.connection_pools import max_pool_connections, record_concurrency
 from workers.heartbeat import Heartbeat
 from workers.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
@@ -68,7 +67,7 @@ def build_app(settings: WorkerSettings) -> Celery:
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue=QueueName.REPLIES.value,
-        task_routes={task.value: {"queue": queue.value} for task, queue in TASK_QUEUES.items()},
+        task_routes={str(task): {"queue": queue.value} for task, queue in TASK_QUEUES.items()},
         # At least once: a message is deleted only after its task finished; a worker that dies
         # mid-task leaves it to reappear after the visibility timeout.
         task_acks_late=True,
@@ -81,7 +80,7 @@ def build_app(settings: WorkerSettings) -> Celery:
         task_ignore_result=True,
         # Waitable tasks (contract/registry.py) store their result in the results table when the
         # message asks (header ignore_result: false); the consumer forces it off for the rest.
-        task_annotations={task.value: {"ignore_result": False} for task in RESULT_TASKS},
+        task_annotations={str(task): {"ignore_result": False} for task in RESULT_TASKS},
         result_backend=settings.result_backend_url and f"{RESULT_BACKEND_CLASS}+{settings.result_backend_url}",
         dynamodb_endpoint_url=settings.aws_endpoint_url,
         worker_consumer="workers.consumer:ContractConsumer",

@@ -70,7 +70,7 @@ __all__ = [
 
 _SENT_TO_DLQ = "not run; sent to the dead-letter queue"
 _LEFT_FOR_DLQ = "not run; left on the queue for SQS to dead-letter"
-_WAITABLE: frozenset[str] = frozenset(task.value for task in RESULT_TASKS)
+_WAITABLE: frozenset[str] = frozenset(str(task) for task in RESULT_TASKS)
 
 
 def _describe(message: Any) -> str:

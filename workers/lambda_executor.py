@@ -54,7 +54,7 @@ refused_logger = logging.getLogger("charla.refused")
 for _name in ("charla", "workers"):
     logging.getLogger(_name).setLevel(logging.INFO)
 
-_WAITABLE = frozenset(task.value for task in RESULT_TASKS)
+_WAITABLE = frozenset(str(task) for task in RESULT_TASKS)
 _SENT_TO_DLQ = "not run; sent to the dead-letter queue"
 
 # What happened to one record (also the poller's and the tests' view of it).

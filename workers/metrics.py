@@ -27,7 +27,7 @@ from contract.metrics import (
     TASK_PROPERTY,
     UNROUTED_QUEUE,
 )
-from contract.tasks import TaskName, queue_for
+from contract.tasks import queue_for
 
 
 def namespace() -> str:
@@ -65,8 +65,8 @@ def _write(line: str, stream: TextIO | None = None) -> None:
 def task_queue(task: str) -> str:
     """The queue a task name is routed to by the contract, or ``UNROUTED_QUEUE``."""
     try:
-        return queue_for(TaskName(task)).value
-    except (ValueError, KeyError):
+        return queue_for(task).value
+    except KeyError:
         return UNROUTED_QUEUE
 
 

@@ -23,8 +23,8 @@ from workers.outcomes import PermanentError
 
 T = TypeVar("T")
 
-PAYLOADS: dict[str, TypeAdapter[Any]] = {task.value: TypeAdapter(kind) for task, kind in TASK_PAYLOADS.items()}
-PAYLOAD_NAMES: dict[str, str] = {task.value: kind.__name__ for task, kind in TASK_PAYLOADS.items()}
+PAYLOADS: dict[str, TypeAdapter[Any]] = {str(task): TypeAdapter(kind) for task, kind in TASK_PAYLOADS.items()}
+PAYLOAD_NAMES: dict[str, str] = {str(task): kind.__name__ for task, kind in TASK_PAYLOADS.items()}
 
 
 # The Celery request field that carries the consumer's validated model to the task

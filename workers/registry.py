@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from contract.queues import QUEUE_SPECS, QueueName, QueueSpec
 from contract.registry import TASK_PAYLOADS
-from contract.tasks import TaskName, queue_for
+from contract.tasks import queue_for
 from workers.outcomes import Observed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,13 +64,13 @@ class TaskEntry:
     """One registered task.
 
     Attributes:
-        name: Its ``TaskName`` (the Celery task name on the wire).
+        name: Its task name (the Celery task name on the wire).
         function: ``function(context, **payload)``.
         payload: The contract's payload dataclass for it.
         queue: The queue the contract routes it to (its time limits are that queue's).
     """
 
-    name: TaskName
+    name: str
     function: Callable[..., Any]
     payload: type[Any]
     queue: QueueName
@@ -88,7 +88,7 @@ def started(queue: QueueName, *, now: Callable[[], float] = time.monotonic) -> f
     return now() + QUEUE_SPECS[queue].run_deadline_s
 
 
-def task(name: TaskName) -> Callable[[F], F]:
+def task(name: str) -> Callable[[F], F]:
     """Register the decorated function as the task ``name``; the function itself is unchanged.
 
     Raises:
@@ -96,11 +96,11 @@ def task(name: TaskName) -> Callable[[F], F]:
     """
 
     def register(function: F) -> F:
-        if name.value in TASKS:
+        if name in TASKS:
             raise ValueError(f"task {name} is registered twice")
         if name not in TASK_PAYLOADS:
             raise ValueError(f"task {name} has no payload in contract.registry.TASK_PAYLOADS")
-        TASKS[name.value] = TaskEntry(name, function, TASK_PAYLOADS[name], queue_for(name))
+        TASKS[str(name)] = TaskEntry(str(name), function, TASK_PAYLOADS[name], queue_for(name))
         return function
 
     return register

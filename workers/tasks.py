@@ -1,5 +1,7 @@
 """The tasks: parse the payload, call a service, done. Plain functions in the registry
-(``workers/registry.py``); the Celery worker and the Lambda executor both run them.
+(``workers/registry.py``); the Celery worker and the Lambda executor both run them. Each command
+module (``commands/``) is one task here, run by ``_command_task``: its answer function returns,
+this module posts.
 
 How a run ends is settled by the executor with the rules of ``workers/outcomes.py``: a
 deferral or a failure sends the message again with an SQS delay (a bounded number of failures),
@@ -11,6 +13,7 @@ tries again).
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -18,7 +21,9 @@ from typing import Any
 from pydantic import TypeAdapter
 from slack_sdk.errors import SlackApiError
 
-from contract.commands import COMMAND_NAMES, is_known_command, means_the_asker, mentioned_users, typed_language
+from commands import COMMANDS
+from contract.command_spec import Answer, Command
+from contract.commands import is_known_command, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
 from workers import aws
 from workers.clock import wall_clock
@@ -26,13 +31,13 @@ from workers.outcomes import Defer
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
 from workers.services import agenda, answers, languages, progress, replies
+from workers.services.command_context import CommandContext
 from workers.settings import get_settings
 from workers.slack import reader_client, web_client, webhook_client
 from workers.state.archive import is_counted
 from workers.store import get_store
 
 logger = logging.getLogger(__name__)
-_command_request = TypeAdapter(CommandRequest)
 _archived_message = TypeAdapter(ArchivedMessage)
 _agenda_refresh = TypeAdapter(AgendaRefresh)
 _search_page = TypeAdapter(SearchPage)
@@ -50,11 +55,13 @@ def _run(running: TaskContext, effect_id: str | None = None) -> replies.Run:
     )
 
 
-def _counted_as(command_task: TaskName, request: CommandRequest) -> str | None:
+def _counted_as(command: Command, request: CommandRequest) -> str | None:
     """The command this request counts as a use of (words we did not understand count as none)."""
-    if command_task == TaskName.HELP and request.command and not is_known_command(request.command):
+    if not command.counts_as_use:
         return None
-    return COMMAND_NAMES[command_task]
+    if command.task == TaskName.HELP and request.command and not is_known_command(request.command):
+        return None
+    return command.name
 
 
 def _person_lang(team_id: str, user: str) -> str:
@@ -71,9 +78,9 @@ def _lang(request: CommandRequest) -> str:
 
 def _answer(
     running: TaskContext,
-    command_task: TaskName | None,
+    command: Command | None,
     request: CommandRequest,
-    answer: answers.Answer,
+    answer: Answer,
     *,
     effect_id: str | None = None,
 ) -> None:
@@ -88,7 +95,7 @@ def _answer(
             request,
             answer,
             run=run,
-            count_as=_counted_as(command_task, request) if command_task else None,
+            count_as=_counted_as(command, request) if command else None,
             web=web_client(),
             reader=reader_client(),
             webhook_for=webhook_client,
@@ -111,65 +118,10 @@ def _answer(
         progress.answered(request, task_id=run.task_id, store=get_store(), slack=reader_client(), lease_s=run.lease_s)
 
 
-def _parse(payload: dict[str, Any]) -> CommandRequest:
-    return parse_payload(_command_request, payload)
-
-
 @cache
 def _s3_client() -> Any:
     settings = get_settings()
     return aws.client("s3", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-
-
-@task(TaskName.PING)
-def ping(ctx: TaskContext, **payload: Any) -> dict[str, Any]:
-    """Liveness: answer who ran the task and how long it waited (also the result a caller waits on)."""
-    request = _parse(payload)
-    delay_ms = max(0.0, (time.time() - request.requested_at) * 1000)
-    worker = ctx.worker
-    _answer(ctx, TaskName.PING, request, answers.pong(worker=worker, queue_delay_ms=delay_ms, lang=_lang(request)))
-    return {"worker": worker, "queue_delay_ms": round(delay_ms, 1), "correlation_id": request.correlation_id}
-
-
-@task(TaskName.HELP)
-def help_(ctx: TaskContext, **payload: Any) -> None:
-    """The command list, or one command explained (also the answer to anything not understood)."""
-    request = _parse(payload)
-    _answer(ctx, TaskName.HELP, request, answers.help_text(request.command, request.args, lang=_lang(request)))
-
-
-@task(TaskName.NEXT_EVENT)
-def next_event(ctx: TaskContext, **payload: Any) -> None:
-    """The next agenda item after now."""
-    request = _parse(payload)
-    items = agenda.load_items(get_store())
-    upcoming = agenda.next_item(items or [], datetime.now(UTC))
-    _answer(
-        ctx, TaskName.NEXT_EVENT, request, answers.next_event(upcoming, agenda_empty=not items, lang=_lang(request))
-    )
-
-
-@task(TaskName.SEARCH_AGENDA)
-def search_agenda(ctx: TaskContext, **payload: Any) -> None:
-    """Agenda items whose title contains the text."""
-    request = _parse(payload)
-    if not request.args.strip():
-        _answer(
-            ctx, TaskName.SEARCH_AGENDA, request, answers.search_results("", [], lang=_lang(request))
-        )  # asks for a word
-        return
-    items = agenda.load_items(get_store())
-    now = datetime.now(UTC)
-    matches = agenda.search(items, request.args, now) if items else None
-    answer = answers.search_results(
-        request.args,
-        matches,
-        lang=_lang(request),
-        now=now,
-        ephemeral=request.response_url is not None,
-        thread_ts=request.thread_ts,
-    )
-    _answer(ctx, TaskName.SEARCH_AGENDA, request, answer)
 
 
 @task(TaskName.SEARCH_MORE)
@@ -208,38 +160,31 @@ def search_more(ctx: TaskContext, **payload: Any) -> None:
     _answer(ctx, None, request, answer)
 
 
-@task(TaskName.COUNT_MESSAGES)
-def count_messages(ctx: TaskContext, **payload: Any) -> None:
-    """How many messages the mentioned user (default: the asker) wrote in this workspace."""
-    request = _parse(payload)
-    named = mentioned_users(request.args)[: answers.MAX_COUNTED_USERS]
-    if request.args.strip() and not named and not means_the_asker(request.args):
-        # ``cuenta bob``: not a mention, so we cannot tell who; say so rather than count the asker.
-        _answer(ctx, TaskName.COUNT_MESSAGES, request, answers.not_a_mention(request.args, lang=_lang(request)))
-        return
-    counts = [(user, _message_count(request, user)) for user in named or [request.user]]
-    answer = answers.message_counts(counts, asker=request.user, lang=_lang(request))
-    _answer(ctx, TaskName.COUNT_MESSAGES, request, answer)
+def _command_task(command: Command) -> Callable[..., dict[str, Any] | None]:
+    """The task that runs ``command``: parse, build its context, take its answer, post it once."""
+    payload_adapter: TypeAdapter[Any] = TypeAdapter(command.payload)
+
+    def run_command(ctx: TaskContext, **payload: Any) -> dict[str, Any] | None:
+        request = parse_payload(payload_adapter, payload)
+        context = CommandContext(
+            command_name=command.name,
+            lang=_lang(request),
+            worker=ctx.worker,
+            now=datetime.now(UTC),
+            store=get_store(),
+        )
+        answer = command.answer(request, context)
+        _answer(ctx, command, request, answer)
+        return answer.result
+
+    run_command.__name__ = run_command.__qualname__ = command.name
+    run_command.__doc__ = command.help_in("en").summary
+    return run_command
 
 
-def _message_count(request: CommandRequest, user: str) -> int:
-    """``user``'s messages; the asker's include the very message that asked, even if its archive
-    task (on the bulk queue, which a burst may hold up) has not stored it yet."""
-    store = get_store()
-    count = store.message_count(team_id=request.team_id, user=user)
-    if user == request.user and request.message_ts:
-        asked = store.archived_message(team_id=request.team_id, channel=request.channel, ts=request.message_ts)
-        if asked is None:
-            count += 1
-    return count
-
-
-@task(TaskName.STATS)
-def stats(ctx: TaskContext, **payload: Any) -> None:
-    """The most used commands in this workspace."""
-    request = _parse(payload)
-    counts = get_store().command_counts(team_id=request.team_id)
-    _answer(ctx, TaskName.STATS, request, answers.stats(counts, lang=_lang(request)))
+# Every command module (``commands/``) is a task of its own name, run the same way.
+for _command in COMMANDS:
+    task(_command.task)(_command_task(_command))
 
 
 @task(TaskName.WELCOME)

@@ -41,7 +41,7 @@ def _event_id(body: dict[str, Any], event: dict[str, Any]) -> str:
     return str(body.get("event_id") or f"{event.get('channel')}:{event.get('event_ts') or event.get('ts')}")
 
 
-def command_from_event(body: dict[str, Any], *, in_thread: bool) -> tuple[TaskName, CommandRequest, str]:
+def command_from_event(body: dict[str, Any], *, in_thread: bool) -> tuple[str, CommandRequest, str]:
     """The task, command request and idempotency key (the event id) for a mention or DM event."""
     event = body["event"]
     parsed = read_command(str(event.get("text", "")))

@@ -180,14 +180,24 @@ SPANISH_HELP = "Comandos (mencióname, escríbeme por mensaje directo o usa `/ch
 def test_help_lists_every_command_in_the_language_asked(stack: DevStack) -> None:
     english = mention(stack, "help")
     assert english.startswith(ENGLISH_HELP)
-    for usage in ("`help [command]` (`ayuda`)", "`ping` (`ve`)", "`next` (`siguiente`)", "`search <text>` (`busca"):
+    for usage in (
+        "`help [command]` (`ayuda [comando]`)",
+        "`ping` (`ve`)",
+        "`next` (`siguiente`)",
+        "`search <text>` (`busca",
+    ):
         assert usage in english
     assert "`count [@user]` (`cuenta" in english and "`stats` (`estadísticas`)" in english
     assert english.endswith("`help <command>` explains one, with an example.")
 
     for spanish in (dm(stack, "AYUDA"), str(slash(stack, "Ayúda")["text"])):
         assert spanish.startswith(SPANISH_HELP)
-        for usage in ("`ayuda [comando]` (`help`)", "`ve` (`ping`)", "`siguiente` (`next`)", "`busca <texto>`"):
+        for usage in (
+            "`ayuda [comando]` (`help [command]`)",
+            "`ve` (`ping`)",
+            "`siguiente` (`next`)",
+            "`busca <texto>`",
+        ):
             assert usage in spanish
         assert "`cuenta [@usuario]`" in spanish and "`estadísticas` (`stats`)" in spanish
 

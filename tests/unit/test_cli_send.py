@@ -63,7 +63,7 @@ class FakeClock:
 
 
 def test_short_and_full_task_names_resolve() -> None:
-    assert resolve_task("health") is resolve_task("charla.health") is TaskName.HEALTH
+    assert resolve_task("health") == resolve_task("charla.health") == TaskName.HEALTH
 
 
 def test_an_unknown_task_is_a_usage_error_listing_the_known_ones() -> None:

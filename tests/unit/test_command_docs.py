@@ -4,10 +4,10 @@ import re
 
 import yaml
 
+from commands import COMMANDS
 from contract.commands import COMMAND_NAMES, COMMAND_WORDS, SPANISH_NAMES, fold
 from scripts.stack import ROOT
-from workers.services.answers import HELP_ORDER, help_text
-from workers.services.texts import text
+from workers.services.answers import HELP_ORDER, help_text, usage
 
 README = (ROOT / "README.md").read_text()
 MANIFEST = yaml.safe_load((ROOT / "slack" / "manifest.yaml").read_text())
@@ -21,10 +21,9 @@ def _first_code(value: str) -> str:
 
 def test_the_readme_table_has_each_command_as_help_writes_it_in_both_languages() -> None:
     rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", README, flags=re.MULTILINE)
-    for task in HELP_ORDER:
-        key = f"cmd.{COMMAND_NAMES[task]}.usage"
-        english, spanish = _first_code(text("en", key)), _first_code(text("es", key))
-        assert (english, spanish) in rows, f"README's command table lacks `{english}` | `{spanish}`"
+    for command in COMMANDS:
+        english, spanish = _first_code(usage(command, "en")), _first_code(usage(command, "es"))
+        assert (english, spanish) in rows, f"README's command table lacks `{english}` | `{spanish}`: make schemas"
 
 
 def test_help_names_every_command_word_and_each_name_is_a_command_word() -> None:

@@ -6,12 +6,12 @@ Dates in blocks use Slack's ``<!date^…>`` tokens so each reader sees their own
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from commands import COMMANDS
+from contract.command_spec import Answer, Command
 from contract.commands import (
-    COMMAND_NAMES,
     COMMAND_WORDS,
     SEARCH_MORE_ACTION,
     SEARCH_PREVIOUS_ACTION,
@@ -23,7 +23,6 @@ from contract.commands import (
     suggestion,
 )
 from contract.reading import Intent, bare, plain
-from contract.tasks import TaskName
 from workers.services.texts import text
 
 if TYPE_CHECKING:
@@ -31,34 +30,15 @@ if TYPE_CHECKING:
 
 SEARCH_LIMIT = 5
 STATS_LIMIT = 5
-# The order commands are listed in help.
-HELP_ORDER = (
-    TaskName.HELP,
-    TaskName.PING,
-    TaskName.NEXT_EVENT,
-    TaskName.SEARCH_AGENDA,
-    TaskName.COUNT_MESSAGES,
-    TaskName.STATS,
-)
+# The order commands are listed in help: each command's declared order (``commands/``).
+HELP_ORDER: tuple[str, ...] = tuple(command.task for command in COMMANDS)
+_COMMANDS_BY_TASK = {command.task: command for command in COMMANDS}
 
 
 # Echoed user text is cut to this many characters: a quote, never the whole message back.
 QUOTE_CHARS = 40
 # At most this many people in one ``count`` answer.
 MAX_COUNTED_USERS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the bot says: plain ``text`` (always) and optional Block Kit ``blocks``.
-
-    ``replace_original``: posted through a ``response_url``, it replaces the ephemeral message
-    whose button was pressed (paging in place) instead of adding a new one.
-    """
-
-    text: str
-    blocks: list[dict[str, Any]] | None = None
-    replace_original: bool = False
 
 
 def escape(value: str) -> str:
@@ -101,16 +81,18 @@ def pong(*, worker: str, queue_delay_ms: float, lang: str = "en") -> Answer:
     return Answer(text(lang, "ping.pong", worker=worker_label(worker), delay_ms=f"{queue_delay_ms:.0f}"))
 
 
-def _command_key(task: TaskName) -> str:
-    return f"cmd.{COMMAND_NAMES[task]}"
+def usage(command: Command, lang: str) -> str:
+    """How to type ``command`` in ``lang``, then in its other languages (``ve`` then ``ping``)."""
+    own = f"`{command.help_in(lang).usage}`"
+    # A language without its own help line shows the base language's: not twice.
+    shown = dict.fromkeys(f"`{line.usage}`" for line in command.help.values())
+    others = [typed for typed in shown if typed != own]
+    return f"{own} ({', '.join(others)})" if others else own
 
 
 def help_lines(lang: str) -> list[str]:
     """One line per command: usage and summary, in ``lang`` (help and the App Home show them)."""
-    return [
-        f"• {text(lang, f'{_command_key(task)}.usage')}: {text(lang, f'{_command_key(task)}.summary')}"
-        for task in HELP_ORDER
-    ]
+    return [f"• {usage(command, lang)}: {command.help_in(lang).summary}" for command in COMMANDS]
 
 
 def help_text(command: str, args: str = "", *, lang: str = "en") -> Answer:
@@ -126,15 +108,10 @@ def help_text(command: str, args: str = "", *, lang: str = "en") -> Answer:
         guess = f"{meant} {args}" if args.strip() else meant
         return Answer(text(lang, "help.did_you_mean", command=quote(guess)))
     if known and topic and bare(topic) in COMMAND_WORDS:
-        key = _command_key(COMMAND_WORDS[bare(topic)])
+        explained = _COMMANDS_BY_TASK[COMMAND_WORDS[bare(topic)]]
+        line = explained.help_in(lang)
         return Answer(
-            text(
-                lang,
-                "help.one",
-                usage=text(lang, f"{key}.usage"),
-                detail=text(lang, f"{key}.detail"),
-                example=text(lang, f"{key}.example"),
-            )
+            text(lang, "help.one", usage=usage(explained, lang), detail=line.detail, example=f"`{line.example}`")
         )
     if not command or (known and not topic):
         header = text(lang, "help.header")

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from contract.commands import command_name
-from contract.tasks import COMMAND_TASKS, CommandRequest, FailureNotice, SearchPage, TaskName
+from contract.registry import COMMAND_TASKS
+from contract.tasks import CommandRequest, FailureNotice, SearchPage, TaskName
 
 _command_request = TypeAdapter(CommandRequest)
 _search_page = TypeAdapter(SearchPage)
@@ -21,12 +22,11 @@ _search_page = TypeAdapter(SearchPage)
 def failure_notice_for(task: str, task_id: str, kwargs: Mapping[str, Any]) -> FailureNotice | None:
     """The notice for a dead-lettered task, or ``None`` if it answers nobody (or its payload is bad)."""
     try:
-        name = TaskName(task)
-        if name in COMMAND_TASKS:
+        if task in COMMAND_TASKS:
             request = _command_request.validate_python(dict(kwargs))
             where = (request.team_id, request.channel, request.user, request.thread_ts, request.response_url)
             command, args = request.command, request.args
-        elif name is TaskName.SEARCH_MORE:
+        elif task == TaskName.SEARCH_MORE:
             page = _search_page.validate_python(dict(kwargs))
             where = (page.team_id, page.channel, page.user, page.thread_ts, page.response_url)
             command, args = command_name(TaskName.SEARCH_AGENDA, page.lang), page.query

@@ -119,9 +119,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from contract.command_spec import Answer
 from contract.tasks import CommandRequest
 from workers.outcomes import Defer, Observed, PermanentError
-from workers.services.answers import Answer
 from workers.state.effects import ClaimTaken, EffectRecord, EffectState
 from workers.state.pace import MAX_LINE_S, ChannelMoved, ChannelPace, SlotClaim
 from workers.state.table import StoreContended, StoreUnavailableError
