@@ -20,11 +20,12 @@ from charla_cli.errors import (
     CliError,
     aws_errors,
 )
-from charla_cli.send import build_payload, resolve_task, send, wait_for_result
+from charla_cli.send import build_payload, resolve_task, send, task_name, wait_for_result
 from charla_cli.trace_command import run_trace
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS, is_waitable
 from contract.tables import TableName
+from contract.tasks import TaskName
 
 EXIT_CODES_HELP = """exit status:
   0  done; for status: nothing needs a person
@@ -138,9 +139,9 @@ def live_executors(endpoints: Endpoints, *, now: float, serving_only: bool = Tru
 
 def run_send(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
     task = resolve_task(options.task)
-    if options.wait is not None and not is_waitable(task):
+    if options.wait is not None and not (isinstance(task, TaskName) and is_waitable(task)):
         waitable = ", ".join(sorted(RESULT_TASKS))
-        raise CliError(f"{task.value} stores no result, so --wait cannot work (waitable: {waitable})", EXIT_USAGE)
+        raise CliError(f"{task_name(task)} stores no result, so --wait cannot work (waitable: {waitable})", EXIT_USAGE)
     payload = build_payload(task, options.json)
     task_id = send(task, payload, wait=options.wait is not None, endpoints=endpoints)
     if options.wait is None:
@@ -332,7 +333,7 @@ def run_dlq_show(options: argparse.Namespace, endpoints: Endpoints, out: TextIO)
 
 
 def run_dlq_redrive(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -> int:
-    task = resolve_task(options.task).value if options.task else None
+    task = task_name(resolve_task(options.task)) if options.task else None
     matches = queues.matcher(task=task, ids=set(options.id))
     moved: list[queues.DeadLetter] = []
     kept: list[queues.DeadLetter] = []

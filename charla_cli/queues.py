@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import jobs
+
 from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
 from contract.registry import TASK_PAYLOADS
 from contract.tasks import TaskName
@@ -158,11 +160,18 @@ def _contract_problem(task: str, kwargs: Mapping[str, Any], args: Any) -> str | 
     """Why this task message can never run under this contract (None: it can)."""
     from pydantic import TypeAdapter, ValidationError
 
-    if task not in set(TaskName):
+    kind: type[Any] | None
+    if task in set(TaskName):
+        kind = TASK_PAYLOADS.get(TaskName(task))
+    elif task.startswith(jobs.TASK_PREFIX):
+        try:
+            kind = jobs.find(task).payload
+        except LookupError:
+            return f"no worker runs the task name {task!r}"
+    else:
         return f"no worker runs the task name {task!r}"
     if args:
         return "positional arguments (charla tasks take keyword arguments only)"
-    kind = TASK_PAYLOADS.get(TaskName(task))
     if kind is None:
         return None
     try:

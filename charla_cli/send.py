@@ -2,6 +2,7 @@
 
     charla send charla.health --wait 10
     charla send ping --json '{"team_id": "T1", "channel": "C1", "user": "U1", "command": "ping"}'
+    charla send usage_report --json '{"team_id": "T1", "channel": "C1"}'   # a job from jobs/
 
 The payload is checked against the task's dataclass in the contract before anything is sent;
 ``correlation_id`` and ``requested_at`` are filled in when the payload type has them and they
@@ -16,8 +17,9 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
+from jobs import Job, all_jobs, find
 from pydantic import TypeAdapter, ValidationError
 
 from charla_cli.endpoints import Endpoints
@@ -30,6 +32,7 @@ from charla_cli.errors import (
     CliError,
     aws_errors,
 )
+from contract.queues import QueueName
 from contract.registry import payload_type
 from contract.results import READY_STATES, RESULT_VALUE_ATTRIBUTE, SUCCESS, result_key
 from contract.tables import TableName
@@ -37,24 +40,43 @@ from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message
 
 POLL_INTERVAL_S = 0.2
+# What can be sent: a contract task, or a job from jobs/ (docs/EXTENDING.md, "Add a task").
+Sendable: TypeAlias = TaskName | Job[Any]
 
 
-def resolve_task(name: str) -> TaskName:
-    """``charla.health`` or just ``health``.
+def resolve_task(name: str) -> Sendable:
+    """``charla.health`` or just ``health``; a job by its name (``usage_report``) or task name.
 
     Raises:
-        CliError: No such task (the message lists the known ones).
+        CliError: No such task or job (the message lists the known ones).
     """
     for candidate in (name, f"charla.{name}"):
         try:
             return TaskName(candidate)
         except ValueError:
             continue
-    known = ", ".join(sorted(task.value for task in TaskName))
+    try:
+        return find(name)
+    except LookupError:
+        pass
+    known = ", ".join(sorted([task.value for task in TaskName] + [job.name for job in all_jobs().values()]))
     raise CliError(f"unknown task {name!r} (known: {known})", EXIT_USAGE)
 
 
-def build_payload(task: TaskName, raw_json: str, *, now: Callable[[], float] = time.time) -> dict[str, Any]:
+def task_name(task: Sendable) -> str:
+    """The name on the wire (``charla.ping``, ``charla.jobs.usage_report``)."""
+    return task.task if isinstance(task, Job) else task.value
+
+
+def _payload_kind(task: Sendable) -> type[Any]:
+    return task.payload if isinstance(task, Job) else payload_type(task)
+
+
+def _queue(task: Sendable) -> QueueName:
+    return task.queue if isinstance(task, Job) else queue_for(task)
+
+
+def build_payload(task: Sendable, raw_json: str, *, now: Callable[[], float] = time.time) -> dict[str, Any]:
     """The task's kwargs: ``raw_json`` checked against the contract, defaults filled in.
 
     Raises:
@@ -66,7 +88,7 @@ def build_payload(task: TaskName, raw_json: str, *, now: Callable[[], float] = t
         raise CliError(f"--json is not JSON: {error}", EXIT_USAGE) from None
     if not isinstance(given, dict):
         raise CliError("--json must be a JSON object (the task's keyword arguments)", EXIT_USAGE)
-    kind = payload_type(task)
+    kind = _payload_kind(task)
     fields = {field.name for field in dataclasses.fields(kind)}
     if "correlation_id" in fields:
         given.setdefault("correlation_id", f"cli-{uuid.uuid4()}")
@@ -80,22 +102,29 @@ def build_payload(task: TaskName, raw_json: str, *, now: Callable[[], float] = t
             f"{'.'.join(str(part) for part in item['loc']) or '(payload)'}: {item['msg']}"
             for item in error.errors(include_input=False, include_url=False)
         )
-        raise CliError(f"payload does not match {kind.__name__} for {task.value}: {problems}", EXIT_USAGE) from None
+        raise CliError(
+            f"payload does not match {kind.__name__} for {task_name(task)}: {problems}", EXIT_USAGE
+        ) from None
     dumped: dict[str, Any] = adapter.dump_python(payload, mode="json")
     return dumped
 
 
-def send(task: TaskName, payload: Mapping[str, Any], *, wait: bool, endpoints: Endpoints, sqs: Any = None) -> str:
+def send(task: Sendable, payload: Mapping[str, Any], *, wait: bool, endpoints: Endpoints, sqs: Any = None) -> str:
     """Send one task message; returns its task id.
 
     Raises:
         CliError: The queue URL is not configured or SQS refused the message.
     """
-    queue = queue_for(task)
+    queue = _queue(task)
     url = endpoints.queue_url(queue)
     task_id = str(uuid.uuid4())
     body = encode_task_message(
-        task=task.value, kwargs=payload, queue=queue.value, task_id=task_id, origin="charla-cli", ignore_result=not wait
+        task=task_name(task),
+        kwargs=payload,
+        queue=queue.value,
+        task_id=task_id,
+        origin="charla-cli",
+        ignore_result=not wait,
     )
     with aws_errors(f"could not send to {url}"):
         (sqs or endpoints.client("sqs")).send_message(QueueUrl=url, MessageBody=body)

@@ -45,7 +45,7 @@ def _celery_task(entry: TaskEntry) -> Task:
     run.__module__ = function.__module__
     spec = QUEUE_SPECS[entry.queue]
     made: Task = app.task(
-        name=entry.name.value, bind=True, soft_time_limit=spec.soft_time_limit_s, time_limit=spec.time_limit_s
+        name=entry.name, bind=True, soft_time_limit=spec.soft_time_limit_s, time_limit=spec.time_limit_s
     )(run)
     return made
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+import jobs
+
 from contract.metrics import (
     DEFAULT_NAMESPACE,
     HEARTBEAT,
@@ -67,6 +69,10 @@ def task_queue(task: str) -> str:
     try:
         return queue_for(TaskName(task)).value
     except (ValueError, KeyError):
+        pass
+    try:  # a job from jobs/ routes itself
+        return jobs.find(task).queue.value if task.startswith(jobs.TASK_PREFIX) else UNROUTED_QUEUE
+    except LookupError:
         return UNROUTED_QUEUE
 
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from jobs import all_jobs
 from pydantic import TypeAdapter, ValidationError
 
 from contract.registry import TASK_PAYLOADS
@@ -23,8 +24,13 @@ from workers.outcomes import PermanentError
 
 T = TypeVar("T")
 
-PAYLOADS: dict[str, TypeAdapter[Any]] = {task.value: TypeAdapter(kind) for task, kind in TASK_PAYLOADS.items()}
-PAYLOAD_NAMES: dict[str, str] = {task.value: kind.__name__ for task, kind in TASK_PAYLOADS.items()}
+# The contract's tasks and the jobs in jobs/ (docs/EXTENDING.md): every name a worker runs.
+_KINDS: dict[str, type[Any]] = {
+    **{task.value: kind for task, kind in TASK_PAYLOADS.items()},
+    **{job.task: job.payload for job in all_jobs().values()},
+}
+PAYLOADS: dict[str, TypeAdapter[Any]] = {task: TypeAdapter(kind) for task, kind in _KINDS.items()}
+PAYLOAD_NAMES: dict[str, str] = {task: kind.__name__ for task, kind in _KINDS.items()}
 
 
 # The Celery request field that carries the consumer's validated model to the task
