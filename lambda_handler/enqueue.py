@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from contract.checks import PayloadInvalid, check_payload
+from contract.queues import QueueName
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message, task_id_for
 from lambda_handler import aws
@@ -32,10 +33,16 @@ def sqs_client() -> "SQSClient":
 
 
 def enqueue(task: TaskName, payload: Any, *, idempotency_key: str) -> str:
-    """Queue ``task(**payload)`` on the task's queue and return the task id.
+    """Queue ``task(**payload)`` on the task's queue and return the task id (see ``enqueue_to``)."""
+    return enqueue_to(task.value, queue_for(task), payload, idempotency_key=idempotency_key)
+
+
+def enqueue_to(task: str, queue: QueueName, payload: Any, *, idempotency_key: str) -> str:
+    """Queue ``task(**payload)`` on ``queue`` and return the task id.
 
     Args:
-        task: Contract task name; its queue comes from the contract's routes.
+        task: Task name on the wire: a contract task, or a job's (``charla.jobs.<name>``).
+        queue: Where the task is routed.
         payload: A contract payload dataclass.
         idempotency_key: Stable for one Slack delivery (event id, trigger id): a redelivered
             request produces the same task id, so its effects happen once (docs/RELIABILITY.md).
@@ -52,7 +59,6 @@ def enqueue(task: TaskName, payload: Any, *, idempotency_key: str) -> str:
     except PayloadInvalid as error:
         logger.info("payload refused task=%s reason=%s", task, error)
         raise RequestRejected("request fields of the wrong type") from error
-    queue = queue_for(task)
     task_id = task_id_for(f"{task}:{idempotency_key}")
     body = encode_task_message(task=task, kwargs=dataclasses.asdict(payload), queue=queue, task_id=task_id)
     try:
