@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
-from jobs import Job, all_jobs, find
 from pydantic import TypeAdapter, ValidationError
 
 from charla_cli.endpoints import Endpoints
@@ -38,6 +37,7 @@ from contract.results import READY_STATES, RESULT_VALUE_ATTRIBUTE, SUCCESS, resu
 from contract.tables import TableName
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message
+from jobs import Job, all_jobs, find
 
 POLL_INTERVAL_S = 0.2
 # What can be sent: a contract task, or a job from jobs/ (docs/EXTENDING.md, "Add a task").

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 import jobs
-
 from contract.metrics import (
     DEFAULT_NAMESPACE,
     HEARTBEAT,

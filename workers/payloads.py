@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from jobs import all_jobs
 from pydantic import TypeAdapter, ValidationError
 
 from contract.registry import TASK_PAYLOADS
+from jobs import all_jobs
 from workers.outcomes import PermanentError
 
 T = TypeVar("T")

@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import Job, all_jobs
 from pydantic import TypeAdapter
 from slack_sdk import WebClient
 
+from jobs import Job, all_jobs
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, register
 from workers.services import effects

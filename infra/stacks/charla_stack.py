@@ -25,8 +25,8 @@ from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TaskName, queue_for
 from infra.bundling import ROOT
 from infra.config import CharlaConfig
-from infra.constructs.ingress_schedule import IngressSchedule
 from infra.constructs.bot_secrets import BotSecrets, bot_token_secret_name, signing_secret_name
+from infra.constructs.ingress_schedule import IngressSchedule
 from infra.constructs.lambda_executor import LAMBDA_RUNS_PER_TASK, LambdaExecutor
 from infra.constructs.monitoring import Monitoring, request_alarm_per_minute
 from infra.constructs.slack_ingress import SlackIngress
