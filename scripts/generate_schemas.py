@@ -4,7 +4,7 @@
     python -m scripts.generate_schemas --check  # exit 1, naming the files, when they are stale
 
 One file per task (``<task name>.json``, JSON Schema 2020-12, from pydantic's ``TypeAdapter`` of
-the payload dataclass in ``contract.registry.TASK_PAYLOADS``) and ``index.json`` mapping each
+the payload dataclass in ``contract.registry.TASK_PAYLOADS``, or a job's in ``jobs/``) and ``index.json`` mapping each
 task to its queue, schema file and whether a caller may wait on it. The Node client and other
 languages validate against these files; ``tests/integration/test_contract_schemas.py`` fails when
 they disagree with the code.
@@ -13,6 +13,7 @@ they disagree with the code.
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from contract.results import RESULT_KEY_PREFIX, RESULT_TTL_S
 from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import SCHEMA_VERSION, TaskName, queue_for
 from contract.wire import CONTENT_TYPE
+from jobs import all_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "contract" / "schemas"
@@ -40,24 +42,41 @@ class MissingPayloadError(LookupError):
     """A task name has no payload entry in ``contract.registry.TASK_PAYLOADS``."""
 
 
-def schema_file(task: TaskName) -> str:
-    """File name of ``task``'s schema, e.g. ``charla.ping.json``."""
-    return f"{task.value}.json"
+@dataclass(frozen=True, slots=True)
+class Sendable:
+    """One name a producer may send: a contract task or a job from ``jobs/``."""
+
+    name: str
+    queue: str
+    payload: type[Any]
+    waitable: bool
 
 
-def task_schema(task: TaskName) -> dict[str, Any]:
-    """JSON Schema of ``task``'s kwargs.
+def sendables() -> list[Sendable]:
+    """The contract's tasks in their order, then the jobs by name.
 
     Raises:
-        MissingPayloadError: The task has no payload entry in the registry.
+        MissingPayloadError: A contract task has no payload entry in the registry.
     """
-    if task not in TASK_PAYLOADS:
-        raise MissingPayloadError(
-            f"task {task.value!r} ({task.name}) has no payload in contract/registry.py TASK_PAYLOADS: "
-            "add `TaskName.%s: <payload dataclass>` there" % task.name
-        )
-    schema = TypeAdapter(payload_type(task)).json_schema()
-    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_file(task), "x-charla-task": task.value, **schema}
+    for task in TaskName:
+        if task not in TASK_PAYLOADS:
+            raise MissingPayloadError(
+                f"task {task.value!r} ({task.name}) has no payload in contract/registry.py TASK_PAYLOADS: "
+                "add `TaskName.%s: <payload dataclass>` there" % task.name
+            )
+    tasks = [Sendable(t.value, queue_for(t).value, payload_type(t), is_waitable(t)) for t in TaskName]
+    return tasks + [Sendable(j.task, j.queue.value, j.payload, False) for j in all_jobs().values()]
+
+
+def schema_file(task: Sendable) -> str:
+    """File name of ``task``'s schema, e.g. ``charla.ping.json``."""
+    return f"{task.name}.json"
+
+
+def task_schema(task: Sendable) -> dict[str, Any]:
+    """JSON Schema of ``task``'s kwargs."""
+    schema = TypeAdapter(task.payload).json_schema()
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_file(task), "x-charla-task": task.name, **schema}
 
 
 def index() -> dict[str, Any]:
@@ -80,12 +99,8 @@ def index() -> dict[str, Any]:
         },
         "queues": {queue.value: {"url_variable": environment.queue_url_variable(queue)} for queue in QueueName},
         "tasks": {
-            task.value: {
-                "queue": queue_for(task).value,
-                "schema": schema_file(task),
-                "waitable": is_waitable(task),
-            }
-            for task in TaskName
+            task.name: {"queue": task.queue, "schema": schema_file(task), "waitable": task.waitable}
+            for task in sendables()
         },
     }
 
@@ -96,7 +111,7 @@ def render(document: dict[str, Any]) -> str:
 
 def generated_files() -> dict[str, str]:
     """Every file that belongs in ``contract/schemas/``, by name, as text."""
-    files = {schema_file(task): render(task_schema(task)) for task in TaskName}
+    files = {schema_file(task): render(task_schema(task)) for task in sendables()}
     files["index.json"] = render(index())
     return files
 
@@ -117,12 +132,12 @@ def task_table() -> str:
         "| Task | Queue | Payload | Waitable | Schema | Required fields | Optional fields (default) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for task in TaskName:
+    for task in sendables():
         schema = task_schema(task)
         required, optional = _field_summary(schema)
         lines.append(
-            f"| `{task.value}` | `{queue_for(task).value}` | `{payload_type(task).__name__}` "
-            f"| {'yes' if is_waitable(task) else 'no'} "
+            f"| `{task.name}` | `{task.queue}` | `{task.payload.__name__}` "
+            f"| {'yes' if task.waitable else 'no'} "
             f"| [`{schema_file(task)}`](../contract/schemas/{schema_file(task)}) "
             f"| {required} | {optional} |"
         )

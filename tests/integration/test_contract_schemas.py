@@ -17,6 +17,7 @@ from contract.registry import RESULT_TASKS, TASK_PAYLOADS, describe
 from contract.results import result_key
 from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TASK_QUEUES, TaskName
+from jobs import all_jobs
 from scripts import generate_schemas
 from scripts.generate_schemas import REGENERATE, SCHEMA_DIR, generated_files, stale_doc, stale_files
 from workers.results import TextKeyDynamoDBBackend
@@ -48,7 +49,7 @@ def test_the_task_table_in_the_contract_doc_matches_the_code() -> None:
 def test_the_index_lists_every_task_with_its_queue_and_whether_it_is_waitable() -> None:
     index = json.loads((SCHEMA_DIR / "index.json").read_text(encoding="utf-8"))
 
-    assert set(index["tasks"]) == {task.value for task in TaskName}
+    assert set(index["tasks"]) == {task.value for task in TaskName} | {job.task for job in all_jobs().values()}
     for task in TaskName:
         entry = index["tasks"][task.value]
         assert entry["queue"] == TASK_QUEUES[task].value == describe(task)["queue"]
@@ -108,3 +109,13 @@ def test_a_task_without_a_payload_stops_generation_with_a_fix(
 
     assert generate_schemas.main(["--check"]) == 1
     assert "charla.stats' (STATS) has no payload in contract/registry.py" in capsys.readouterr().err
+
+
+def test_the_index_lists_every_job_on_its_queue_and_not_waitable() -> None:
+    index = json.loads((SCHEMA_DIR / "index.json").read_text(encoding="utf-8"))
+
+    assert "charla.jobs.usage_report" in index["tasks"]
+    for job in all_jobs().values():
+        entry = index["tasks"][job.task]
+        assert (entry["queue"], entry["waitable"]) == (job.queue.value, False)
+        assert json.loads((SCHEMA_DIR / entry["schema"]).read_text(encoding="utf-8"))["x-charla-task"] == job.task
