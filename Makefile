@@ -82,7 +82,7 @@ queues: install-python ## Queues, dead letters and live workers of the running s
 lint: install-python ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy contract commands lambda_handler workers scripts infra bench charla_cli
+	$(PY) -m mypy contract commands jobs lambda_handler workers scripts infra bench charla_cli
 
 bench: install ## Measure the nine figures against both floors and Bolt; rewrite docs/BENCHMARKS.md, benchmarks.json, README figures (~20 min)
 	$(PY) -m bench

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from charla_cli import executors, heartbeats, queues, render
+from charla_cli import executors, heartbeats, jobs, queues, render
 from charla_cli.endpoints import Endpoints, resolve
 from charla_cli.errors import (
     EXIT_DEAD_LETTERS,
@@ -25,6 +25,7 @@ from charla_cli.trace_command import run_trace
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS, is_waitable
 from contract.tables import TableName
+from jobs import all_jobs
 
 EXIT_CODES_HELP = """exit status:
   0  done; for status: nothing needs a person
@@ -161,6 +162,9 @@ def collect_status(endpoints: Endpoints, *, now: float) -> dict[str, Any]:
         cloudwatch = None if endpoints.endpoint_url else endpoints.client("cloudwatch")
         rows = queues.queue_status(sqs, urls, cloudwatch=cloudwatch)
     live = live_executors(endpoints, now=now)
+    with aws_errors("reading the jobs' last runs"):
+        table = endpoints.table(TableName.STATE)
+        runs = jobs.last_runs(endpoints.client("dynamodb"), table, sorted(all_jobs()))
     waiting = sum(r.visible + r.in_flight + r.delayed for r in rows if not r.is_dlq)
     dead = sum(r.visible + r.in_flight for r in rows if r.is_dlq)
     # Judged per queue: on the small profile a Lambda mapping serving replies says nothing about bulk.
@@ -176,6 +180,7 @@ def collect_status(endpoints: Endpoints, *, now: float) -> dict[str, Any]:
             "active_tasks": sum(len(w.get("active", [])) for w in live),
         },
         "failures_last_hour": sum(int(w.get("failures_last_hour", 0)) for w in live),
+        "jobs": jobs.job_status(runs, jobs.schedules(Path.cwd())),
         "messages_waiting": waiting,
         "queues_without_worker": unserved,
         "dead_letters": dead,
@@ -213,6 +218,17 @@ def run_status(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -
         f"running {workers['active_tasks']} task(s); failures in the last hour: {report['failures_last_hour']}",
         file=out,
     )
+    if report["jobs"]:
+        job_rows = [
+            [
+                job["name"],
+                job["queue"],
+                job["schedule"] or "not scheduled",
+                _last_run(job["last_run"], report["checked_at"]),
+            ]
+            for job in report["jobs"]
+        ]
+        print("\n" + render.table(["JOB", "QUEUE", "SCHEDULE", "LAST RUN"], job_rows), file=out)
     if endpoints.endpoint_url and any(not q["is_dlq"] for q in report["queues"]):
         print(
             "oldest: n/a for main queues locally (moto publishes no SQS metrics; reading would count a receive)",
@@ -221,6 +237,12 @@ def run_status(options: argparse.Namespace, endpoints: Endpoints, out: TextIO) -
     for problem in report["problems"]:
         print(f"attention: {problem}", file=out)
     return status_exit(report)
+
+
+def _last_run(run: Mapping[str, Any] | None, now: float) -> str:
+    if run is None:
+        return "none recorded"
+    return f"{run['outcome']} {render.ago(float(run['at']), now)} on {run['worker']}"
 
 
 def workers_table(records: Sequence[Mapping[str, Any]], now: float) -> str:

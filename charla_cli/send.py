@@ -2,6 +2,7 @@
 
     charla send charla.health --wait 10
     charla send ping --json '{"team_id": "T1", "channel": "C1", "user": "U1", "command": "ping"}'
+    charla send usage_report --json '{"team_id": "T1", "channel": "C1"}'   # a job from jobs/
 
 The payload is checked against the task's dataclass in the contract before anything is sent;
 ``correlation_id`` and ``requested_at`` are filled in when the payload type has them and they
@@ -35,17 +36,18 @@ from contract.results import READY_STATES, RESULT_VALUE_ATTRIBUTE, SUCCESS, resu
 from contract.tables import TableName
 from contract.tasks import queue_for
 from contract.wire import encode_task_message
+from jobs import TASK_PREFIX
 
 POLL_INTERVAL_S = 0.2
 
 
 def resolve_task(name: str) -> str:
-    """``charla.health`` or just ``health``.
+    """``charla.health`` or just ``health``; a job by its name (``usage_report``) or task name.
 
     Raises:
-        CliError: No such task (the message lists the known ones).
+        CliError: No such task or job (the message lists the known ones).
     """
-    for candidate in (name, f"charla.{name}"):
+    for candidate in (name, f"charla.{name}", f"{TASK_PREFIX}{name}"):
         if candidate in TASK_NAMES:
             return candidate
     known = ", ".join(sorted(TASK_NAMES))

@@ -10,6 +10,7 @@ pk                    sk                           what
 ====================  ===========================  ============================================
 ``WORKER``            ``<hostname>#<pid>``         one live worker's latest heartbeat (TTL)
 ``FAILURE#<id>``      ``LAST``                     why a message last failed or was refused (TTL)
+``JOBRUN#<job>``      ``LAST``                     how a job from ``jobs/`` last ended (no TTL)
 ====================  ===========================  ============================================
 
 ``<id>`` of a failure note is the Celery task id, or the SQS message id when the message had
@@ -47,6 +48,16 @@ COUNT_NAMES = ("received", "succeeded", "retried", "failed", "refused")
 FAILURE_NOTE_TTL_S = 14 * 24 * 3600
 FAILURE_NOTE_BODY_ATTRIBUTE = "note"
 # Fields of a failure note's JSON body: id, task, outcome (failed/refused), reason, at, worker.
+
+
+# A job's last run, written by the run itself (``workers/tasks_jobs.py``), read by ``charla status``.
+# Fields of its JSON body: job, task_id, outcome (succeeded, deferred, failed), at, worker.
+JOB_RUN_BODY_ATTRIBUTE = "job_run"
+
+
+def job_run_key(job: str) -> dict[str, str]:
+    """Key of the record of ``job``'s last run (one record per job, overwritten by each run)."""
+    return {"pk": f"JOBRUN#{job}", "sk": "LAST"}
 
 
 def failure_note_key(task_or_message_id: str) -> dict[str, str]:

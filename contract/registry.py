@@ -1,5 +1,6 @@
-"""Every task, in one registry: the framework's own (``contract/tasks.py``) and the commands
-(``commands/``, one module each): its queue, its payload and whether a caller may wait on it.
+"""Every task, in one registry: the framework's own (``contract/tasks.py``), the commands
+(``commands/``, one module each) and your own jobs (``jobs/``, one module each): its queue, its
+payload and whether a caller may wait on it.
 
 Everything generated for other callers (``contract/schemas/``, ``docs/CONTRACT.md``'s task
 table, README's command table, the CLI and the Node client's checks), routing in both executors
@@ -23,6 +24,7 @@ from contract.tasks import (
     SearchPage,
     TaskName,
 )
+from jobs import Job, all_jobs
 
 # The framework's own tasks' payloads (kwargs = the dataclass's fields).
 _BUILT_IN_PAYLOADS: dict[str, type[Any]] = {
@@ -39,15 +41,27 @@ _BUILT_IN_PAYLOADS: dict[str, type[Any]] = {
 COMMANDS_BY_TASK: dict[str, Command] = {command.task: command for command in COMMANDS}
 # Tasks a user can ask for by a command word (the rest are internal).
 COMMAND_TASKS: frozenset[str] = frozenset(COMMANDS_BY_TASK)
-# Every task name: the enum's order first (generated files stay stable), then the new commands.
+# Each job by its task name (``charla.jobs.<module>``), in name order.
+JOBS_BY_TASK: dict[str, Job[Any]] = {job.task: job for job in all_jobs().values()}
+# Every task name: the enum's order first (generated files stay stable), then the new commands,
+# then the jobs.
 TASK_NAMES: tuple[str, ...] = (
     *(str(task) for task in TaskName),
     *(command.task for command in COMMANDS if command.task not in set(TaskName)),
+    *JOBS_BY_TASK,
 )
 # Routing by task name, in one place: a new task lands on its queue without touching callers.
-TASK_QUEUES: dict[str, QueueName] = {**BUILT_IN_QUEUES, **{c.task: c.queue for c in COMMANDS}}
+TASK_QUEUES: dict[str, QueueName] = {
+    **BUILT_IN_QUEUES,
+    **{c.task: c.queue for c in COMMANDS},
+    **{task: job.queue for task, job in JOBS_BY_TASK.items()},
+}
 # The dataclass each task's kwargs must validate against.
-TASK_PAYLOADS: dict[str, type[Any]] = {**_BUILT_IN_PAYLOADS, **{c.task: c.payload for c in COMMANDS}}
+TASK_PAYLOADS: dict[str, type[Any]] = {
+    **_BUILT_IN_PAYLOADS,
+    **{c.task: c.payload for c in COMMANDS},
+    **{task: job.payload for task, job in JOBS_BY_TASK.items()},
+}
 # Tasks whose result a caller may wait on: the worker stores their result in the results
 # table when the message asks for it (header ``ignore_result: false``). Every other task is on
 # a hot path (replies, archive) and stores nothing, whatever the message asks.

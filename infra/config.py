@@ -5,6 +5,7 @@ Every field can be overridden at the command line, e.g. ``npx cdk deploy -c env_
 """
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
@@ -54,6 +55,7 @@ CONTEXT_KEYS = (
     "slack_app_id",
     "executor",
     "profile",
+    "schedules",
 )
 
 
@@ -104,6 +106,22 @@ DEFAULT_SCALING: Mapping[QueueName, QueueScaling] = {
     QueueName.BULK: QueueScaling(min_tasks=0, max_tasks=2, backlog_per_task=20),
 }
 FALLBACK_SCALING = QueueScaling(min_tasks=0, max_tasks=2)  # a queue added to the contract later
+
+
+@dataclass(frozen=True, slots=True)
+class JobSchedule:
+    """When a job from ``jobs/`` runs by itself, and with what (docs/EXTENDING.md, "Add a schedule").
+
+    Attributes:
+        job: The job's module name (``usage_report``).
+        expression: An EventBridge schedule expression: ``rate(1 day)``, ``cron(0 7 ? * MON *)``.
+        payload: The job's payload fields, less ``correlation_id`` and ``requested_at`` (filled
+            in from the event when it fires).
+    """
+
+    job: str
+    expression: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +185,8 @@ class CharlaConfig:
     executor: Mapping[QueueName, Executor] = field(default_factory=lambda: executors(None))
     # The named profile this deploy was built with (its values are applied in from_context).
     profile: str | None = None
+    # Jobs from jobs/ that run on a schedule: job name -> expression, or {"expression", "payload"}.
+    schedules: Mapping[str, JobSchedule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 128 <= self.lambda_memory_mb <= 10240:
@@ -296,6 +316,42 @@ def _scaling(key: str, raw: Any) -> dict[QueueName, QueueScaling]:
     return result
 
 
+_RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\)$")
+_CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
+
+
+def _schedule(name: str, raw: Any) -> JobSchedule:
+    """One ``schedules`` entry, checked against the job it names.
+
+    Raises:
+        ValueError: Unknown job, a bad expression, or a payload the job cannot take.
+    """
+    import jobs
+    from contract.checks import PayloadInvalid, check_payload
+
+    try:
+        job = jobs.find(name)
+    except LookupError as error:
+        raise ValueError(f"context 'schedules': {error}") from None
+    expression, payload = (raw, {}) if isinstance(raw, str) else (raw.get("expression"), raw.get("payload") or {})
+    if not isinstance(expression, str) or not (_RATE.match(expression) or _CRON.match(expression)):
+        raise ValueError(f"context 'schedules': {name}: {expression!r} is not rate(<n> <unit>) or cron(<6 fields>)")
+    try:
+        check_payload(job.payload(**{"correlation_id": "synth", "requested_at": 0.0, **payload}))
+    except (TypeError, PayloadInvalid) as error:
+        raise ValueError(
+            f"context 'schedules': {name}: payload does not fit {job.payload.__name__} ({error})"
+        ) from None
+    return JobSchedule(job=name, expression=expression, payload=dict(payload))
+
+
+def _schedules(key: str, raw: Any) -> dict[str, JobSchedule]:
+    given = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(given, dict):
+        raise ValueError(f"context {key!r}: expected a JSON object of job name -> schedule")
+    return {str(name): _schedule(str(name), entry) for name, entry in given.items()}
+
+
 # How a ``-c`` value becomes each field's type; a new field of a new type needs a parser here.
 PARSERS: dict[Any, Callable[[str, Any], Any]] = {
     str: _text,
@@ -307,6 +363,7 @@ PARSERS: dict[Any, Callable[[str, Any], Any]] = {
     Mapping[QueueName, QueueScaling]: _scaling,
     Mapping[str, str] | None: _channel_texts,
     Mapping[QueueName, Executor]: lambda _key, raw: executors(raw),
+    Mapping[str, JobSchedule]: _schedules,
 }
 # Fields whose context value has a shape of its own, beyond their type.
 KEY_PARSERS: dict[str, Callable[[str, Any], Any]] = {"slack_team_ids": _comma_separated}
@@ -338,6 +395,10 @@ EXPECTED_BY_KEY: dict[str, str] = {
     "worker_concurrency": f"a whole number from 1 to {MAX_WORKER_CONCURRENCY} (threads or processes per worker task)",
     "profile": f"one of {', '.join(PROFILES)} (or unset for the default deploy)",
     "slack_team_ids": "team or org ids, comma-separated (T0123,T0456) or a JSON list",
+    "schedules": (
+        'a JSON object of job -> schedule, e.g. {"usage_report": {"expression": "cron(0 7 ? * MON *)", '
+        '"payload": {"team_id": "T0123", "channel": "C0123"}}} (jobs are the modules in jobs/)'
+    ),
 }
 
 

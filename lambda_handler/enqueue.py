@@ -35,7 +35,8 @@ def enqueue(task: str, payload: Any, *, idempotency_key: str) -> str:
     """Queue ``task(**payload)`` on the task's queue and return the task id.
 
     Args:
-        task: Contract task name; its queue comes from the contract's routes.
+        task: Task name on the wire (a built-in task, a command's, or a job's
+            ``charla.jobs.<name>``); its queue comes from the contract's routes.
         payload: A contract payload dataclass.
         idempotency_key: Stable for one Slack delivery (event id, trigger id): a redelivered
             request produces the same task id, so its effects happen once (docs/RELIABILITY.md).

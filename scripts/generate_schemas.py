@@ -4,10 +4,10 @@
     python -m scripts.generate_schemas --check  # exit 1, naming the files, when they are stale
 
 One file per task (``<task name>.json``, JSON Schema 2020-12, from pydantic's ``TypeAdapter`` of
-the payload dataclass in ``contract.registry.TASK_PAYLOADS``) and ``index.json`` mapping each
-task to its queue, schema file and whether a caller may wait on it. The Node client and other
-languages validate against these files; ``tests/integration/test_contract_schemas.py`` fails when
-they disagree with the code.
+the payload dataclass in ``contract.registry.TASK_PAYLOADS``: the built-in tasks', the commands'
+and the jobs') and ``index.json`` mapping each task to its queue, schema file and whether a caller
+may wait on it. The Node client and other languages validate against these files;
+``tests/integration/test_contract_schemas.py`` fails when they disagree with the code.
 """
 
 import argparse
@@ -54,7 +54,7 @@ def task_schema(task: str) -> dict[str, Any]:
     """JSON Schema of ``task``'s kwargs.
 
     Raises:
-        MissingPayloadError: The task has no payload entry in the registry.
+        MissingPayloadError: A contract task has no payload entry in the registry.
     """
     if task not in TASK_PAYLOADS:
         raise MissingPayloadError(

@@ -24,7 +24,7 @@ from workers.outcomes import Observed
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The modules whose import registers every task (kept here so both executors load the same set).
-TASK_MODULES = ("workers.tasks", "workers.tasks_results", "workers.tasks_effects")
+TASK_MODULES = ("workers.tasks", "workers.tasks_results", "workers.tasks_effects", "workers.tasks_jobs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +95,24 @@ def task(name: str) -> Callable[[F], F]:
         ValueError: ``name`` is registered twice or has no payload in the contract.
     """
 
-    def register(function: F) -> F:
-        if name in TASKS:
-            raise ValueError(f"task {name} is registered twice")
+    def decorate(function: F) -> F:
         if name not in TASK_PAYLOADS:
             raise ValueError(f"task {name} has no payload in contract.registry.TASK_PAYLOADS")
-        TASKS[str(name)] = TaskEntry(str(name), function, TASK_PAYLOADS[name], queue_for(name))
-        return function
+        return register(str(name), function, payload=TASK_PAYLOADS[name], queue=queue_for(name))
 
-    return register
+    return decorate
+
+
+def register(name: str, function: F, *, payload: type[Any], queue: QueueName) -> F:
+    """Register ``function`` as the task ``name`` (``task`` for the contract's, ``workers/tasks_jobs.py`` for jobs).
+
+    Raises:
+        ValueError: ``name`` is registered twice.
+    """
+    if name in TASKS:
+        raise ValueError(f"task {name} is registered twice")
+    TASKS[name] = TaskEntry(name, function, payload, queue)
+    return function
 
 
 def load() -> Mapping[str, TaskEntry]:

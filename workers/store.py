@@ -12,6 +12,7 @@ pk                                    sk                                  what (
 ``WELCOME#<team>#<channel>``          ``USER#<user>``                     welcomed here (welcomes)
 ``COUNT#<team>``                      ``USER#<user>``                     + language, Home view (people)
 ``WORKER`` / ``FAILURE#<id>``         ...                                 heartbeats (heartbeats)
+``JOBRUN#<job>``                      ``LAST``                            a job's last run (job_runs)
 ====================================  ==================================  ==========================
 
 Every write that adds to a counter is a transaction with a conditional put of the record that
@@ -31,6 +32,7 @@ from workers.settings import get_settings
 from workers.state.agenda import AgendaRecords
 from workers.state.archive import ArchiveRecords
 from workers.state.effects import EFFECT_TTL_S, Effects
+from workers.state.job_runs import JobRuns
 from workers.state.pace import ChannelCounts, ChannelPaces
 from workers.state.people import PeopleRecords
 from workers.state.table import StoreContended, StoreError, StoreUnavailableError, Table
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 
-class StateStore(ArchiveRecords, WelcomeRecords, AgendaRecords, ChannelCounts, PeopleRecords):
+class StateStore(ArchiveRecords, WelcomeRecords, AgendaRecords, ChannelCounts, PeopleRecords, JobRuns):
     """Reads and writes of the STATE table: every aggregate's, through one client.
 
     ``effects`` (one answer's record) and ``pace`` (one channel's line) are objects of their own:

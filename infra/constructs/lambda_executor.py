@@ -35,7 +35,7 @@ from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from infra.bundling import ROOT, lambda_code
 
 HANDLER = "workers.lambda_executor.handler"
-PACKAGES = ("workers", "contract", "commands")
+PACKAGES = ("workers", "contract", "commands", "jobs")
 # The worker's requirements minus Celery, kombu and pycurl (tests/infra checks the two agree).
 REQUIREMENTS = ROOT / "requirements-executor.txt"
 MEMORY_MB = 512  # CPU scales with memory: the cold start's imports (pydantic, boto3) take half as long as at 256

@@ -16,7 +16,7 @@ from contract import environment as env
 from infra.bundling import ROOT, lambda_code
 
 HANDLER = "lambda_handler.main.handler"
-PACKAGES = ("lambda_handler", "contract", "commands")
+PACKAGES = ("lambda_handler", "contract", "commands", "jobs")  # jobs: the ingress fires their schedules
 REQUIREMENTS = ROOT / "requirements-lambda.txt"
 SLACK_EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"

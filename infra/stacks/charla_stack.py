@@ -12,6 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -24,8 +25,8 @@ from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TaskName, queue_for
 from infra.bundling import ROOT
 from infra.config import CharlaConfig
-from infra.constructs.agenda_schedule import AgendaSchedule
 from infra.constructs.bot_secrets import BotSecrets, bot_token_secret_name, signing_secret_name
+from infra.constructs.ingress_schedule import IngressSchedule
 from infra.constructs.lambda_executor import LAMBDA_RUNS_PER_TASK, LambdaExecutor
 from infra.constructs.monitoring import Monitoring, request_alarm_per_minute
 from infra.constructs.slack_ingress import SlackIngress
@@ -200,9 +201,25 @@ class CharlaStack(Stack):
         BotSecrets.allow_only(self.secrets.bot_token, token_readers)
 
         # -- schedule and monitoring ---------------------------------------------------------
-        self.schedule = AgendaSchedule(
-            self, "AgendaSchedule", target=self.ingress.alias, rate_minutes=config.agenda_refresh_minutes
+        self.schedule = IngressSchedule(
+            self,
+            "AgendaSchedule",
+            target=self.ingress.alias,
+            schedule=events.Schedule.rate(Duration.minutes(config.agenda_refresh_minutes)),
+            description="charla: refresh the agenda",
         )
+        # Jobs from jobs/ on a schedule (cdk.json "schedules"): the same rule, naming the job.
+        self.job_schedules = {
+            name: IngressSchedule(
+                self,
+                f"JobSchedule-{name}",
+                target=self.ingress.alias,
+                schedule=events.Schedule.expression(entry.expression),
+                description=f"charla: run the job {name}",
+                detail={"job": name, "payload": dict(entry.payload)},
+            )
+            for name, entry in config.schedules.items()
+        }
         self.monitoring = Monitoring(
             self,
             "Monitoring",

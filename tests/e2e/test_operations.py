@@ -38,6 +38,7 @@ STATUS_FIELDS = {
     "queues",
     "workers",
     "failures_last_hour",
+    "jobs",
     "messages_waiting",
     "queues_without_worker",
     "dead_letters",

@@ -130,6 +130,13 @@ def test_spot_runs_arm64_the_cheapest_combination() -> None:
         ({"worker_pool": "gevent"}, ["worker_pool=gevent", "threads, prefork, solo"]),
         ({"worker_concurrency": "0"}, ["worker_concurrency=0", "1 to 64"]),
         ({"worker_concurrency": "many"}, ["worker_concurrency=many", "1 to 64"]),
+        ({"schedules": '{"weather": "rate(1 day)"}'}, ["schedules=", "no job 'weather'", "usage_report"]),
+        ({"schedules": '{"usage_report": "daily"}'}, ["schedules=", "'daily' is not rate(", "cron("]),
+        ({"schedules": '{"usage_report": "rate(1 days)"}'}, ["schedules=", "'rate(1 days)' is not rate("]),
+        (
+            {"schedules": '{"usage_report": {"expression": "rate(7 days)", "payload": {"team_id": "T1"}}}'},
+            ["schedules=", "payload does not fit UsageReport", "channel"],
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_and_what_it_accepts(given: dict[str, str], names: list[str]) -> None:
@@ -226,3 +233,17 @@ def test_cdk_synth_prints_the_warning_for_a_profile_given_with_c(tmp_path: Path)
     _, stack = build_app(cdk.App(outdir=str(tmp_path), context={**cdk_json_context(), "profile": "small"}))
     found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp(".*SettingNotKept.*"))
     assert [w for w in found if "profile=small" in str(w.entry.data)]
+
+
+def test_a_schedule_is_an_expression_or_an_expression_with_the_jobs_payload() -> None:
+    given = {
+        "schedules": {
+            "usage_report": {"expression": "cron(0 7 ? * MON *)", "payload": {"team_id": "T1", "channel": "C1"}}
+        }
+    }
+    (entry,) = CharlaConfig.from_context(given.get).schedules.values()
+    assert (entry.job, entry.expression, dict(entry.payload)) == (
+        "usage_report",
+        "cron(0 7 ? * MON *)",
+        {"team_id": "T1", "channel": "C1"},
+    )

@@ -1,7 +1,7 @@
 """workers/Dockerfile, read as text (no image can be built here) and installed the way it installs.
 
 The slow test repeats the builder stage in a fresh venv: the pinned requirements install, the
-code the image copies (contract/ and workers/ only) imports with the environment ECS sets, and
+code the image copies (contract/, jobs/ and workers/ only) imports with the environment ECS sets, and
 the entrypoint's celery command line is accepted.
 """
 
@@ -63,7 +63,12 @@ def test_final_stage_has_no_build_tools_and_copies_the_builders_venv() -> None:
             assert not any(tool in argument + " " for tool in BUILD_TOOLS), argument
     copies = [argument for keyword, argument in final if keyword == "COPY"]
     assert any(c.startswith("--from=builder") for c in copies)
-    assert {c.split()[0] for c in copies if not c.startswith("--from")} == {"contract/", "commands/", "workers/"}
+    assert {c.split()[0] for c in copies if not c.startswith("--from")} == {
+        "contract/",
+        "commands/",
+        "jobs/",
+        "workers/",
+    }
     builder_runs = " ".join(argument for keyword, argument in _stages()[0] if keyword == "RUN")
     assert "requirements-worker.txt" in builder_runs and "libcurl4-openssl-dev" in builder_runs
 
@@ -140,7 +145,7 @@ def test_dockerignore_sends_only_what_the_image_copies() -> None:
         if line.strip() and not line.startswith("#")
     ]
     assert lines[0] == "*"
-    assert {"!requirements-worker.txt", "!contract/", "!commands/", "!workers/"} <= set(lines)
+    assert {"!requirements-worker.txt", "!contract/", "!commands/", "!jobs/", "!workers/"} <= set(lines)
 
 
 def _stand_in(name: str, value: object) -> str:
@@ -180,9 +185,9 @@ def test_requirements_install_in_a_fresh_venv_and_the_worker_starts_from_the_ima
         timeout=600,
     )
     assert install.returncode == 0, install.stdout + install.stderr
-    # The runtime stage's /app: contract/, commands/ and workers/ only, nothing else from the repo.
+    # The runtime stage's /app: contract/, commands/, jobs/ and workers/ only, nothing else from the repo.
     app = tmp_path / "app"
-    for package in ("contract", "commands", "workers"):
+    for package in ("contract", "commands", "jobs", "workers"):
         shutil.copytree(ROOT / package, app / package, ignore=shutil.ignore_patterns("__pycache__"))
     # Exactly the variables the task definition sets (values are CloudFormation tokens there).
     (container,) = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))["Properties"][

@@ -17,6 +17,7 @@ from contract.registry import RESULT_TASKS, TASK_NAMES, TASK_PAYLOADS, TASK_QUEU
 from contract.results import result_key
 from contract.tables import TABLE_SPECS, TableName
 from contract.tasks import TaskName
+from jobs import all_jobs
 from scripts import generate_schemas
 from scripts.generate_schemas import REGENERATE, SCHEMA_DIR, generated_files, stale_doc, stale_files
 from workers.results import TextKeyDynamoDBBackend
@@ -108,3 +109,13 @@ def test_a_task_without_a_payload_stops_generation_with_a_fix(
 
     assert generate_schemas.main(["--check"]) == 1
     assert "'charla.stats' has no payload in contract/registry.py" in capsys.readouterr().err
+
+
+def test_the_index_lists_every_job_on_its_queue_and_not_waitable() -> None:
+    index = json.loads((SCHEMA_DIR / "index.json").read_text(encoding="utf-8"))
+
+    assert "charla.jobs.usage_report" in index["tasks"]
+    for job in all_jobs().values():
+        entry = index["tasks"][job.task]
+        assert (entry["queue"], entry["waitable"]) == (job.queue.value, False)
+        assert json.loads((SCHEMA_DIR / entry["schema"]).read_text(encoding="utf-8"))["x-charla-task"] == job.task
