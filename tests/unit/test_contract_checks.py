@@ -23,6 +23,7 @@ from contract.tasks import (
     SearchPage,
 )
 from contract.wire import encode_task_message
+from jobs.usage_report import UsageReport
 
 VALID: dict[type[Any], dict[str, Any]] = {
     CommandRequest: {
@@ -54,6 +55,7 @@ VALID: dict[type[Any], dict[str, Any]] = {
     MemberJoined: {"correlation_id": "Ev2", "team_id": "T1", "channel": "C1", "user": "U1", "requested_at": 4.0},
     AgendaRefresh: {"correlation_id": "Ev1", "requested_at": 2},
     HealthCheck: {"correlation_id": "h1", "requested_at": 5.0},
+    UsageReport: {"correlation_id": "r1", "team_id": "T1", "channel": "C1", "requested_at": 6.0},
     HomeOpened: {"correlation_id": "Ev3", "team_id": "T1", "user": "U1", "requested_at": 6.0},
     FailureNotice: {
         "correlation_id": "Ev4",

@@ -71,7 +71,7 @@ def test_the_producer_fills_in_the_ids_and_refuses_a_bad_payload_before_sending(
 
 def test_charla_send_knows_jobs_by_name_and_sends_them_to_their_queue() -> None:
     job = resolve_task("usage_report")
-    assert job is usage_report
+    assert job == usage_report.task == resolve_task("charla.jobs.usage_report")
     payload = build_payload(job, '{"team_id": "T1", "channel": "C1"}', now=lambda: 5.0)
     sqs = _FakeSqs()
     bulk = environment.queue_url_variable(QueueName.BULK)
@@ -87,7 +87,7 @@ def test_charla_send_lists_the_jobs_among_the_known_names() -> None:
     with pytest.raises(CliError, match="usage_report"):
         resolve_task("weather")
     with pytest.raises(CliError, match="payload does not match UsageReport"):
-        build_payload(usage_report, '{"team_id": "T1"}')
+        build_payload(usage_report.task, '{"team_id": "T1"}')
 
 
 def test_a_jobs_metrics_carry_its_queue() -> None:
