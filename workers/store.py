@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 
 from botocore.config import Config
 
-from workers import aws
-from workers.connection_pools import max_pool_connections
-from workers.settings import get_settings
+from workers.runtime import aws
+from workers.runtime.connection_pools import max_pool_connections
+from workers.runtime.settings import get_settings
 from workers.state.agenda import AgendaRecords
 from workers.state.archive import ArchiveRecords
 from workers.state.effects import EFFECT_TTL_S, Effects

@@ -20,14 +20,14 @@ from slack_sdk.errors import SlackApiError
 
 from contract.commands import COMMAND_NAMES, is_known_command, means_the_asker, mentioned_users, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
-from workers import aws
-from workers.clock import wall_clock
 from workers.outcomes import Defer
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
+from workers.runtime import aws
+from workers.runtime.clock import wall_clock
+from workers.runtime.settings import get_settings
+from workers.runtime.slack import reader_client, web_client, webhook_client
 from workers.services import agenda, answers, languages, progress, replies
-from workers.settings import get_settings
-from workers.slack import reader_client, web_client, webhook_client
 from workers.state.archive import is_counted
 from workers.store import get_store
 

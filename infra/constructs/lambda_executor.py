@@ -1,4 +1,4 @@
-"""One queue's tasks on Lambda: the executor function (``workers/lambda_executor.py``) subscribed to
+"""One queue's tasks on Lambda: the executor function (``workers/lambda_executor/main.py``) subscribed to
 the queue by an SQS event source mapping that reports partial batch failures.
 
 The numbers that must agree are derived from the contract (``contract/queues.py``):
@@ -34,7 +34,7 @@ from constructs import Construct
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from infra.bundling import ROOT, lambda_code
 
-HANDLER = "workers.lambda_executor.handler"
+HANDLER = "workers.lambda_executor.main.handler"
 PACKAGES = ("workers", "contract")
 # The worker's requirements minus Celery, kombu and pycurl (tests/infra checks the two agree).
 REQUIREMENTS = ROOT / "requirements-executor.txt"

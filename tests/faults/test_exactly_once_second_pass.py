@@ -155,7 +155,7 @@ def own_stack() -> Iterator[DevStack]:
 def test_18_a_worker_ten_minutes_fast_does_not_hold_up_a_channel_for_the_correct_workers(
     own_stack: DevStack, report: ScenarioReport
 ) -> None:
-    from workers.clock import TEST_CLOCK_OFFSET
+    from workers.runtime.clock import TEST_CLOCK_OFFSET
 
     stack = own_stack
     channel, skew_s = "C0SKEWED", 600

@@ -28,7 +28,7 @@ def test_a_line_or_a_pause_written_by_a_clock_ten_minutes_fast_is_not_trusted() 
 
 @pytest.fixture
 def worker_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    from workers.settings import get_settings
+    from workers.runtime.settings import get_settings
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("CHARLA_QUEUE_URL_REPLIES", "http://q/replies")
@@ -41,14 +41,14 @@ def worker_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 
 def test_the_test_clock_offset_applies_on_a_local_stack(worker_env: pytest.MonkeyPatch) -> None:
-    from workers.clock import wall_clock
+    from workers.runtime.clock import wall_clock
 
     worker_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
     assert wall_clock()() - time.time() > 590
 
 
 def test_a_deployed_worker_ignores_the_test_clock_offset(worker_env: pytest.MonkeyPatch) -> None:
-    from workers.clock import wall_clock
+    from workers.runtime.clock import wall_clock
 
     worker_env.delenv("AWS_ENDPOINT_URL", raising=False)
     assert wall_clock() is time.time

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 
-from workers.settings import get_settings
+from workers.runtime.settings import get_settings
 
 TEST_CLOCK_OFFSET = "CHARLA_TEST_CLOCK_OFFSET_S"
 
