@@ -36,6 +36,9 @@ from infra.bundling import ROOT, lambda_code
 
 HANDLER = "workers.lambda_executor.main.handler"
 PACKAGES = ("workers", "contract")
+# The Celery executor is not carried: it needs Celery, which the bundle leaves out, and nothing
+# the Lambda executor runs imports it (tests/unit/test_layout.py).
+EXCLUDE = ("workers/celery_worker",)
 # The worker's requirements minus Celery, kombu and pycurl (tests/infra checks the two agree).
 REQUIREMENTS = ROOT / "requirements-executor.txt"
 MEMORY_MB = 512  # CPU scales with memory: the cold start's imports (pydantic, boto3) take half as long as at 256
@@ -109,7 +112,7 @@ class LambdaExecutor(Construct):
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_code(packages=PACKAGES, requirements=REQUIREMENTS),
+            code=lambda_code(packages=PACKAGES, requirements=REQUIREMENTS, exclude=EXCLUDE),
             memory_size=MEMORY_MB,
             timeout=Duration.seconds(function_timeout_s(queue_name)),
             environment=dict(environment),

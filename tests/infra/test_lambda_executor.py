@@ -160,6 +160,16 @@ def test_small_profile_is_cdk_nag_clean(small: Synthesized) -> None:
     assert [(w.id, w.entry.data) for w in warnings] == []
 
 
+def test_the_executor_bundle_hashes_and_copies_no_celery_worker_module() -> None:
+    from infra.bundling import _source_files, bundle_hash
+
+    sources = _source_files(lambda_executor.PACKAGES, lambda_executor.EXCLUDE)
+    assert ROOT / "workers" / "lambda_executor" / "main.py" in sources
+    assert not [path for path in sources if "celery_worker" in path.parts]
+    everything = bundle_hash(lambda_executor.PACKAGES, lambda_executor.REQUIREMENTS)
+    assert bundle_hash(lambda_executor.PACKAGES, lambda_executor.REQUIREMENTS, lambda_executor.EXCLUDE) != everything
+
+
 @pytest.mark.slow
 def test_executor_bundle_holds_the_tasks_and_their_clients_but_not_celery(small: Synthesized) -> None:
     asset_hash = _executor_function(small)["Code"]["S3Key"].removesuffix(".zip")
@@ -168,6 +178,7 @@ def test_executor_bundle_holds_the_tasks_and_their_clients_but_not_celery(small:
         assert (asset / module).is_file(), module
     assert (asset / "slack_sdk").is_dir() and (asset / "botocore").is_dir() and (asset / "pydantic").is_dir()
     not_carried = ("celery", "kombu", "pycurl.py", "lambda_handler", "boto3", "s3transfer")  # botocore does
+    not_carried += ("workers/celery_worker",)  # the other executor (infra/constructs/lambda_executor.py EXCLUDE)
     assert not any((asset / name).exists() for name in not_carried)
     for extension in asset.rglob("*.so"):
         assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
