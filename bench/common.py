@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from scripts.slack_requests import SignedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Bench workers log as production's do (no -l in workers/docker-entrypoint.sh: Celery's WARNING);
+# Bench workers log as production's do (no -l in workers/celery_worker/docker-entrypoint.sh: Celery's WARNING);
 # INFO writes a few lines per task, CPU the figures would charge to charla.
 WORKER_LOG_LEVEL = "WARNING"
 EVENT_V2_FIXTURE = ROOT / "tests" / "events" / "apigw_v2_post.json"

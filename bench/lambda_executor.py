@@ -5,7 +5,7 @@ One stack, the same ingress and Slack stand-in; only what consumes the replies q
 - celery worker, warm: the real ``celery worker`` (production long poll, 20 s), as Fargate runs it;
 - Lambda executor, warm: ``scripts.sqs_event_source`` (the local event source mapping, long poll
   1 s so that stopping it leaves no receive in flight) already running, invoking
-  ``workers.lambda_executor.handler`` in its warm process;
+  ``workers.lambda_executor.main.handler`` in its warm process;
 - Lambda executor, cold: the mention is sent first, then a fresh event-source process starts
   (interpreter start, the executor's imports, settings, clients, the first run): what a new
   execution environment pays, plus a local interpreter start in place of Lambda's runtime init.
@@ -34,7 +34,7 @@ COLD_GOAL_MS = 1000.0  # "still answers in a second", from a cold start
 IMPORT_CODE = """
 import json, time
 started = time.perf_counter()
-import workers.lambda_executor
+import workers.lambda_executor.main
 print(json.dumps({"import_s": time.perf_counter() - started}))
 """
 

@@ -143,7 +143,8 @@ def run(ctx: BenchContext) -> Figure:
         "task by action: "
         + ", ".join(f"{action} {n / events:.2f}" for action, n in sorted(breakdown.items(), key=lambda kv: -kv[1]))
         + (
-            " (deletes go out in DeleteMessageBatch calls of up to 10, or after 1 s: workers/sqs_batch_ack.py)"
+            " (deletes go out in DeleteMessageBatch calls of up to 10, or after 1 s:"
+            " workers/celery_worker/sqs_batch_ack.py)"
             if breakdown.get("DeleteMessage", 0) >= events and not breakdown.get("DeleteMessageBatch")
             else ""
         ),

@@ -213,8 +213,9 @@ def run(ctx: BenchContext) -> Figure:
             f"default settings reach {per_core_same}x the same-effects floor's tasks per CPU-second (best "
             f"settings {ratio(best_row['tasks_per_cpu_s'], same_row['tasks_per_cpu_s'])}x): the framework's tax. "
             "Per task Celery adds its consumer loop, a message object and an ack of its own (batched, up to 10 "
-            "per DeleteMessageBatch: workers/sqs_batch_ack.py, counted in figure 5), and each of the worker's "
-            "AWS and Slack calls goes through botocore's or slack_sdk's request building, signing and parsing. "
+            "per DeleteMessageBatch: workers/celery_worker/sqs_batch_ack.py, counted in figure 5), and each of the "
+            "worker's AWS and Slack calls goes through botocore's or slack_sdk's request building, signing and "
+            "parsing. "
             f"Against the physical floor: {per_core}x, where the hand-written same-effects loop itself reaches "
             f"{design_per_core}x (its 3 DynamoDB calls per task)"
         )

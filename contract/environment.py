@@ -23,8 +23,8 @@ SLACK_APP_ID = "CHARLA_SLACK_APP_ID"
 SLACK_API_URL = "CHARLA_SLACK_API_URL"
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it natively; set locally to moto
 WORKER_QUEUES = "CHARLA_WORKER_QUEUES"
-WORKER_CONCURRENCY = "CHARLA_WORKER_CONCURRENCY"  # read by workers/docker-entrypoint.sh
-WORKER_POOL = "CHARLA_WORKER_POOL"  # read by workers/docker-entrypoint.sh
+WORKER_CONCURRENCY = "CHARLA_WORKER_CONCURRENCY"  # read by workers/celery_worker/docker-entrypoint.sh
+WORKER_POOL = "CHARLA_WORKER_POOL"  # read by workers/celery_worker/docker-entrypoint.sh
 # What the worker's entrypoint runs when neither is set, and the deploy's defaults (infra/config.py):
 # a thread pool sized for I/O. A reply holds its slot for DynamoDB round trips, a Slack post and
 # the channel's turn while using ~11 ms of CPU; measured on a 0.25 vCPU quota in docs/OPERATIONS.md.

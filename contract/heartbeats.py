@@ -2,7 +2,7 @@
 
 Flower and ``celery inspect`` need a broadcast exchange, which SQS does not have, so workers
 report themselves: one ``put_item`` per worker per interval (not per task) under one partition,
-read back with a single ``Query``. The writer is ``workers/heartbeat.py``; the reader is
+read back with a single ``Query``. The writer is ``workers/celery_worker/heartbeat.py``; the reader is
 ``charla_cli``; this module is the shape both agree on (docs/DATA.md has the table).
 
 ====================  ===========================  ============================================

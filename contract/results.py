@@ -1,6 +1,6 @@
 """What a caller that waits on a task reads back, and the one task that exists for callers.
 
-Results are written by Celery's own DynamoDB result backend (``workers/app.py``), so their
+Results are written by Celery's own DynamoDB result backend (``workers/celery_worker/app.py``), so their
 shape is Celery's; it is written down here (and in ``docs/CONTRACT.md``) because callers in
 other languages read the record straight from the table.
 """

@@ -125,17 +125,28 @@ def compile_bundle(bundle: Path, python: str | None = None) -> None:
         raise RuntimeError(f"compiling the Lambda bundle failed:\n{completed.stdout}\n{completed.stderr}")
 
 
-def _source_files(packages: Sequence[str]) -> list[Path]:
+def _excluded(path: Path, exclude: Sequence[str]) -> bool:
+    """Whether ``path`` is, or lies under, one of the repo-relative folders in ``exclude``."""
+    return any(path == ROOT / folder or (ROOT / folder) in path.parents for folder in exclude)
+
+
+def _source_files(packages: Sequence[str], exclude: Sequence[str] = ()) -> list[Path]:
     files: list[Path] = []
     for package in packages:
-        files.extend(sorted(path for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts))
+        files.extend(
+            sorted(
+                path
+                for path in (ROOT / package).rglob("*.py")
+                if "__pycache__" not in path.parts and not _excluded(path, exclude)
+            )
+        )
     return files
 
 
-def bundle_hash(packages: Sequence[str], requirements: Path) -> str:
-    """SHA-256 over the package sources, the requirements file and the bundling format."""
+def bundle_hash(packages: Sequence[str], requirements: Path, exclude: Sequence[str] = ()) -> str:
+    """SHA-256 over the package sources (less ``exclude``), the requirements file and the bundling format."""
     digest = hashlib.sha256(f"{BUNDLE_FORMAT}|{LAMBDA_PYTHON_VERSION}|{LAMBDA_PLATFORM}".encode())
-    for path in [requirements, *_source_files(packages)]:
+    for path in [requirements, *_source_files(packages, exclude)]:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -143,11 +154,16 @@ def bundle_hash(packages: Sequence[str], requirements: Path) -> str:
 
 @jsii.implements(cdk.ILocalBundling)
 class PipLocalBundling:
-    """Installs ``requirements`` for the Lambda's platform and copies ``packages`` beside them."""
+    """Installs ``requirements`` for the Lambda's platform and copies ``packages`` beside them.
 
-    def __init__(self, *, packages: Sequence[str], requirements: Path) -> None:
+    ``exclude`` names folders inside ``packages`` (repo-relative, e.g. ``workers/celery_worker``)
+    that are left out of the bundle.
+    """
+
+    def __init__(self, *, packages: Sequence[str], requirements: Path, exclude: Sequence[str] = ()) -> None:
         self.packages = tuple(packages)
         self.requirements = requirements
+        self.exclude = tuple(exclude)
 
     def try_bundle(self, output_dir: str, *, image: Any = None, **_options: Any) -> bool:
         out = Path(output_dir)
@@ -180,26 +196,27 @@ class PipLocalBundling:
             # pip's own message says which requirement has no wheel for the Lambda platform.
             raise RuntimeError(f"bundling the Lambda failed:\n{completed.stdout}\n{completed.stderr}")
         shutil.rmtree(out / "bin", ignore_errors=True)  # console scripts: unusable in Lambda
+        by_pattern = shutil.ignore_patterns("__pycache__", "*.pyc", "ruff.toml")
+
+        def ignore(folder: str, names: list[str]) -> set[str]:
+            left_out = {name for name in names if _excluded(Path(folder) / name, self.exclude)}
+            return set(by_pattern(folder, names)) | left_out
+
         for package in self.packages:
-            shutil.copytree(
-                ROOT / package,
-                out / package,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "ruff.toml"),
-                dirs_exist_ok=True,
-            )
+            shutil.copytree(ROOT / package, out / package, ignore=ignore, dirs_exist_ok=True)
         compile_bundle(out)
         return True
 
 
-def lambda_code(*, packages: Sequence[str], requirements: Path) -> cdk.aws_lambda.Code:
-    """``Code`` for the Lambda: ``packages`` from the repo root plus their pinned dependencies."""
+def lambda_code(*, packages: Sequence[str], requirements: Path, exclude: Sequence[str] = ()) -> cdk.aws_lambda.Code:
+    """``Code`` for the Lambda: ``packages`` (less the folders in ``exclude``) plus their pinned dependencies."""
     return cdk.aws_lambda.Code.from_asset(
         str(ROOT / packages[0]),  # the source Docker bundling would mount; local bundling reads ROOT
         asset_hash_type=cdk.AssetHashType.CUSTOM,
-        asset_hash=bundle_hash(packages, requirements),
+        asset_hash=bundle_hash(packages, requirements, exclude),
         bundling=cdk.BundlingOptions(
             image=cdk.DockerImage.from_registry("local-bundling-only"),  # never pulled: local wins
-            local=PipLocalBundling(packages=packages, requirements=requirements),
+            local=PipLocalBundling(packages=packages, requirements=requirements, exclude=exclude),
         ),
     )
 

@@ -144,7 +144,7 @@ class CharlaConfig:
     # The Celery pool of each worker task and its size: a thread pool sized for I/O by default
     # (a reply waits on DynamoDB, Slack and the channel's turn, and uses ~11 ms of CPU). Measured
     # on a 0.25 vCPU quota: docs/OPERATIONS.md, "Which pool the worker runs". Reaches the container as
-    # CHARLA_WORKER_POOL / CHARLA_WORKER_CONCURRENCY (workers/docker-entrypoint.sh).
+    # CHARLA_WORKER_POOL / CHARLA_WORKER_CONCURRENCY (workers/celery_worker/docker-entrypoint.sh).
     worker_pool: str = DEFAULT_WORKER_POOL
     worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
     # Graviton (~20% cheaper), on demand or on Spot: Fargate Spot runs Linux ARM64 tasks on
@@ -160,7 +160,7 @@ class CharlaConfig:
     dashboard: bool = True
     # A monthly AWS Budgets cost budget mailed to alarm_email (80% actual, 100% forecast); 0: none.
     monthly_budget_usd: int = 20
-    worker_image: str | None = None  # a prebuilt image URI instead of building workers/Dockerfile
+    worker_image: str | None = None  # a prebuilt image URI instead of building workers/celery_worker/Dockerfile
     scaling: Mapping[QueueName, QueueScaling] = field(default_factory=lambda: dict(DEFAULT_SCALING))
     log_retention_days: int = 30
     agenda_refresh_minutes: int = 60

@@ -1,5 +1,5 @@
 """The local stand-in for an SQS event source mapping: long-polls one queue and invokes the
-Lambda executor's ``handler`` (``workers/lambda_executor.py``) with the event AWS would send.
+Lambda executor's ``handler`` (``workers/lambda_executor/main.py``) with the event AWS would send.
 
 As in AWS: a batch of up to ``--batch-size`` records (``messageId``, ``receiptHandle``, ``body``,
 ``attributes.ApproximateReceiveCount``, ``eventSourceARN``, ...); the records the handler does not
@@ -80,9 +80,9 @@ class Heartbeat:
     """
 
     def __init__(self, *, queue: str, function_name: str) -> None:
-        # Not workers.heartbeat: it is a Celery bootstep, and the Lambda executor loads no Celery.
+        # Not workers.celery_worker.heartbeat: it is a Celery bootstep, and the Lambda executor loads no Celery.
         from contract.heartbeats import COUNT_NAMES, DEFAULT_INTERVAL_S, HEARTBEAT_INTERVAL_VARIABLE, default_ttl_s
-        from workers.settings import get_settings
+        from workers.runtime.settings import get_settings
         from workers.state.heartbeats import HeartbeatStore, heartbeat_client
 
         settings = get_settings()
@@ -201,7 +201,7 @@ def main() -> None:
 
     queue = QueueName(args.queue)
     started = time.monotonic()
-    from workers.lambda_executor import handler  # the environment is read at first use
+    from workers.lambda_executor.main import handler  # the environment is read at first use
 
     import_ms = (time.monotonic() - started) * 1000
     source = EventSource(

@@ -114,7 +114,7 @@ class DevStack:
     ) -> None:
         self.lambda_queues = list(lambda_queues)
         # INFO locally (tests read the worker's log); benchmarks pass WARNING, production's level
-        # (workers/docker-entrypoint.sh sets none: Celery's default).
+        # (workers/celery_worker/docker-entrypoint.sh sets none: Celery's default).
         self.worker_log_level = worker_log_level
         self.worker_queues = [queue for queue in worker_queues if queue not in self.lambda_queues]
         self.worker_concurrency = worker_concurrency
@@ -270,7 +270,7 @@ class DevStack:
         argv = python_module(
             "celery",
             "-A",
-            "workers.app",
+            "workers.celery_worker.app",
             "worker",
             "-Q",
             ",".join(queues),

@@ -1,7 +1,7 @@
 """The contract check a task's arguments pass before any task code runs, for every executor.
 
-Celery-free on purpose: the Celery worker (``workers/consumer.py``) and the Lambda executor
-(``workers/lambda_executor.py``) refuse the same messages for the same reasons, and the Lambda
+Celery-free on purpose: the Celery worker (``workers/celery_worker/consumer.py``) and the Lambda executor
+(``workers/lambda_executor/main.py``) refuse the same messages for the same reasons, and the Lambda
 executor never imports Celery.
 
 A payload is validated once per run. The executor checks it at the door (``validated_payload``)
@@ -28,7 +28,7 @@ PAYLOAD_NAMES: dict[str, str] = {str(task): kind.__name__ for task, kind in TASK
 
 
 # The Celery request field that carries the consumer's validated model to the task
-# (workers/consumer.py, workers/celery_tasks.py). Never on the wire: set in the worker only.
+# (workers/celery_worker/consumer.py, workers/celery_worker/celery_tasks.py). Never on the wire: set in the worker only.
 VALIDATED_PAYLOAD_HEADER = "charla_validated_payload"
 # The model the executor validated for the run in progress (this thread or task only).
 _HANDED_ON: ContextVar[Any] = ContextVar("charla_validated_payload", default=None)

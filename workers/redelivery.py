@@ -17,10 +17,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contract.queues import DEAD_LETTER_REASON_ATTRIBUTE, NEVER_RUNNABLE_ATTRIBUTE, QueueName
 from contract.tasks import TaskName, queue_for
 from contract.wire import encode_task_message, task_id_for
-from workers import aws
-from workers.connection_pools import max_pool_connections
 from workers.outcomes import Observed
-from workers.settings import get_settings
+from workers.runtime import aws
+from workers.runtime.connection_pools import max_pool_connections
+from workers.runtime.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

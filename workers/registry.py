@@ -4,9 +4,9 @@ A task is a plain function ``fn(context, **payload)``: it parses its payload, ca
 returns (or raises, and the executor settles the run by ``workers/outcomes.py``). Nothing here
 knows Celery. Two executors read the registry:
 
-- the Celery worker: ``workers/celery_tasks.py`` makes one Celery task per entry (same names,
+- the Celery worker: ``workers/celery_worker/celery_tasks.py`` makes one Celery task per entry (same names,
   routes, limits and ``ContractTask`` base);
-- the Lambda executor: ``workers/lambda_executor.py`` runs an entry per SQS record.
+- the Lambda executor: ``workers/lambda_executor/main.py`` runs an entry per SQS record.
 
 Both check the payload against ``contract.registry.TASK_PAYLOADS`` first; registering a name
 the contract does not know is an error at import.

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 from botocore.config import Config
 
-from workers import aws
-from workers.connection_pools import max_pool_connections
-from workers.settings import get_settings
+from workers.runtime import aws
+from workers.runtime.connection_pools import max_pool_connections
+from workers.runtime.settings import get_settings
 from workers.state.agenda import AgendaRecords
 from workers.state.archive import ArchiveRecords
 from workers.state.effects import EFFECT_TTL_S, Effects
@@ -77,7 +77,7 @@ def dynamodb_client(endpoint_url: str | None, region: str) -> "DynamoDBClient":
         connect_timeout=2,
         read_timeout=5,
         retries={"max_attempts": 3, "mode": "standard"},
-        max_pool_connections=max_pool_connections(),  # one per pool thread (workers/connection_pools.py)
+        max_pool_connections=max_pool_connections(),  # one per pool thread (workers/runtime/connection_pools.py)
     )
     client: DynamoDBClient = aws.client("dynamodb", region=region, endpoint_url=endpoint_url, config=config)
     return client

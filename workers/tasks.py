@@ -25,15 +25,15 @@ from commands import COMMANDS
 from contract.command_spec import Answer, Command
 from contract.commands import is_known_command, typed_language
 from contract.tasks import AgendaRefresh, ArchivedMessage, CommandRequest, MemberJoined, SearchPage, TaskName
-from workers import aws
-from workers.clock import wall_clock
 from workers.outcomes import Defer
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
+from workers.runtime import aws
+from workers.runtime.clock import wall_clock
+from workers.runtime.settings import get_settings
+from workers.runtime.slack import reader_client, web_client, webhook_client
 from workers.services import agenda, answers, languages, progress, replies
 from workers.services.command_context import CommandContext
-from workers.settings import get_settings
-from workers.slack import reader_client, web_client, webhook_client
 from workers.state.archive import is_counted
 from workers.store import get_store
 

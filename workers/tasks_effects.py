@@ -14,9 +14,9 @@ from contract.commands import typed_language
 from contract.tasks import FailureNotice, HomeOpened, TaskName
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, task
+from workers.runtime.settings import get_settings
+from workers.runtime.slack import reader_client, web_client, webhook_client
 from workers.services import agenda, answers, effects, home, languages
-from workers.settings import get_settings
-from workers.slack import reader_client, web_client, webhook_client
 from workers.store import get_store
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from jobs import Job, all_jobs
 from workers.outcomes import Defer
 from workers.payloads import parse_payload
 from workers.registry import TaskContext, register
+from workers.runtime.slack import web_client
 from workers.services import effects
-from workers.slack import web_client
 from workers.store import get_store
 
 

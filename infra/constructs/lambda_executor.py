@@ -1,4 +1,4 @@
-"""One queue's tasks on Lambda: the executor function (``workers/lambda_executor.py``) subscribed to
+"""One queue's tasks on Lambda: the executor function (``workers/lambda_executor/main.py``) subscribed to
 the queue by an SQS event source mapping that reports partial batch failures.
 
 The numbers that must agree are derived from the contract (``contract/queues.py``):
@@ -34,8 +34,11 @@ from constructs import Construct
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from infra.bundling import ROOT, lambda_code
 
-HANDLER = "workers.lambda_executor.handler"
+HANDLER = "workers.lambda_executor.main.handler"
 PACKAGES = ("workers", "contract", "commands", "jobs")
+# The Celery executor is not carried: it needs Celery, which the bundle leaves out, and nothing
+# the Lambda executor runs imports it (tests/unit/test_layout.py).
+EXCLUDE = ("workers/celery_worker",)
 # The worker's requirements minus Celery, kombu and pycurl (tests/infra checks the two agree).
 REQUIREMENTS = ROOT / "requirements-executor.txt"
 MEMORY_MB = 512  # CPU scales with memory: the cold start's imports (pydantic, boto3) take half as long as at 256
@@ -109,7 +112,7 @@ class LambdaExecutor(Construct):
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_code(packages=PACKAGES, requirements=REQUIREMENTS),
+            code=lambda_code(packages=PACKAGES, requirements=REQUIREMENTS, exclude=EXCLUDE),
             memory_size=MEMORY_MB,
             timeout=Duration.seconds(function_timeout_s(queue_name)),
             environment=dict(environment),

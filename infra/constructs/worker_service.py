@@ -27,13 +27,13 @@ if STOP_TIMEOUT_S > FARGATE_MAX_STOP_TIMEOUT_S:  # pragma: no cover - a contract
     raise ValueError(f"task time limits need a {STOP_TIMEOUT_S}s stop timeout; Fargate allows 120s")
 
 # Run in the container (WORKDIR /app, the venv on PATH); exit 1 when the prefork pool is short.
-HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "workers.healthcheck"]
+HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "workers.celery_worker.healthcheck"]
 
 # How often the scaling alarms look at the backlog, and for how many periods it must hold.
 SCALING_PERIOD = Duration.minutes(1)
 SCALE_IN_PERIODS = 5  # five quiet minutes before a task goes away
 # Each worker task sends one WorkerHeartbeat per consumed queue every heartbeat interval
-# (workers/heartbeat.py): a minute's sum divided by this, rounded up, counts the running tasks.
+# (workers/celery_worker/heartbeat.py): a minute's sum divided by this, rounded up, counts the running tasks.
 BEATS_PER_TASK_MINUTE = round(60 / DEFAULT_INTERVAL_S)
 
 
@@ -119,7 +119,7 @@ class WorkerService(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix=queue_name.value, log_group=log_group),
             stop_timeout=Duration.seconds(STOP_TIMEOUT_S),
             readonly_root_filesystem=False,
-            # Celery (PID 1) outlives a pool that cannot stay up; workers/healthcheck.py sees that.
+            # Celery (PID 1) outlives a pool that cannot stay up; workers/celery_worker/healthcheck.py sees that.
             health_check=ecs.HealthCheck(
                 command=HEALTH_CHECK_COMMAND,
                 interval=Duration.seconds(30),

@@ -35,7 +35,7 @@ from infra.constructs.task_queues import TaskQueues
 from infra.constructs.worker_service import WorkerService
 from infra.nag import suppress_reviewed_findings
 
-WORKER_DOCKERFILE = "workers/Dockerfile"
+WORKER_DOCKERFILE = "workers/celery_worker/Dockerfile"
 # What the workers' code calls on each table (tests/infra/test_stack.py reads workers/ and checks
 # these cover every DynamoDB call in it, and no more). TransactWriteItems is authorised per item
 # action (Put/Update/Delete/ConditionCheck), and has no action of its own.
@@ -56,7 +56,7 @@ RESULTS_TABLE_ACTIONS = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
-# Read by workers/settings.py; not in contract/environment.py (yet), hence spelled here.
+# Read by workers/runtime/settings.py; not in contract/environment.py (yet), hence spelled here.
 AGENDA_SOURCE_VARIABLE = env.AGENDA_SOURCE
 
 

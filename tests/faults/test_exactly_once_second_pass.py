@@ -161,7 +161,7 @@ def own_stack() -> Iterator[DevStack]:
 def test_18_a_worker_ten_minutes_fast_does_not_hold_up_a_channel_for_the_correct_workers(
     own_stack: DevStack, report: ScenarioReport
 ) -> None:
-    from workers.clock import TEST_CLOCK_OFFSET
+    from workers.runtime.clock import TEST_CLOCK_OFFSET
 
     stack = own_stack
     channel, skew_s = "C0SKEWED", 600
@@ -199,7 +199,7 @@ def test_25_a_worker_two_minutes_off_whose_post_slack_took_and_reset_is_answered
     clock must agree with. A worker whose clock is off stamps it off unless it takes AWS's time
     (the Date of every AWS answer) first: then its copy finds the post. The slash command's
     answer goes to the channel after its response_url expired; the mention's to the channel."""
-    from workers.clock import TEST_CLOCK_OFFSET
+    from workers.runtime.clock import TEST_CLOCK_OFFSET
 
     stack = own_stack
     stack.start_worker("off", queues=[QueueName.REPLIES], concurrency=1, env_overrides={TEST_CLOCK_OFFSET: str(skew_s)})

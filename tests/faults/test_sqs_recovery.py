@@ -6,7 +6,7 @@ worker's SQS traffic goes through it; tasks are sent to moto directly):
 * a request left hanging: the connection stays open and nothing comes back (a middlebox that lost
   the flow). Without a deadline on kombu's receives and short timeouts on its blocking client, the
   worker stopped consuming for good (idle) or froze for botocore's 60 s read timeout (busy):
-  scenarios 19 and 20 (workers/sqs_transport.py).
+  scenarios 19 and 20 (workers/celery_worker/sqs_transport.py).
 * every connection cut: the worker notices at once and polls again, but the receive it had open
   still runs on the SQS side and takes the next message sent, which then waits out its visibility
   timeout, as in AWS: scenario 21 pins that bound (docs/RELIABILITY.md, "SQS outages").
@@ -24,7 +24,11 @@ from scripts.processes import Timeout, wait_until
 from scripts.stack import DevStack
 from tests.faults.conftest import ScenarioReport
 from tests.faults.effects import QueuedTask, answers, per_thread, ping_task, send_bodies, slack_state
-from workers.sqs_transport import RECEIVE_DEADLINE_MARGIN_S, RECEIVE_RETRY_DELAY_S, SYNC_CALL_READ_TIMEOUT_S
+from workers.celery_worker.sqs_transport import (
+    RECEIVE_DEADLINE_MARGIN_S,
+    RECEIVE_RETRY_DELAY_S,
+    SYNC_CALL_READ_TIMEOUT_S,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""workers/Dockerfile, read as text (no image can be built here) and installed the way it installs.
+"""workers/celery_worker/Dockerfile, read as text (no image can be built here) and installed the way it installs.
 
 The slow test repeats the builder stage in a fresh venv: the pinned requirements install, the
 code the image copies (contract/, jobs/ and workers/ only) imports with the environment ECS sets, and
@@ -21,8 +21,8 @@ from infra.config import CharlaConfig
 from tests.infra.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "workers" / "Dockerfile"
-ENTRYPOINT = ROOT / "workers" / "docker-entrypoint.sh"
+DOCKERFILE = ROOT / "workers" / "celery_worker" / "Dockerfile"
+ENTRYPOINT = ROOT / "workers" / "celery_worker" / "docker-entrypoint.sh"
 BUILD_TOOLS = ("gcc", "build-essential", "libc6-dev", "-dev ", "make ", "g++")
 
 
@@ -129,7 +129,7 @@ def test_the_entrypoint_passes_the_pool_kind_and_size_from_the_environment(tmp_p
 
 
 def test_the_health_check_counts_pool_processes_only_for_prefork(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers import healthcheck
+    from workers.celery_worker import healthcheck
 
     monkeypatch.setenv(env.WORKER_CONCURRENCY, "64")  # more children than this test process has
     monkeypatch.setenv(env.WORKER_POOL, "prefork")
@@ -200,7 +200,7 @@ def test_requirements_install_in_a_fresh_venv_and_the_worker_starts_from_the_ima
         **{item["Name"]: "xoxb-test-not-a-token" for item in container["Secrets"]},
     }
     probe = subprocess.run(
-        [str(python), "-c", "from workers.app import app; print(sorted(app.conf.task_routes))"],
+        [str(python), "-c", "from workers.celery_worker.app import app; print(sorted(app.conf.task_routes))"],
         cwd=app,
         env=environ,
         capture_output=True,

@@ -119,7 +119,7 @@ def test_executor_runs_the_registry_on_python312_arm64_with_the_token_left_in_se
     function = _executor_function(small)
     assert function["Runtime"] == "python3.12"
     assert function["Architectures"] == ["arm64"]
-    assert function["Handler"] == "workers.lambda_executor.handler"
+    assert function["Handler"] == "workers.lambda_executor.main.handler"
     variables = function["Environment"]["Variables"]
     assert env.SLACK_BOT_TOKEN not in variables and env.SLACK_SIGNING_SECRET not in variables
     assert variables[env.SLACK_BOT_TOKEN_SECRET_ARN] == {"Ref": _logical_id(small, small.stack.secrets.bot_token)}
@@ -160,14 +160,25 @@ def test_small_profile_is_cdk_nag_clean(small: Synthesized) -> None:
     assert [(w.id, w.entry.data) for w in warnings] == []
 
 
+def test_the_executor_bundle_hashes_and_copies_no_celery_worker_module() -> None:
+    from infra.bundling import _source_files, bundle_hash
+
+    sources = _source_files(lambda_executor.PACKAGES, lambda_executor.EXCLUDE)
+    assert ROOT / "workers" / "lambda_executor" / "main.py" in sources
+    assert not [path for path in sources if "celery_worker" in path.parts]
+    everything = bundle_hash(lambda_executor.PACKAGES, lambda_executor.REQUIREMENTS)
+    assert bundle_hash(lambda_executor.PACKAGES, lambda_executor.REQUIREMENTS, lambda_executor.EXCLUDE) != everything
+
+
 @pytest.mark.slow
 def test_executor_bundle_holds_the_tasks_and_their_clients_but_not_celery(small: Synthesized) -> None:
     asset_hash = _executor_function(small)["Code"]["S3Key"].removesuffix(".zip")
     asset = small.outdir / f"asset.{asset_hash}"
-    for module in ("workers/lambda_executor.py", "workers/tasks.py", "workers/registry.py", "contract/wire.py"):
+    for module in ("workers/lambda_executor/main.py", "workers/tasks.py", "workers/registry.py", "contract/wire.py"):
         assert (asset / module).is_file(), module
     assert (asset / "slack_sdk").is_dir() and (asset / "botocore").is_dir() and (asset / "pydantic").is_dir()
     not_carried = ("celery", "kombu", "pycurl.py", "lambda_handler", "boto3", "s3transfer")  # botocore does
+    not_carried += ("workers/celery_worker",)  # the other executor (infra/constructs/lambda_executor.py EXCLUDE)
     assert not any((asset / name).exists() for name in not_carried)
     for extension in asset.rglob("*.so"):
         assert "aarch64" in extension.name or "cpython-312" not in extension.name, extension
@@ -225,7 +236,7 @@ def _requirements(path: Path) -> set[str]:
 def test_executor_requirements_are_the_workers_minus_celery() -> None:
     worker = _requirements(ROOT / "requirements-worker.txt")
     executor = _requirements(ROOT / "requirements-executor.txt")
-    # boto3 only for kombu's SQS transport: the task code's clients are botocore's (workers/aws.py).
+    # boto3 only for kombu's SQS transport: the task code's clients are botocore's (workers/runtime/aws.py).
     celery_only = {r for r in worker if r.split("==")[0].split("[")[0] in {"celery", "kombu", "pycurl", "boto3"}}
     assert executor == worker - celery_only
 

@@ -367,8 +367,8 @@ def test_one_service_per_queue_with_the_contract_environment_and_stop_timeout(sy
         assert MAX_SOFT_TIME_LIMIT_S < container["StopTimeout"] <= FARGATE_MAX_STOP_TIMEOUT_S
         assert container["StopTimeout"] > max(spec.time_limit_s for spec in QUEUE_SPECS.values())
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-        # ECS replaces a task whose Celery pool cannot stay up (workers/healthcheck.py).
-        assert container["HealthCheck"]["Command"] == ["CMD", "python", "-m", "workers.healthcheck"]
+        # ECS replaces a task whose Celery pool cannot stay up (workers/celery_worker/healthcheck.py).
+        assert container["HealthCheck"]["Command"] == ["CMD", "python", "-m", "workers.celery_worker.healthcheck"]
         assert container["HealthCheck"]["Retries"] >= 2
         assert task["RuntimePlatform"]["CpuArchitecture"] == ("ARM64" if stack.config.arm64 else "X86_64")
 

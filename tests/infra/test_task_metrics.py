@@ -1,7 +1,7 @@
 """The workers' heartbeat alarm and task-metric widgets in the synthesized template.
 
 Metric names and the namespace variable come from ``contract/metrics.py``, as the workers
-emit them (workers/metrics.py), so a rename on one side fails here.
+emit them (workers/runtime/metrics.py), so a rename on one side fails here.
 """
 
 import json

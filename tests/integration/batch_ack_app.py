@@ -1,6 +1,6 @@
 """A minimal Celery app on charla's SQS transport, for tests/integration/test_batch_acks.py.
 
-Only the transport is charla's (``workers.sqs_batch_ack:Transport``); the tasks are two lines
+Only the transport is charla's (``workers.celery_worker.sqs_batch_ack:Transport``); the tasks are two lines
 each, so the test watches the acks and nothing else. Configured from the environment the test
 sets: the broker URL, the queues' URLs, the flush interval, and a folder where each task run
 leaves a file (how the test sees runs, redeliveries included).
@@ -18,7 +18,7 @@ FAILING_QUEUE = "failing"
 app = Celery("batch_ack_test")
 app.conf.update(
     broker_url=os.environ["BATCH_ACK_BROKER_URL"],
-    broker_transport=os.environ.get("BATCH_ACK_TRANSPORT", "workers.sqs_batch_ack:Transport"),
+    broker_transport=os.environ.get("BATCH_ACK_TRANSPORT", "workers.celery_worker.sqs_batch_ack:Transport"),
     broker_transport_options={
         "region": "us-east-1",
         "is_secure": False,

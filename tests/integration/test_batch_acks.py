@@ -1,4 +1,4 @@
-"""Acks in batches (workers/sqs_batch_ack.py) with a real ``celery worker`` on moto.
+"""Acks in batches (workers/celery_worker/sqs_batch_ack.py) with a real ``celery worker`` on moto.
 
 The worker's SQS traffic goes through a counting proxy, so the test sees each request by action.
 The flush interval is set far above the test's length: every delete it sees was sent because a
@@ -19,7 +19,7 @@ from bench.common import CountingProxy, sqs_requests
 from contract.wire import encode_task_message
 from scripts.processes import ManagedProcess, python_module, wait_until
 from scripts.provision import LOCAL_CREDENTIALS, REGION
-from workers.sqs_batch_ack import MAX_BATCH
+from workers.celery_worker.sqs_batch_ack import MAX_BATCH
 
 pytestmark = [pytest.mark.slow]
 
@@ -211,8 +211,8 @@ def _requests_per_task(sqs: Any, queues: dict[str, str], proxy: CountingProxy, t
 def test_batched_acks_need_fewer_sqs_requests_per_task_than_one_delete_each(
     sqs: Any, queues: dict[str, str], proxy: CountingProxy, tmp_path: Path
 ) -> None:
-    single = _requests_per_task(sqs, queues, proxy, tmp_path, "workers.sqs_transport:ResilientTransport")
-    batched = _requests_per_task(sqs, queues, proxy, tmp_path, "workers.sqs_batch_ack:Transport")
+    single = _requests_per_task(sqs, queues, proxy, tmp_path, "workers.celery_worker.sqs_transport:ResilientTransport")
+    batched = _requests_per_task(sqs, queues, proxy, tmp_path, "workers.celery_worker.sqs_batch_ack:Transport")
     print(f"SQS requests per task: one DeleteMessage each {single:.2f}, batched {batched:.2f}")
     # 25 deletes become 3 batches: 22 requests fewer, whatever the receives did.
     assert batched < single

@@ -20,7 +20,7 @@ from contract.tasks import TaskName
 from jobs import all_jobs
 from scripts import generate_schemas
 from scripts.generate_schemas import REGENERATE, SCHEMA_DIR, generated_files, stale_doc, stale_files
-from workers.results import TextKeyDynamoDBBackend
+from workers.celery_worker.results import TextKeyDynamoDBBackend
 
 VECTORS = Path(__file__).parent.parent / "vectors"
 PAYLOAD_CASES: list[dict[str, Any]] = json.loads((VECTORS / "payloads.json").read_text(encoding="utf-8"))["cases"]

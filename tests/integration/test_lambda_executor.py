@@ -1,4 +1,4 @@
-"""The Lambda executor (``workers/lambda_executor.py``) against a moto server and the Slack stand-in.
+"""The Lambda executor (``workers/lambda_executor/main.py``) against a moto server and the Slack stand-in.
 
 The handler runs in this process, configured as the function is (the stack's environment), and is
 invoked with SQS events built from messages really received from the queue (the shape AWS sends,
@@ -41,7 +41,9 @@ class OpensAFile:
 
 
 def _clear_worker_caches() -> None:
-    from workers import lambda_executor, redelivery, settings, slack, store
+    from workers import redelivery, store
+    from workers.lambda_executor import main as lambda_executor
+    from workers.runtime import settings, slack
 
     for cached in (
         settings.get_settings,
@@ -64,13 +66,13 @@ def stack() -> Iterator[DevStack]:
 
 @pytest.fixture
 def executor(stack: DevStack) -> Iterator[Any]:
-    """``workers.lambda_executor``, with this process's environment set as the function's."""
+    """``workers.lambda_executor.main``, with this process's environment set as the function's."""
     patch = pytest.MonkeyPatch()
     for name, value in stack.env.items():
         if name.startswith(("AWS_", "CHARLA_", "SLACK_")):
             patch.setenv(name, value)
     _clear_worker_caches()
-    from workers import lambda_executor
+    from workers.lambda_executor import main as lambda_executor
 
     try:
         yield lambda_executor

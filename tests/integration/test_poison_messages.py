@@ -73,7 +73,7 @@ def test_poison_messages_reach_the_dlq_at_once_with_their_reason_and_are_not_red
     assert {letter["task_id"] for letter in letters} >= {unknown_id, invalid_id}
     assert all(letter["never_runnable"] for letter in letters)
     # Gone from its queue: the worker deletes acked messages in batches, within a second
-    # (workers/sqs_batch_ack.py), far within one visibility timeout.
+    # (workers/celery_worker/sqs_batch_ack.py), far within one visibility timeout.
     stack.wait_until_drained(QueueName.REPLIES, timeout=WITHIN_ONE_RECEIVE_S)
 
     # status: exit 5, each refusal counted once (the heartbeat carries the count)

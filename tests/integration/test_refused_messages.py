@@ -225,7 +225,7 @@ def _settled_by_contract_task(monkeypatch: pytest.MonkeyPatch, work: Any) -> lis
     settled: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(redelivery, "send_later", lambda **copy: settled.append(("later", copy)))
     monkeypatch.setattr(redelivery, "dead_letter", lambda **copy: settled.append(("dead letter", copy)))
-    app = Celery("refusals", task_cls="workers.consumer:ContractTask", set_as_current=False)
+    app = Celery("refusals", task_cls="workers.celery_worker.consumer:ContractTask", set_as_current=False)
     task = app.task(name="needs_shape", bind=True)(work)
     with pytest.raises(Ignore):
         task(size="large")
@@ -237,7 +237,7 @@ def test_a_payload_that_breaks_the_contract_goes_to_the_dead_letter_queue_at_onc
 ) -> None:
     from pydantic import TypeAdapter
 
-    from workers.consumer import parse_payload
+    from workers.celery_worker.consumer import parse_payload
 
     class Shape(BaseModel):
         size: int
@@ -275,7 +275,7 @@ def test_a_copy_that_cannot_be_sent_keeps_the_message_and_records_no_failure(mon
         raise redelivery.RedeliveryError("send failed: EndpointConnectionError")
 
     monkeypatch.setattr(redelivery, "send_later", sqs_down)
-    app = Celery("refusals", task_cls="workers.consumer:ContractTask", set_as_current=False)
+    app = Celery("refusals", task_cls="workers.celery_worker.consumer:ContractTask", set_as_current=False)
 
     def fails(self: Any, **payload: Any) -> None:
         raise RuntimeError("Slack 503")

@@ -12,7 +12,7 @@ from kombu.asynchronous.http import base as kombu_http
 from kombu.asynchronous.http import curl as kombu_curl
 
 from scripts.processes import Timeout, wait_until
-from workers.sqs_transport import DeadlineCurlClient
+from workers.celery_worker.sqs_transport import DeadlineCurlClient
 
 # kombu's curl client calls pycurl APIs that pycurl 7.49 deprecates (IOCTLFUNCTION, socket_all); not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:kombu.asynchronous.http.curl")

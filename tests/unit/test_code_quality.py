@@ -30,7 +30,7 @@ def test_mypy_finds_nothing() -> None:
 
 def test_the_ingress_may_not_import_worker_code() -> None:
     probe = ROOT / "lambda_handler" / "_probe_banned_import.py"
-    probe.write_text('"""A deliberate violation."""\n\nimport workers.app  # noqa: F401\n')
+    probe.write_text('"""A deliberate violation."""\n\nimport workers.celery_worker.app  # noqa: F401\n')
     try:
         result = run("ruff", "check", "--select", "TID251", str(probe))
     finally:
@@ -43,7 +43,8 @@ def test_the_ingress_may_not_import_worker_code() -> None:
 def test_the_console_script_may_not_import_a_room_or_the_harness() -> None:
     probe = ROOT / "charla_cli" / "_probe_banned_import.py"
     probe.write_text(
-        '"""A deliberate violation."""\n\nimport workers.heartbeat  # noqa: F401\nimport scripts.stack  # noqa: F401\n'
+        '"""A deliberate violation."""\n\n'
+        "import workers.celery_worker.heartbeat  # noqa: F401\nimport scripts.stack  # noqa: F401\n"
     )
     try:
         result = run("ruff", "check", "--select", "TID251", str(probe))

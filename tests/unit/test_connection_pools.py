@@ -1,4 +1,4 @@
-"""Every AWS client a worker's pool threads share keeps a connection per thread (workers/connection_pools.py).
+"""Every AWS client a worker's pool threads share keeps a connection per thread (workers/runtime/connection_pools.py).
 
 The size is the worker's resolved concurrency, recorded from Celery's own ``worker_init`` signal
 (so ``--concurrency`` on the command line wins over ``CHARLA_WORKER_CONCURRENCY``).
@@ -12,7 +12,7 @@ import pytest
 from celery import signals
 
 from contract import environment as env
-from workers import connection_pools
+from workers.runtime import connection_pools
 
 WORKER_ENV = {
     env.SLACK_BOT_TOKEN: "xoxb-test",
@@ -33,7 +33,7 @@ class Worker:
 
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from workers.settings import get_settings
+    from workers.runtime.settings import get_settings
 
     for name, value in WORKER_ENV.items():
         monkeypatch.setenv(name, value)
@@ -54,7 +54,7 @@ def test_without_a_worker_the_size_follows_the_environment_then_the_default(monk
 
 def test_the_worker_s_own_concurrency_sizes_dynamodb_sqs_and_kombu_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     from workers import redelivery, store
-    from workers.app import app
+    from workers.celery_worker.app import app
 
     monkeypatch.setenv(env.WORKER_CONCURRENCY, "4")  # what the environment says; the command line said 24
     signals.worker_init.send(sender=Worker(concurrency=24, app=app))

@@ -25,7 +25,7 @@ from contract.wire import decode_task_message
 from jobs._sending import payload_of
 from jobs.usage_report import UsageReport, run, summary, usage_report, week_of
 from tests.unit.test_import_graph import forbidden_modules
-from workers.metrics import task_queue
+from workers.runtime.metrics import task_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 

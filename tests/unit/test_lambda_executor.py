@@ -18,7 +18,8 @@ import pytest
 from contract.queues import MAX_TASK_FAILURES, QUEUE_SPECS, QueueName
 from contract.tasks import TaskName
 from contract.wire import encode_task_message
-from workers import lambda_executor, redelivery
+from workers import redelivery
+from workers.lambda_executor import main as lambda_executor
 from workers.outcomes import Defer
 from workers.registry import TaskContext, TaskEntry
 

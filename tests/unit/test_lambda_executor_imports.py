@@ -1,6 +1,6 @@
 """The Lambda executor's cold start carries the task code and its clients, never Celery.
 
-A fresh interpreter imports ``workers.lambda_executor`` and loads the task registry (what the
+A fresh interpreter imports ``workers.lambda_executor.main`` and loads the task registry (what the
 function's first invocation does); Celery, kombu and the ingress must stay out (the function's
 bundle does not even contain Celery, so such an import would fail in AWS on the first message).
 """
@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.test_import_graph import _fresh_import, _importer_of
 
-# boto3 and s3transfer too: the task code builds its clients with botocore alone (workers/aws.py),
+# boto3 and s3transfer too: the task code builds its clients with botocore alone (workers/runtime/aws.py),
 # and the bundle no longer carries boto3 (requirements-executor.txt).
 FORBIDDEN = (
     "celery",
@@ -27,7 +27,7 @@ FORBIDDEN = (
 # What it must carry: without these the tasks cannot run.
 REQUIRED = ("workers.tasks", "workers.tasks_results", "slack_sdk", "botocore", "pydantic")
 
-_LOAD = "workers.lambda_executor; workers.registry.load()"
+_LOAD = "workers.lambda_executor.main; workers.registry.load()"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,6 @@ def test_the_executor_carries_every_task_and_its_clients(loaded: tuple[list[str]
 
 def test_a_celery_import_would_be_caught() -> None:
     """The check itself works: the Celery executor's consumer is reported, with its importer."""
-    modules, importtime = _fresh_import("workers.consumer")
+    modules, importtime = _fresh_import("workers.celery_worker.consumer")
     assert "celery" in modules
     assert "imported by" in _importer_of("celery", importtime)

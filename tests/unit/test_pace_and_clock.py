@@ -28,7 +28,7 @@ def test_a_line_or_a_pause_written_by_a_clock_ten_minutes_fast_is_not_trusted() 
 
 @pytest.fixture
 def worker_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    from workers.settings import get_settings
+    from workers.runtime.settings import get_settings
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("CHARLA_QUEUE_URL_REPLIES", "http://q/replies")
@@ -41,14 +41,14 @@ def worker_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 
 def test_the_test_clock_offset_applies_on_a_local_stack(worker_env: pytest.MonkeyPatch) -> None:
-    from workers.clock import local_clock
+    from workers.runtime.clock import local_clock
 
     worker_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
     assert local_clock()() - time.time() > 590
 
 
 def test_a_deployed_worker_ignores_the_test_clock_offset(worker_env: pytest.MonkeyPatch) -> None:
-    from workers.clock import local_clock
+    from workers.runtime.clock import local_clock
 
     worker_env.delenv("AWS_ENDPOINT_URL", raising=False)
     assert local_clock() is time.time
@@ -61,7 +61,7 @@ def _date(seconds: float) -> str:
 
 
 def test_a_clock_two_minutes_fast_takes_aws_time_from_one_answer() -> None:
-    from workers.clock import AwsTime
+    from workers.runtime.clock import AwsTime
 
     fast = AwsTime(lambda: time.time() + 120)
     assert abs(fast.now() - time.time() - 120) < 1  # nothing learned yet: its own clock
@@ -71,7 +71,7 @@ def test_a_clock_two_minutes_fast_takes_aws_time_from_one_answer() -> None:
 
 
 def test_a_clock_within_what_the_date_header_can_tell_is_left_alone() -> None:
-    from workers.clock import AwsTime
+    from workers.runtime.clock import AwsTime
 
     close = AwsTime(lambda: time.time() + 1.2)
     close.observe(close.local(), close.local(), _date(time.time()))
@@ -79,7 +79,7 @@ def test_a_clock_within_what_the_date_header_can_tell_is_left_alone() -> None:
 
 
 def test_a_slow_answer_does_not_teach_a_wrong_offset_over_a_fast_one() -> None:
-    from workers.clock import AwsTime
+    from workers.runtime.clock import AwsTime
 
     clock = AwsTime(time.time)
     now = time.time()

@@ -60,7 +60,7 @@ def test_a_model_of_another_type_is_not_taken_for_the_payload() -> None:
 
 def test_the_lambda_executor_validates_a_payload_once(validations: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     from contract.wire import encode_task_message
-    from workers import lambda_executor
+    from workers.lambda_executor import main as lambda_executor
 
     answers: list[dict[str, Any]] = []
     adapter = TypeAdapter(HealthCheck)
@@ -85,7 +85,7 @@ def test_the_lambda_executor_validates_a_payload_once(validations: list[Any], mo
 def test_the_celery_task_takes_the_model_the_consumer_validated(
     validations: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # workers.app builds the Celery app from the worker's settings at import; nothing is contacted.
+    # workers.celery_worker.app builds the Celery app from the worker's settings at import; nothing is contacted.
     for name, value in {
         "SLACK_BOT_TOKEN": "xoxb-test",
         "CHARLA_QUEUE_URL_REPLIES": "http://127.0.0.1:1/000000000000/replies",
@@ -94,10 +94,10 @@ def test_the_celery_task_takes_the_model_the_consumer_validated(
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    from workers.settings import get_settings
+    from workers.runtime.settings import get_settings
 
     get_settings.cache_clear()
-    from workers.celery_tasks import CELERY_TASKS
+    from workers.celery_worker.celery_tasks import CELERY_TASKS
 
     task = CELERY_TASKS[TaskName.HEALTH.value]
     model, problem = validated_payload(TaskName.HEALTH.value, [[], _health(), {}])  # the consumer's check

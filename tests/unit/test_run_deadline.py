@@ -1,4 +1,4 @@
-"""Each Celery run gets its deadline as its task function is entered (workers/celery_tasks.py).
+"""Each Celery run gets its deadline as its task function is entered (workers/celery_worker/celery_tasks.py).
 
 The thread pool enforces no time limit; the reply fence refuses a run past this deadline
 (workers/services/replies.py, tests/integration/test_reply_deadline.py).
@@ -25,13 +25,13 @@ class Request:
 
 
 def test_a_celery_run_s_deadline_is_its_queue_s_from_its_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.settings import get_settings
+    from workers.runtime.settings import get_settings
 
     for name, value in WORKER_ENV.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
-        from workers.celery_tasks import context_of
+        from workers.celery_worker.celery_tasks import context_of
 
         before = time.monotonic()
         context = context_of(Request())

@@ -30,7 +30,7 @@ def test_ingress_settings_never_show_the_secret() -> None:
 
 
 def test_worker_names_every_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.settings import SettingsError, get_settings
+    from workers.runtime.settings import SettingsError, get_settings
 
     for name in ("SLACK_BOT_TOKEN", "CHARLA_QUEUE_URL_REPLIES", "CHARLA_QUEUE_URL_BULK"):
         monkeypatch.delenv(name, raising=False)
@@ -47,7 +47,7 @@ def test_worker_names_every_missing_variable(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_worker_settings_build_a_local_broker_url_from_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.settings import WorkerSettings
+    from workers.runtime.settings import WorkerSettings
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from scripts.slack_standin import SlackStandIn
-from workers.slack_token import REREAD_INTERVAL_S, TokenRefreshingWebClient
+from workers.runtime.slack_token import REREAD_INTERVAL_S, TokenRefreshingWebClient
 
 
 @pytest.fixture

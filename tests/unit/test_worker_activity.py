@@ -8,9 +8,9 @@ import pytest
 from celery.exceptions import Reject, Retry
 
 from contract.heartbeats import COUNT_NAMES, default_ttl_s, heartbeat_key
-from workers import metrics
-from workers.activity import HOUR_S, Settled, WorkerActivity, outcome_of
-from workers.heartbeat import build_record, intervals
+from workers.celery_worker.activity import HOUR_S, Settled, WorkerActivity, outcome_of
+from workers.celery_worker.heartbeat import build_record, intervals
+from workers.runtime import metrics
 
 
 def test_counts_last_failure_and_failures_in_the_last_hour() -> None:

@@ -142,8 +142,8 @@ LATE_TOLERANCE_S = 0.5
 # settles in seconds; it takes over only once it has seen the same version for a whole lease.
 HELD_RECHECK_S = 5.0
 # The search window around ``posting_at``: the fence's clock against Slack's (the fence stamps
-# AWS's time, workers/clock.py; a minute covers what is left) plus the post's own time on the
-# wire (the posting client's timeout, workers/slack.py).
+# AWS's time, workers/runtime/clock.py; a minute covers what is left) plus the post's own time on the
+# wire (the posting client's timeout, workers/runtime/slack.py).
 SEARCH_MARGIN_S = 60.0
 POST_TIMEOUT_S = 5.0
 MAX_HISTORY_PAGES = 20

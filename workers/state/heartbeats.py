@@ -20,7 +20,7 @@ from contract.heartbeats import (
     failure_note_key,
     heartbeat_key,
 )
-from workers import aws
+from workers.runtime import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

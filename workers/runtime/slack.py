@@ -13,8 +13,8 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from workers.settings import get_settings
-from workers.slack_token import TokenRefreshingWebClient, read_bot_token
+from workers.runtime.settings import get_settings
+from workers.runtime.slack_token import TokenRefreshingWebClient, read_bot_token
 
 # A post gets this long; a run that times out treats the post as maybe made (see replies).
 POST_TIMEOUT_S = 5

@@ -6,7 +6,7 @@
 # `exec` replaces this shell, so SIGTERM from ECS reaches Celery (warm shutdown), not sh.
 set -eu
 : "${CHARLA_WORKER_QUEUES:?set CHARLA_WORKER_QUEUES, e.g. replies or replies,bulk}"
-exec celery --app workers.app worker \
+exec celery --app workers.celery_worker.app worker \
     --queues "${CHARLA_WORKER_QUEUES}" \
     --pool "${CHARLA_WORKER_POOL:-threads}" \
     --concurrency "${CHARLA_WORKER_CONCURRENCY:-16}" \

@@ -3,7 +3,7 @@
 A consumer bootstep (it runs in the worker's main process, on Celery's own timer, the way
 Celery's event heartbeat does) writes one record every ``CHARLA_HEARTBEAT_INTERVAL_S``
 (default 30 s): who the worker is, what it consumes, the tasks running now and the counts
-since start (``workers/activity.py``). One write per worker per interval, never per task.
+since start (``workers/celery_worker/activity.py``). One write per worker per interval, never per task.
 A clean shutdown deletes the record; a killed worker's record expires after
 ``CHARLA_HEARTBEAT_TTL_S`` (default three intervals) and readers skip it from then on.
 
@@ -25,8 +25,8 @@ from contract.heartbeats import (
     HEARTBEAT_TTL_VARIABLE,
     default_ttl_s,
 )
-from workers import metrics
-from workers.activity import ACTIVITY, WorkerActivity
+from workers.celery_worker.activity import ACTIVITY, WorkerActivity
+from workers.runtime import metrics
 from workers.state.heartbeats import HeartbeatStore, heartbeat_client
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships 
 
     def _consumer_store(self) -> HeartbeatStore:
         if self._store is None:
-            from workers.settings import get_settings
+            from workers.runtime.settings import get_settings
 
             settings = get_settings()
             self._store = HeartbeatStore(

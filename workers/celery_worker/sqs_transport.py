@@ -17,7 +17,7 @@ Three faults of kombu 5.7, each measured with the fault suite's proxy in front o
    through a blocking boto3 client on the event loop, with botocore's defaults: 60 s to connect,
    60 s to read. One delete caught the same way freezes the whole worker, receives, acks and
    pool results alike, for a minute (scenario 20). ``SYNC_CLIENT_CONFIG`` (the transport's
-   ``client-config``, workers/app.py) bounds each attempt to seconds; the retry takes a new
+   ``client-config``, workers/celery_worker/app.py) bounds each attempt to seconds; the retry takes a new
    connection. The worker never long-polls with this client: its receives go through the hub.
 
 Messages a dying poll took (SQS went on with a receive whose answer never arrived) and messages
@@ -98,6 +98,6 @@ class ResilientChannel(SQS.Channel):
 
 
 class ResilientTransport(SQS.Transport):
-    """The SQS transport with ``ResilientChannel``; selected by ``broker_transport`` in workers/app.py."""
+    """The SQS transport with ``ResilientChannel``; selected by ``broker_transport`` in workers/celery_worker/app.py."""
 
     Channel = ResilientChannel

@@ -9,7 +9,7 @@ the process's cached clients from several threads at once. A built client is thr
 Region, credentials and ``AWS_ENDPOINT_URL[_SERVICE]`` come from the environment exactly as
 ``boto3.client`` would read them (botocore does that reading); ``region``/``endpoint_url`` given
 here win, as boto3's arguments do. Every client's answers set the process's clock to AWS's time
-(``workers/clock.py``: the reply search must not trust a machine's clock).
+(``workers/runtime/clock.py``: the reply search must not trust a machine's clock).
 """
 
 import threading
@@ -42,8 +42,8 @@ def client(
 
 
 def _learn_aws_time(built: Any) -> None:
-    """Every answer of ``built`` tells the process's clock what time AWS has (workers/clock.py)."""
-    from workers.clock import aws_time
+    """Every answer of ``built`` tells the process's clock what time AWS has (workers/runtime/clock.py)."""
+    from workers.runtime.clock import aws_time
 
     clock = aws_time()
 

@@ -3,7 +3,7 @@
 AWS invokes ``handler`` with a batch of SQS records from one charla queue (``replies`` in
 ``profile=small``). Each record is a Celery protocol message exactly as the ingress, ``charla
 send`` or the Node client sent it (``contract/wire.py``); producers change nothing. Per record,
-the same rules as the Celery worker (``workers/consumer.py``):
+the same rules as the Celery worker (``workers/celery_worker/consumer.py``):
 
 - refused without running: a body that is not a JSON Celery message (pickle and YAML are never
   deserialized), a task name nobody registers, or arguments that do not match the task's payload
@@ -42,11 +42,12 @@ from contract.queues import QueueName
 from contract.registry import RESULT_TASKS
 from contract.results import FAILURE, RESULT_TTL_S, RESULT_VALUE_ATTRIBUTE, SUCCESS, result_key
 from contract.wire import DecodedTask, decode_task_message
-from workers import aws, metrics, redelivery
+from workers import redelivery
 from workers.outcomes import Defer, Later, describe, outcome_of
 from workers.payloads import PayloadRefused, handed_on, validated_payload
 from workers.registry import TaskContext, TaskEntry, load, started
-from workers.settings import get_settings
+from workers.runtime import aws, metrics
+from workers.runtime.settings import get_settings
 
 logger = logging.getLogger("charla.lambda_executor")
 refused_logger = logging.getLogger("charla.refused")

@@ -7,11 +7,11 @@ from celery import Celery, signals
 from contract.celery_settings import MESSAGE_SETTINGS
 from contract.queues import QUEUE_SPECS, WORKER_PREFETCH_MULTIPLIER, QueueName
 from contract.registry import RESULT_TASKS, TASK_QUEUES
-from workers.connection_pools import max_pool_connections, record_concurrency
-from workers.heartbeat import Heartbeat
-from workers.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
-from workers.settings import WorkerSettings, get_settings
-from workers.sqs_transport import SYNC_CLIENT_CONFIG
+from workers.celery_worker.heartbeat import Heartbeat
+from workers.celery_worker.results import BACKEND_CLASS as RESULT_BACKEND_CLASS
+from workers.celery_worker.sqs_transport import SYNC_CLIENT_CONFIG
+from workers.runtime.connection_pools import max_pool_connections, record_concurrency
+from workers.runtime.settings import WorkerSettings, get_settings
 
 
 def transport_options(settings: WorkerSettings) -> dict[str, object]:
@@ -23,10 +23,10 @@ def transport_options(settings: WorkerSettings) -> dict[str, object]:
         "wait_time_seconds": settings.sqs_wait_time_seconds,
         "polling_interval": settings.sqs_polling_interval,
         # SentTimestamp comes with each received message (no extra request): the task metrics'
-        # queue wait (workers/activity.py). ApproximateReceiveCount is kombu's own default.
+        # queue wait (workers/celery_worker/activity.py). ApproximateReceiveCount is kombu's own default.
         "fetch_message_attributes": {"MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"]},
         # Acks and other blocking calls run on the worker's event loop: seconds, not botocore's
-        # 60 s, before a stuck one is retried (workers/sqs_transport.py).
+        # 60 s, before a stuck one is retried (workers/celery_worker/sqs_transport.py).
         "client-config": client_config(),
     }
 
@@ -39,7 +39,7 @@ def client_config() -> dict[str, object]:
 def _size_connection_pools(sender: Any = None, **_: Any) -> None:
     """The worker knows its concurrency now (``--concurrency`` resolved), before any client is built.
 
-    Every AWS client the pool's threads share is sized to it (``workers/connection_pools.py``);
+    Every AWS client the pool's threads share is sized to it (``workers/runtime/connection_pools.py``);
     kombu builds its SQS client when the consumer connects, after this.
     """
     record_concurrency(getattr(sender, "concurrency", None))
@@ -55,15 +55,17 @@ signals.worker_init.connect(_size_connection_pools)
 def build_app(settings: WorkerSettings) -> Celery:
     """A Celery app configured from ``settings`` and the contract."""
     # ContractTask/ContractConsumer: a message the contract refuses is rejected to the DLQ, never
-    # run and never silently acked (workers/consumer.py).
-    # The tasks themselves are plain functions (workers/registry.py); workers.celery_tasks makes
+    # run and never silently acked (workers/celery_worker/consumer.py).
+    # The tasks themselves are plain functions (workers/registry.py); workers.celery_worker.celery_tasks makes
     # one Celery task of each.
-    celery = Celery("charla", include=["workers.celery_tasks"], task_cls="workers.consumer:ContractTask")
+    celery = Celery(
+        "charla", include=["workers.celery_worker.celery_tasks"], task_cls="workers.celery_worker.consumer:ContractTask"
+    )
     celery.conf.update(
         broker_url=settings.broker_url,
-        # kombu's SQS transport with a fix for endpoint outages (workers/sqs_transport.py) and
-        # finished tasks deleted in batches of up to 10 (workers/sqs_batch_ack.py).
-        broker_transport="workers.sqs_batch_ack:Transport",
+        # kombu's SQS transport with a fix for endpoint outages (workers/celery_worker/sqs_transport.py) and
+        # finished tasks deleted in batches of up to 10 (workers/celery_worker/sqs_batch_ack.py).
+        broker_transport="workers.celery_worker.sqs_batch_ack:Transport",
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue=QueueName.REPLIES.value,
@@ -83,7 +85,7 @@ def build_app(settings: WorkerSettings) -> Celery:
         task_annotations={str(task): {"ignore_result": False} for task in RESULT_TASKS},
         result_backend=settings.result_backend_url and f"{RESULT_BACKEND_CLASS}+{settings.result_backend_url}",
         dynamodb_endpoint_url=settings.aws_endpoint_url,
-        worker_consumer="workers.consumer:ContractConsumer",
+        worker_consumer="workers.celery_worker.consumer:ContractConsumer",
         worker_prefetch_multiplier=WORKER_PREFETCH_MULTIPLIER,
         task_soft_time_limit=QUEUE_SPECS[QueueName.REPLIES].soft_time_limit_s,
         task_time_limit=QUEUE_SPECS[QueueName.REPLIES].time_limit_s,
@@ -91,7 +93,7 @@ def build_app(settings: WorkerSettings) -> Celery:
         worker_send_task_events=False,
         **MESSAGE_SETTINGS,
     )
-    # One heartbeat record per worker per interval (workers/heartbeat.py): what `charla workers` shows.
+    # One heartbeat record per worker per interval (workers/celery_worker/heartbeat.py): what `charla workers` shows.
     celery.steps["consumer"].add(Heartbeat)
     return celery
 

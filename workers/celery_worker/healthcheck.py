@@ -1,6 +1,6 @@
 """Container health check: is the Celery worker's prefork pool up?
 
-ECS runs ``python -m workers.healthcheck`` in the worker container (infra/constructs/worker_service.py).
+ECS runs ``python -m workers.celery_worker.healthcheck`` in the worker container (infra/constructs/worker_service.py).
 Celery is PID 1 there (the entrypoint ``exec``s it) and forks ``CHARLA_WORKER_CONCURRENCY`` pool
 processes; a worker whose pool cannot stay up (processes killed for memory, a broken install)
 still looks alive to ECS because PID 1 lives on. This counts PID 1's children and exits 1 when

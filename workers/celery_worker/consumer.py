@@ -43,7 +43,8 @@ from kombu.exceptions import ContentDisallowed
 
 from contract.queues import QueueName
 from contract.registry import RESULT_TASKS
-from workers import activity, redelivery
+from workers import redelivery
+from workers.celery_worker import activity
 from workers.outcomes import Defer, Later, outcome_of
 
 # The check itself is Celery-free (workers/payloads.py), shared with the Lambda executor;
@@ -187,7 +188,7 @@ class ContractTask(Task):  # type: ignore[misc]  # celery ships no type informat
     """
 
     # Counts each outcome in the worker's main process for the heartbeat and task metrics.
-    Request = "workers.activity:CountingRequest"
+    Request = "workers.celery_worker.activity:CountingRequest"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -25,7 +25,7 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=False)
 
     slack_bot_token: SecretStr = Field(validation_alias=env.SLACK_BOT_TOKEN)
-    # Where the token can be read again after a rotation (workers/slack_token.py); unset locally.
+    # Where the token can be read again after a rotation (workers/runtime/slack_token.py); unset locally.
     slack_secret_arn: str | None = Field(None, validation_alias=env.SLACK_BOT_TOKEN_SECRET_ARN)
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=env.SLACK_API_URL)
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
@@ -100,7 +100,7 @@ class WorkerSettings(BaseSettings):
 
         In AWS the client takes the task role's credentials (no keys in the URL); locally the
         endpoint's host and port, which Celery turns into an http endpoint for an IP host
-        (``dynamodb_endpoint_url`` in ``workers/app.py`` covers any other host).
+        (``dynamodb_endpoint_url`` in ``workers/celery_worker/app.py`` covers any other host).
         """
         if not self.table_results:
             return None

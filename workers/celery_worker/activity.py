@@ -6,9 +6,9 @@ sees every task anyway: it builds a ``Request`` for each message it takes and ge
 outcome back from the pool (success, failure, retry, rejection, a child killed mid-task).
 ``CountingRequest`` (every charla task's ``Request``, set on ``ContractTask``) counts there,
 so one process holds the whole picture whatever the pool, and the heartbeat
-(``workers/heartbeat.py``) reads it without any cross-process traffic.
+(``workers/celery_worker/heartbeat.py``) reads it without any cross-process traffic.
 
-Each outcome also prints one CloudWatch Embedded Metric Format line (``workers/metrics.py``):
+Each outcome also prints one CloudWatch Embedded Metric Format line (``workers/runtime/metrics.py``):
 per task name, succeeded / failed / retried / refused, run time and time waited in the queue.
 """
 
@@ -22,7 +22,7 @@ from celery.exceptions import Ignore, Reject, Retry
 from celery.worker.request import Request
 
 from contract.heartbeats import COUNT_NAMES
-from workers import metrics
+from workers.runtime import metrics
 
 HOUR_S = 3600.0
 REASON_MAX_CHARS = 300  # an exception's text is cut short: it may quote user input
@@ -90,7 +90,7 @@ ACTIVITY = WorkerActivity()
 
 
 def refused(task: str, task_id: str, *, reason: str, message_id: str | None) -> None:
-    """A message the consumer refused before any task code ran (workers/consumer.py)."""
+    """A message the consumer refused before any task code ran (workers/celery_worker/consumer.py)."""
     ACTIVITY.add("refused", task=task, task_id=task_id, reason=reason, message_id=message_id)
     metrics.task_outcome(task, "refused", run_time_s=None, queue_wait_s=None)
 

@@ -5,12 +5,12 @@ a thread pool of 16 sharing the process's DynamoDB client opens the 11th to 16th
 then throws each away ("Connection pool is full, discarding connection") and pays a new TCP and
 TLS handshake next time. Every client that the pool's threads share is sized to the pool here:
 the state table's (``workers/store.py``), the copies' SQS client (``workers/redelivery.py``) and
-kombu's own SQS client (the transport's ``client-config``, ``workers/app.py``). Slack's clients
+kombu's own SQS client (the transport's ``client-config``, ``workers/celery_worker/app.py``). Slack's clients
 (slack_sdk's ``WebClient``) open a connection per call (``urllib.request.urlopen``): they keep
 no pool to size, and are safe to share between threads.
 
 The size is the worker's real concurrency, as the worker resolved it (``--concurrency`` on the
-command line wins over ``CHARLA_WORKER_CONCURRENCY``): ``workers/app.py`` records it when the
+command line wins over ``CHARLA_WORKER_CONCURRENCY``): ``workers/celery_worker/app.py`` records it when the
 worker starts (``worker_init``), before any client is built. A prefork child runs one task at a
 time and needs botocore's default; sizing to the pool costs nothing (the pool is a cap, not an
 allocation).
@@ -21,7 +21,7 @@ import os
 from contract import environment as env
 
 BOTOCORE_DEFAULT_POOL = 10  # botocore.endpoint.MAX_POOL_CONNECTIONS
-# Beside the pool's threads: the batched-ack flusher (workers/sqs_batch_ack.py) and the
+# Beside the pool's threads: the batched-ack flusher (workers/celery_worker/sqs_batch_ack.py) and the
 # consumer's own blocking calls share the SQS client; a rejection or a late ack may overlap them.
 EXTRA_CONNECTIONS = 2
 

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from contract import environment as env
-from workers.settings import WorkerSettings
+from workers.runtime.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def read_bot_token(settings: WorkerSettings) -> str | None:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from workers import aws
+    from workers.runtime import aws
 
     client = aws.client(
         "secretsmanager",

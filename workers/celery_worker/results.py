@@ -7,7 +7,7 @@ keys as text, ``celery-task-meta-<task id>`` (``contract.results.result_key``), 
 nothing else but one start-up call: the table's TTL setting belongs to whoever creates the table
 (the CDK app, ``scripts/provision.py``), so the worker does not describe or change it and needs no
 ``DescribeTimeToLive``/``UpdateTimeToLive`` permission; it still writes the ``ttl`` attribute on
-every item. ``workers/app.py`` selects this class with the ``<class>+dynamodb://`` form of
+every item. ``workers/celery_worker/app.py`` selects this class with the ``<class>+dynamodb://`` form of
 ``result_backend``.
 """
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from functools import cache
 
-from workers.settings import get_settings
+from workers.runtime.settings import get_settings
 
 TEST_CLOCK_OFFSET = "CHARLA_TEST_CLOCK_OFFSET_S"
 # A difference this small is left alone: the header's whole seconds cannot tell it from none.
@@ -76,7 +76,7 @@ class AwsTime:
 
 @cache
 def aws_time() -> AwsTime:
-    """The process's one ``AwsTime`` (every AWS client of the process teaches it: workers/aws.py)."""
+    """The process's one ``AwsTime`` (every AWS client of the process teaches it: workers/runtime/aws.py)."""
     return AwsTime(local_clock())
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from kombu.transport import SQS, virtual
 
-from workers.sqs_transport import ResilientChannel, ResilientTransport
+from workers.celery_worker.sqs_transport import ResilientChannel, ResilientTransport
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +167,10 @@ class BatchedAcksChannel(SQS.Channel):
 
 
 class Channel(BatchedAcksChannel, ResilientChannel):
-    """charla's channel: batched acks (this module) over the outage-proof receive (workers/sqs_transport.py)."""
+    """charla's channel: batched acks (this module) over the outage-proof receive (sqs_transport.py)."""
 
 
 class Transport(ResilientTransport):
-    """The SQS transport with batched acks; selected by ``broker_transport`` in workers/app.py."""
+    """The SQS transport with batched acks; selected by ``broker_transport`` in workers/celery_worker/app.py."""
 
     Channel = Channel

@@ -1,6 +1,6 @@
 """The Celery executor's tasks: one Celery task per registry entry (``workers/registry.py``).
 
-Names and routes are the contract's, the base class is ``ContractTask`` (``workers/consumer.py``
+Names and routes are the contract's, the base class is ``ContractTask`` (``workers/celery_worker/consumer.py``
 settles every way a run ends) and the time limits are those of the task's queue. The Celery
 request becomes the executor-neutral ``TaskContext`` the task function takes, and the payload model
 the consumer validated is handed on to it (``workers/payloads.py``): validated once per run.
@@ -13,7 +13,7 @@ from celery import Task
 
 from contract.queues import QUEUE_SPECS, QueueName
 from workers import redelivery
-from workers.app import app
+from workers.celery_worker.app import app
 from workers.payloads import VALIDATED_PAYLOAD_HEADER, handed_on
 from workers.registry import TaskContext, TaskEntry, load, started
 
@@ -36,7 +36,7 @@ def _celery_task(entry: TaskEntry) -> Task:
     function: Callable[..., Any] = entry.function
 
     def run(self: Task, **payload: Any) -> Any:
-        # The model the consumer validated (workers/consumer.py): the task parses nothing again.
+        # The model the consumer validated (workers/celery_worker/consumer.py): the task parses nothing again.
         with handed_on(getattr(self.request, VALIDATED_PAYLOAD_HEADER, None)):
             return function(context_of(self.request), **payload)
 
