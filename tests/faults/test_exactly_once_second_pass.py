@@ -54,6 +54,25 @@ def _figures(report: ScenarioReport, stack: DevStack, found: list[dict[str, obje
     )
 
 
+def _assert_answered_once(stack: DevStack, report: ScenarioReport, channel: str) -> None:
+    """One answer in ``channel``, none twice, and no copy left waiting or dead-lettered.
+
+    A copy that could not be sent (SQS slow under load) leaves its message to reappear after the
+    visibility timeout: still bounded, so the wait covers it.
+    """
+    settled = settle(
+        stack,
+        lambda: bool(answers(slack_state(stack), {channel})),
+        timeout=60,
+        settle_timeout=QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + 60,
+    )
+    found = answers(slack_state(stack), {channel})
+    _figures(report, stack, found, expected=1)
+    assert report.figures["duplicates"] == 0, found
+    assert report.figures["lost"] == 0
+    assert settled and report.figures["unbounded"] == 0, stack.logs()
+
+
 def test_16_an_expired_response_url_answer_reset_after_slack_posted_is_answered_once(
     stack: DevStack, report: ScenarioReport
 ) -> None:
@@ -66,20 +85,7 @@ def test_16_an_expired_response_url_answer_reset_after_slack_posted_is_answered_
         assert stack.post(request).status == 200
         # The first post is reset (Slack took it); the retry must find it, not post again.
         wait_until(lambda: slack_state(stack)["posts_reset"] >= 1, timeout=60, message="the reset post")
-    # A copy that could not be sent (SQS slow under load) leaves the message to reappear after its
-    # visibility timeout: still bounded, so the wait covers it.
-    settled = settle(
-        stack,
-        lambda: bool(answers(slack_state(stack), {channel})),
-        timeout=60,
-        settle_timeout=QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + 60,
-    )
-    found = answers(slack_state(stack), {channel})
-
-    _figures(report, stack, found, expected=1)
-    assert report.figures["duplicates"] == 0, found
-    assert report.figures["lost"] == 0
-    assert settled and report.figures["unbounded"] == 0, stack.logs()
+    _assert_answered_once(stack, report, channel)
 
 
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
@@ -213,17 +219,6 @@ def test_25_a_worker_two_minutes_off_whose_post_slack_took_and_reset_is_answered
             task = ping_task(channel, event_id=f"EvOFF{skew_s}", thread_ts=None)
             send_bodies(stack, stack.queue_url(QueueName.REPLIES), [task.body])
         wait_until(lambda: slack_state(stack)["posts_reset"] >= 1, timeout=60, message="the reset post")
-    settled = settle(
-        stack,
-        lambda: bool(answers(slack_state(stack), {channel})),
-        timeout=60,
-        settle_timeout=QUEUE_SPECS[QueueName.REPLIES].visibility_timeout_s + 60,
-    )
-    found = answers(slack_state(stack), {channel})
-
     report["skew_s"] = skew_s
     report["door"] = door
-    _figures(report, stack, found, expected=1)
-    assert report.figures["duplicates"] == 0, found
-    assert report.figures["lost"] == 0
-    assert settled and report.figures["unbounded"] == 0, stack.logs()
+    _assert_answered_once(stack, report, channel)
