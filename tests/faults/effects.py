@@ -121,6 +121,12 @@ def dead_letter_url(stack: DevStack, queue: QueueName) -> str:
     return url
 
 
+# How long a settled queue stays empty before it counts as settled: longer than a first retry's
+# delay (2 s), so that one empty reading between a message's delete and its copy's send (or any
+# reading that misses a copy) cannot end the wait.
+QUIET_S = 5.0
+
+
 def settle(
     stack: DevStack,
     done: Callable[[], bool],
@@ -129,11 +135,21 @@ def settle(
     settle_timeout: float = 120.0,
     queue: QueueName = QueueName.REPLIES,
 ) -> bool:
-    """Wait until ``done()``, then until ``queue`` settles. ``False`` on a timeout instead of
-    raising, so that a failing scenario still reports its figures before it asserts."""
+    """Wait until ``done()``, then until ``queue`` settles: nothing waiting, in flight or delayed
+    for ``QUIET_S`` on end. ``False`` on a timeout instead of raising, so that a failing scenario
+    still reports its figures before it asserts."""
+    quiet_since: list[float] = []
+
+    def quiet() -> bool:
+        if stack.queue_depth(queue):
+            quiet_since.clear()
+            return False
+        quiet_since[:] = quiet_since or [time.monotonic()]
+        return time.monotonic() - quiet_since[0] >= QUIET_S
+
     try:
         wait_until(done, timeout=timeout, interval=0.25, message="the scenario's answers")
-        stack.wait_until_drained(queue, timeout=settle_timeout)  # waiting, in flight and delayed
+        wait_until(quiet, timeout=settle_timeout, interval=0.25, message=f"queue {queue} to settle")
     except Timeout:
         return False
     return True

@@ -57,8 +57,8 @@ def _figures(report: ScenarioReport, stack: DevStack, found: list[dict[str, obje
 def _assert_answered_once(stack: DevStack, report: ScenarioReport, channel: str) -> None:
     """One answer in ``channel``, none twice, and no copy left waiting or dead-lettered.
 
-    A copy that could not be sent (SQS slow under load) leaves its message to reappear after the
-    visibility timeout: still bounded, so the wait covers it.
+    A copy that could not be sent (SQS slow under load) reappears after the visibility timeout:
+    still bounded, so the wait covers it.
     """
     settled = settle(
         stack,
@@ -70,7 +70,17 @@ def _assert_answered_once(stack: DevStack, report: ScenarioReport, channel: str)
     _figures(report, stack, found, expected=1)
     assert report.figures["duplicates"] == 0, found
     assert report.figures["lost"] == 0
-    assert settled and report.figures["unbounded"] == 0, stack.logs()
+    assert settled and report.figures["unbounded"] == 0, f"{_queue_counts(stack)}\n{stack.logs()}"
+
+
+def _queue_counts(stack: DevStack) -> dict[str, dict[str, str]]:
+    """Each queue's counts, for a failure message: where a leftover copy sits."""
+    names = [f"ApproximateNumberOfMessages{kind}" for kind in ("", "NotVisible", "Delayed")]
+    urls = {"replies": stack.queue_url(QueueName.REPLIES), "dlq": dead_letter_url(stack, QueueName.REPLIES)}
+    return {
+        name: stack.sqs().get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        for name, url in urls.items()
+    }
 
 
 def test_16_an_expired_response_url_answer_reset_after_slack_posted_is_answered_once(
