@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from contract.environment import DEFAULT_WORKER_CONCURRENCY
-from contract.queues import QueueName
+from contract.queues import QUEUE_SPECS, QueueName
 from lambda_handler.guard import MAX_BODY_BYTES
 from scripts.slack_requests import SignedRequest, app_mention, next_ts, sign, signed_event
 from scripts.stack import DevStack, HttpResult
@@ -182,6 +182,10 @@ def test_7_ten_thousand_bad_requests_enqueue_nothing_and_never_5xx(
 
 VISIBILITY_S = 4  # a killed worker's messages come back this fast (production: see contract.queues)
 MAX_RECEIVES = 3
+# A run killed after its post and before DONE leaves its copies deferring until its version has
+# stood unchanged for a lease (workers/services/replies.py): the replies are all there long before
+# the queue can drain. Then a copy's last deferral, its redelivery and its run.
+AFTER_A_LOST_HOLDER_S = QUEUE_SPECS[QueueName.REPLIES].lease_s + 2 * VISIBILITY_S + 60
 
 
 def inject_pings(stack: DevStack, count: int, *, prefix: str) -> list[str]:
@@ -278,7 +282,9 @@ def interrupt_worker_mid_batch(
         timeout=180,
         message=lambda: f"all {tasks} replies (have {len(replies_per_channel(stack, prefix))})",
     )
-    stack.wait_until_drained(QueueName.REPLIES, timeout=60)
+    # SIGTERM reaches the pool's children too: prefork's die at once, mid-run (Celery resets their
+    # SIGTERM handler), so a stop can leave holders as SIGKILL does.
+    stack.wait_until_drained(QueueName.REPLIES, timeout=AFTER_A_LOST_HOLDER_S)
     return Interruption(
         channels=channels,
         replied_before=replied_before,
